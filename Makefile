@@ -1,0 +1,43 @@
+# SafeStats migration framework.  First commands on a fresh machine:
+#   make demo   — set everything up, generate a synthetic legacy database, migrate it
+#   make test   — set everything up and run the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PYTEST_WORKERS ?= 2
+DEMO_SCALE ?= 0.002
+BENCH_SCALE ?= 0.1
+
+.PHONY: setup system-deps demo test test-fast lint bench clean
+
+$(VENV)/.installed: pyproject.toml scripts/install-system-deps.sh
+	./scripts/install-system-deps.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -m pip install -q -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -c "import migration, sqlalchemy, alembic, psycopg2, pyodbc, geoalchemy2"
+	touch $@
+
+setup: $(VENV)/.installed
+
+system-deps:
+	./scripts/install-system-deps.sh
+
+demo: setup
+	DEMO_SCALE=$(DEMO_SCALE) BIN=$(BIN) ./scripts/demo.sh
+
+test: setup
+	SAFESTATS_CI=1 $(BIN)/pytest -n $(PYTEST_WORKERS) -q
+
+test-fast: setup
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -q -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check migration tests
+	$(BIN)/mypy migration
+
+bench: setup
+	BENCH_SCALE=$(BENCH_SCALE) BIN=$(BIN) ./scripts/bench.sh
+
+clean:
+	rm -rf $(VENV) demo bench-out reports .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,171 @@
+"""How the library talks to a person without printing.
+
+Library functions take a :class:`Console`; the CLI passes a :class:`RichConsole` (or a
+JSON-lines one with ``--log-json``), tests pass :class:`RecordingConsole`.  Every text
+goes through :func:`migration.secrets.scrub` first.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Protocol, Sequence
+
+from migration.secrets import scrub
+
+
+class Progress(Protocol):
+    def advance(self, rows: int) -> None: ...
+
+
+class Console(Protocol):
+    def info(self, message: str, **fields: Any) -> None: ...
+    def warn(self, message: str, **fields: Any) -> None: ...
+    def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None: ...
+    def progress(self, label: str, total: int | None) -> Any: ...
+
+
+class _NullProgress:
+    def advance(self, rows: int) -> None:  # noqa: D401 - protocol
+        pass
+
+
+@dataclass
+class RecordingConsole:
+    """Keeps everything it is told, for tests; prints nothing."""
+
+    lines: list[str] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def info(self, message: str, **fields: Any) -> None:
+        self.lines.append(scrub(message))
+        self.events.append({"level": "info", "message": scrub(message), **fields})
+
+    def warn(self, message: str, **fields: Any) -> None:
+        self.lines.append("WARNING: " + scrub(message))
+        self.events.append({"level": "warning", "message": scrub(message), **fields})
+
+    def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        self.lines.append(scrub(title))
+        for row in rows:
+            self.lines.append(scrub(" | ".join(str(c) for c in row)))
+
+    @contextmanager
+    def progress(self, label: str, total: int | None) -> Iterator[_NullProgress]:
+        yield _NullProgress()
+
+
+class _PlainProgress:
+    """Plain progress lines (not a terminal): one line every few seconds."""
+
+    def __init__(self, console: "RichConsole", label: str, total: int | None) -> None:
+        self.console, self.label, self.total = console, label, total
+        self.done = 0
+        self.start = self.last = time.monotonic()
+
+    def advance(self, rows: int) -> None:
+        self.done += rows
+        now = time.monotonic()
+        if now - self.last >= 5 or (self.total is not None and self.done >= self.total):
+            self.last = now
+            rate = self.done / max(now - self.start, 1e-9)
+            eta = ""
+            if self.total:
+                left = max(self.total - self.done, 0)
+                eta = f", ETA {left / rate:,.0f} s" if rate > 0 else ""
+            total = f"/{self.total:,}" if self.total else ""
+            self.console.info(f"{self.label}: {self.done:,}{total} rows, {rate:,.0f} rows/s{eta}")
+
+
+class RichConsole:
+    """Console for people: rich output on a terminal, plain lines otherwise; JSON lines with log_json."""
+
+    def __init__(self, *, log_json: bool = False, stream: Any = None) -> None:
+        from rich.console import Console as _RC
+
+        self.log_json = log_json
+        self._stream = stream or sys.stderr
+        self._rc = _RC(file=self._stream, highlight=False, soft_wrap=True)
+        self._out = _RC(file=sys.stdout, highlight=False, soft_wrap=True)
+
+    def _json(self, level: str, message: str, fields: dict[str, Any]) -> None:
+        rec = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "level": level, "message": scrub(message)}
+        rec.update({k: (scrub(v) if isinstance(v, str) else v) for k, v in fields.items()})
+        self._stream.write(json.dumps(rec, default=str) + "\n")
+        self._stream.flush()
+
+    def info(self, message: str, **fields: Any) -> None:
+        if self.log_json:
+            self._json("info", message, fields)
+        else:
+            self._rc.print(scrub(message), markup=False)
+
+    def warn(self, message: str, **fields: Any) -> None:
+        if self.log_json:
+            self._json("warning", message, fields)
+        else:
+            self._rc.print("[yellow]warning:[/yellow] " + _escape(scrub(message)))
+
+    def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        if self.log_json:
+            self._json("info", title, {"columns": list(columns), "rows": [[str(c) for c in r] for r in rows]})
+            return
+        from rich.table import Table
+
+        t = Table(title=_escape(scrub(title)), show_lines=False)
+        for c in columns:
+            t.add_column(_escape(str(c)), overflow="fold")
+        for r in rows:
+            t.add_row(*[_escape(scrub(c if c is not None else "")) for c in r])
+        self._out.print(t)
+
+    @contextmanager
+    def progress(self, label: str, total: int | None) -> Iterator[Any]:
+        if self.log_json or not self._rc.is_terminal:
+            yield _PlainProgress(self, label, total)
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        class _RateColumn(TextColumn):
+            def __init__(self) -> None:
+                super().__init__("")
+
+            def render(self, task: Any) -> Any:  # type: ignore[override]
+                from rich.text import Text
+
+                speed = task.finished_speed or task.speed
+                return Text(f"{speed:,.0f} rows/s" if speed else "")
+
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            _RateColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self._rc,
+            transient=False,
+        ) as prog:
+            task = prog.add_task(label, total=total)
+
+            class _P:
+                def advance(self, rows: int) -> None:
+                    prog.advance(task, rows)
+
+            yield _P()
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

@@ -1,0 +1,1 @@
+"""Database access: the read-only legacy source, the PostgreSQL target, dialect helpers."""

@@ -1,0 +1,94 @@
+"""Engines for the legacy source (read-only) and the PostgreSQL target.
+
+The source is opened read-only *by the database*, not only by our code: SQLite through a
+``mode=ro`` URI, other engines through a login that has SELECT only (the tests create
+one on MariaDB).  Every error message shows the URL redacted.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from migration.errors import SourceError, TargetError
+from migration.secrets import redact_url, scrub
+
+
+def sqlite_path(url: URL) -> Path | None:
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    db = url.database
+    if db.startswith("file:"):
+        db = db[5:].split("?", 1)[0]
+    return Path(db)
+
+
+def _sqlite_engine(url: URL, *, read_only: bool, **kw: Any) -> Engine:
+    path = sqlite_path(url)
+    if path is None:
+        return create_engine(url, **kw)
+    if read_only and not path.exists():
+        raise SourceError(f"legacy SQLite file {path} does not exist",
+                          hint="generate one with `safestats-migrate legacy generate --url sqlite:///PATH`")
+    mode = "ro" if read_only else "rwc"
+    uri = f"file:{path.resolve()}?mode={mode}"
+
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        return conn
+
+    eng = create_engine("sqlite://", creator=connect, **kw)
+    return eng
+
+
+def source_engine(url: URL, **kw: Any) -> Engine:
+    """An engine on the legacy database that cannot write (SQLite mode=ro; SELECT-only logins elsewhere)."""
+    try:
+        if url.get_backend_name() == "sqlite":
+            return _sqlite_engine(url, read_only=True, **kw)
+        eng = create_engine(url, pool_pre_ping=True, **kw)
+        if url.get_backend_name() == "postgresql":
+            @event.listens_for(eng, "connect")
+            def _ro(dbapi_conn: Any, _rec: Any) -> None:  # belt and braces: PG session read-only
+                cur = dbapi_conn.cursor()
+                cur.execute("SET default_transaction_read_only = on")
+                cur.close()
+        return eng
+    except SourceError:
+        raise
+    except Exception as exc:  # bad driver names, missing ODBC driver…
+        raise SourceError(f"cannot open the legacy database {redact_url(url)}: {scrub(exc)}") from exc
+
+
+def writable_engine(url: URL, **kw: Any) -> Engine:
+    """An engine that may write (the generator's, or the target's)."""
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, read_only=False, **kw)
+    return create_engine(url, pool_pre_ping=True, **kw)
+
+
+def target_engine(url: URL, **kw: Any) -> Engine:
+    if url.get_backend_name() != "postgresql":
+        raise TargetError(
+            f"the target must be PostgreSQL, not {url.get_backend_name()} ({redact_url(url)})",
+            hint="set SAFESTATS_TARGET_URL to postgresql+psycopg2://user@host:5432/database",
+        )
+    return create_engine(url, pool_pre_ping=True, **kw)
+
+
+def check_connect(engine: Engine, *, role: str) -> None:
+    """Open one connection now, so a wrong URL fails early with a clear message."""
+    try:
+        with engine.connect():
+            pass
+    except (OperationalError, DBAPIError) as exc:
+        err = SourceError if role == "source" else TargetError
+        raise err(
+            f"cannot connect to the {role} database {redact_url(engine.url)}: {scrub(getattr(exc, 'orig', exc))}".strip(),
+            hint="check the server is running, the URL, and the password variable",
+        ) from exc

@@ -1,0 +1,86 @@
+"""One exception root for everything the tool reports to a person.
+
+Every error says *what* went wrong, *where* (file:line, table, stage, chunk…) and
+*what to do next*.  Only the CLI catches these (``migration.cli.main``); library code
+raises them and never prints.
+"""
+
+from __future__ import annotations
+
+
+class SafeStatsError(Exception):
+    """Root of every error the CLI turns into one clear line and an exit code."""
+
+    exit_code = 1
+
+    def __init__(self, what: str, *, where: str | None = None, hint: str | None = None) -> None:
+        self.what = what
+        self.where = where
+        self.hint = hint
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        parts = [self.what]
+        if self.where:
+            parts.append(f"(at {self.where})")
+        line = " ".join(parts)
+        if self.hint:
+            line += f" — {self.hint}"
+        return line
+
+
+class SettingsError(SafeStatsError):
+    """Configuration is missing, contradictory or unsafe (e.g. a password on a command line)."""
+
+    exit_code = 2
+
+
+class SourceError(SafeStatsError):
+    """The legacy database cannot be reached or read as expected."""
+
+    exit_code = 3
+
+
+class TargetError(SafeStatsError):
+    """The PostgreSQL target cannot be reached, or is not in the state a command needs."""
+
+    exit_code = 3
+
+
+class SchemaError(TargetError):
+    """An Alembic schema operation was refused or failed."""
+
+
+class GeneratorError(SafeStatsError):
+    """The synthetic legacy generator was asked for something it cannot do."""
+
+
+class MappingError(SafeStatsError):
+    """One or more mapping files are invalid; ``problems`` holds every one of them."""
+
+    def __init__(self, problems: list[str], *, hint: str | None = None) -> None:
+        self.problems = list(problems)
+        what = f"{len(self.problems)} problem(s) in the mapping files"
+        super().__init__(what, hint=hint or "run `safestats-migrate mappings validate` for the list")
+
+
+class LockError(SafeStatsError):
+    """Another migration process holds the target's migration lock."""
+
+    exit_code = 4
+
+
+class StageError(SafeStatsError):
+    """A stage stopped; the message names the stage, table, chunk and row."""
+
+
+class CheckFailed(SafeStatsError):
+    """Reconciliation ran and at least one check failed."""
+
+    exit_code = 1
+
+
+class ChecksCouldNotRun(SafeStatsError):
+    """Reconciliation could not run at all."""
+
+    exit_code = 3

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The demo: generate a synthetic legacy SafeStats database (SQLite) and bring a demo
+# target PostgreSQL database to head.  Later issues extend it to the full migration.
+set -euo pipefail
+BIN=${BIN:-.venv/bin}
+SCALE=${DEMO_SCALE:-0.002}
+WORK=demo
+PGHOST=${PGHOST:-127.0.0.1}
+DEMO_DB=${SAFESTATS_DEMO_DB:-safestats_demo}
+mkdir -p "$WORK"
+rm -f "$WORK/legacy.sqlite" "$WORK/legacy.manifest.json"
+
+echo "== 1. generate a synthetic legacy SafeStats database (scale $SCALE, seed 42)"
+"$BIN/safestats-migrate" legacy generate --url "sqlite:///$WORK/legacy.sqlite" --scale "$SCALE" --seed 42
+
+echo "== 2. create the demo target database $DEMO_DB on $PGHOST"
+psql -h "$PGHOST" -U postgres -d postgres -v ON_ERROR_STOP=1 -q \
+  -c "DROP DATABASE IF EXISTS $DEMO_DB WITH (FORCE)" -c "CREATE DATABASE $DEMO_DB"
+export SAFESTATS_SOURCE_URL="sqlite:///$WORK/legacy.sqlite"
+export SAFESTATS_TARGET_URL="postgresql+psycopg2://postgres@$PGHOST:5432/$DEMO_DB"
+
+echo "== 3. bring the target schema to head"
+"$BIN/safestats-migrate" schema upgrade
+"$BIN/safestats-migrate" schema current
+echo "demo done: legacy in $WORK/legacy.sqlite, manifest $WORK/legacy.manifest.json, target $DEMO_DB"
