@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
+    CHAR,
     BigInteger,
     Boolean,
-    CHAR,
     CheckConstraint,
     Column,
     Date,
@@ -40,6 +40,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.schema import SchemaItem
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -211,7 +212,7 @@ incident = Table(
 )
 
 
-def _detail(name: str, *cols: Column, schema: str = "core", comment: str = "") -> Table:
+def _detail(name: str, *cols: SchemaItem, schema: str = "core", comment: str = "") -> Table:
     return Table(
         name, metadata,
         Column("incident_id", BigInteger, ForeignKey("core.incident.incident_id", ondelete="CASCADE"),

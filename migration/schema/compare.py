@@ -1,0 +1,54 @@
+"""Which database objects are ours, and how the model is compared with a live database.
+
+Used by ``env.py`` (so an autogenerate draft only ever sees our schemas) and by
+:func:`migration.schema.api.check`, the equivalent of ``alembic check``: the database
+upgraded to heads must match :mod:`migration.schema.models` exactly.  PostGIS's own
+objects (``public.spatial_ref_sys``, the ``tiger``/``topology`` schemas) and
+``alembic_version`` live outside our schemas and are therefore never compared.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from migration.schema.models import DATA_SCHEMAS, LEDGER_SCHEMAS, metadata
+
+OUR_SCHEMAS = frozenset(DATA_SCHEMAS + LEDGER_SCHEMAS)
+
+
+def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
+    """Reflect only our schemas (the default schema, ``public``, holds PostGIS and Alembic)."""
+    if type_ == "schema":
+        return name in OUR_SCHEMAS
+    return True
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Belt and braces for objects ``include_name`` cannot see the schema of."""
+    if type_ == "table":
+        return getattr(obj, "schema", None) in OUR_SCHEMAS
+    return True
+
+
+def comparison_options() -> dict[str, Any]:
+    return {
+        "target_metadata": metadata,
+        "include_schemas": True,
+        "include_name": include_name,
+        "include_object": include_object,
+        "compare_type": True,
+        "compare_server_default": True,
+    }
+
+
+def differences(connection: Connection) -> list[Any]:
+    """Alembic's diff between the model and the database (empty when they agree)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    opts = comparison_options()
+    model = opts.pop("target_metadata")
+    mc = MigrationContext.configure(connection, opts=opts)
+    return list(compare_metadata(mc, model))
