@@ -1,0 +1,191 @@
+"""The Alembic history on a real PostgreSQL: round trips, branches, model agreement, guards."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
+
+from migration.errors import SchemaError
+from migration.schema import api
+from migration.schema.models import DATA_TABLES, LEDGER_TABLES
+from migration.schema.roles import APP_ROLE, MIGRATOR_ROLE
+
+pytestmark = pytest.mark.postgres
+
+DATA_SCHEMAS = {"ref", "core", "istv", "sec"}
+LEDGER_SCHEMAS = {"ledger", "staging"}
+
+
+def _insert_run(conn) -> int:
+    run_id = conn.execute(text("""
+        INSERT INTO ledger.run (kind, actor, host, pid, package_version)
+        VALUES ('full', 'tester', 'host', 1, '0.1.0') RETURNING run_id""")).scalar_one()
+    conn.execute(text("INSERT INTO ledger.event (run_id, stage, kind, actor) VALUES (:r, 'mps', 'started', 't')"),
+                 {"r": run_id})
+    conn.execute(text("INSERT INTO ledger.event (run_id, stage, kind, actor) VALUES (:r, 'mps', 'finished', 't')"),
+                 {"r": run_id})
+    return run_id
+
+
+def test_upgrade_then_downgrade_to_base_leaves_nothing_and_upgrades_again(pg_url: URL, connect, catalog) -> None:
+    with connect(pg_url) as conn:
+        before = catalog.our_objects(conn)
+
+    change = api.upgrade(pg_url)
+    assert change.before == () and set(change.after) == {"d0003", "l0001"}
+    with connect(pg_url) as conn:
+        installed = catalog.our_objects(conn)
+        # the probe does see our objects, so an empty result below means something
+        assert {"schema core", "relation core.incident (r)", "relation core.incident_masked (v)",
+                "relation ledger.stage_state (v)", "function sec.acting_user_id",
+                "function ledger.refuse_change", "policy incident_granted"} <= installed
+        assert conn.execute(text("SELECT count(*) FROM pg_extension WHERE extname = 'postgis'")).scalar_one() == 1
+        assert catalog.role_dependencies_here(conn, MIGRATOR_ROLE, APP_ROLE)  # owners, grants, policies
+
+    change = api.downgrade(pg_url, "base")
+    assert change.after == ()
+    with connect(pg_url) as conn:
+        assert catalog.our_objects(conn) == before
+        assert not (catalog.schemas(conn) & (DATA_SCHEMAS | LEDGER_SCHEMAS))
+        assert conn.execute(text("SELECT to_regclass('public.alembic_version')")).scalar_one() is None
+        # nothing in this database is owned by, granted to or policed for our roles any
+        # more; the roles themselves are cluster-wide and stay (as does PostGIS)
+        assert catalog.role_dependencies_here(conn, MIGRATOR_ROLE, APP_ROLE) == []
+
+    change = api.upgrade(pg_url)
+    assert set(change.after) == {"d0003", "l0001"}
+    assert api.check(pg_url).ok
+
+
+def test_downgrading_the_data_branch_keeps_the_ledger_and_its_rows(upgraded_url: URL, connect, catalog) -> None:
+    with connect(upgraded_url) as conn, conn.begin():
+        run_id = _insert_run(conn)
+
+    change = api.downgrade(upgraded_url, "data@base")
+    assert change.after == ("l0001",)
+
+    with connect(upgraded_url) as conn:
+        schemas = catalog.schemas(conn)
+        assert not (schemas & DATA_SCHEMAS)
+        assert LEDGER_SCHEMAS <= schemas
+        for table in LEDGER_TABLES:
+            assert conn.execute(text("SELECT to_regclass(:t)"), {"t": table.fullname}).scalar_one() is not None
+        assert conn.execute(text("SELECT count(*) FROM ledger.run")).scalar_one() == 1
+        assert conn.execute(text("SELECT count(*) FROM ledger.event WHERE run_id = :r"), {"r": run_id}).scalar_one() == 2
+        state = conn.execute(text("SELECT stage, kind FROM ledger.stage_state")).all()
+        assert state == [("mps", "finished")]
+
+    status = api.current(upgraded_url)
+    assert [r.revision for r in status.applied] == ["l0001"]
+    assert not status.up_to_date
+
+    # and the data branch comes back on top of the surviving ledger
+    api.upgrade(upgraded_url, "data@head")
+    assert api.current(upgraded_url).up_to_date
+
+
+def test_model_and_migrations_agree(upgraded_url: URL, connect) -> None:
+    result = api.check(upgraded_url)
+    assert result.differences == ()
+
+    # the comparison can fail: a drift in the database is reported
+    with connect(upgraded_url) as conn, conn.begin():
+        conn.execute(text("ALTER TABLE core.fire_incident ALTER COLUMN postcode TYPE varchar(10)"))
+        conn.execute(text("DROP INDEX ledger.ix_quarantine_run_id"))
+        conn.execute(text("ALTER TABLE ref.ed_site ALTER COLUMN geom TYPE geometry(Polygon, 27700)"))
+    found = api.check(upgraded_url).differences
+    assert any("core.fire_incident.postcode" in d for d in found)
+    assert any("ix_quarantine_run_id" in d for d in found)
+    assert any("ref.ed_site.geom" in d and "POLYGON" in d for d in found)
+
+
+def test_every_object_is_owned_by_the_migrator_and_the_app_role_is_plain(upgraded_url: URL, connect) -> None:
+    with connect(upgraded_url) as conn:
+        owners = dict(conn.execute(text("""
+            SELECT n.nspname || '.' || c.relname, pg_get_userbyid(c.relowner)
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname IN ('ref', 'core', 'istv', 'sec', 'ledger', 'staging')
+              AND c.relkind IN ('r', 'p', 'v', 'm', 'S')""")).all())
+        for table in DATA_TABLES + LEDGER_TABLES:
+            assert owners[table.fullname] == MIGRATOR_ROLE, table.fullname
+        assert set(owners.values()) == {MIGRATOR_ROLE}
+        schema_owners = dict(conn.execute(text("""
+            SELECT nspname, pg_get_userbyid(nspowner) FROM pg_namespace
+            WHERE nspname IN ('ref', 'core', 'istv', 'sec', 'ledger', 'staging')""")).all())
+        assert schema_owners == dict.fromkeys(DATA_SCHEMAS | LEDGER_SCHEMAS, MIGRATOR_ROLE)
+        function_owners = {r[0] for r in conn.execute(text("""
+            SELECT pg_get_userbyid(p.proowner) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE n.nspname IN ('sec', 'ledger')"""))}
+        assert function_owners == {MIGRATOR_ROLE}
+
+        app = conn.execute(text("""
+            SELECT rolsuper, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = :r"""),
+            {"r": APP_ROLE}).one()
+        assert tuple(app) == (False, False, False)
+        owned_by_app = conn.execute(text("""
+            SELECT count(*) FROM pg_class WHERE relowner = (SELECT oid FROM pg_roles WHERE rolname = :r)"""),
+            {"r": APP_ROLE}).scalar_one()
+        assert owned_by_app == 0
+
+        rls = {r[0]: (r[1], r[2]) for r in conn.execute(text("""
+            SELECT n.nspname || '.' || c.relname, c.relrowsecurity, c.relforcerowsecurity
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind = 'r' AND n.nspname IN ('core', 'istv', 'sec')"""))}
+        for table in ("core.incident", "core.police_crime", "core.fire_incident", "core.ambulance_assault",
+                      "core.transport_crime", "istv.ed_assault", "sec.access_grant"):
+            assert rls[table] == (True, False), table  # enabled, not forced: the owner sees all
+
+
+def test_the_ledger_is_append_only(upgraded_url: URL, connect) -> None:
+    with connect(upgraded_url) as conn, conn.begin():
+        _insert_run(conn)
+    for statement in ("UPDATE ledger.event SET kind = 'rewritten'", "DELETE FROM ledger.run",
+                      "TRUNCATE ledger.event CASCADE"):
+        with connect(upgraded_url) as conn, conn.begin():
+            with pytest.raises(DBAPIError, match="append-only"):
+                conn.execute(text(statement))
+
+
+def test_data_downgrade_is_refused_while_data_is_loaded_unless_forced(upgraded_url: URL, connect) -> None:
+    with connect(upgraded_url) as conn, conn.begin():
+        conn.execute(text("INSERT INTO ref.local_authority VALUES ('E09000007', 'Camden', NULL, NULL, 'Camden', 1)"))
+
+    with pytest.raises(SchemaError) as err:
+        api.downgrade(upgraded_url, "data@base")
+    assert "ref.local_authority holds rows" in err.value.what
+    assert "rollback --all" in (err.value.hint or "") and "--force" in (err.value.hint or "")
+    # one transaction: the policies and grants dropped before the refusal are back
+    assert api.current(upgraded_url).up_to_date
+    assert api.check(upgraded_url).ok
+
+    # the layers above the tables may still go: nothing is lost with them
+    api.downgrade(upgraded_url, "d0002")
+    api.upgrade(upgraded_url)
+
+    change = api.downgrade(upgraded_url, "data@base", force=True)
+    assert change.after == ("l0001",)
+
+
+def test_ledger_downgrade_is_refused_while_it_records_a_run(upgraded_url: URL, connect, catalog) -> None:
+    with connect(upgraded_url) as conn, conn.begin():
+        _insert_run(conn)
+    with pytest.raises(SchemaError, match="refusing to drop the migration ledger"):
+        api.downgrade(upgraded_url, "ledger@base")
+    api.downgrade(upgraded_url, "ledger@base", force=True)
+    assert [r.revision for r in api.current(upgraded_url).applied] == ["d0003"]
+    with connect(upgraded_url) as conn:
+        assert not (catalog.schemas(conn) & LEDGER_SCHEMAS)
+        assert DATA_SCHEMAS <= catalog.schemas(conn)
+
+
+def test_an_upgrade_that_fails_changes_nothing(pg_url: URL, connect, catalog) -> None:
+    with connect(pg_url) as conn, conn.begin():
+        conn.execute(text("CREATE SCHEMA core"))  # in the way of d0001
+    with pytest.raises(SchemaError, match="nothing was changed") as err:
+        api.upgrade(pg_url)
+    assert 'schema "core" already exists' in err.value.what
+    with connect(pg_url) as conn:
+        assert not (catalog.schemas(conn) & (LEDGER_SCHEMAS | {"ref", "istv", "sec"}))
+        assert conn.execute(text("SELECT to_regclass('public.alembic_version')")).scalar_one() is None
