@@ -18,6 +18,7 @@ DBA running the ``--sql`` script sees the same advice.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -39,6 +40,13 @@ FORCE_ATTRIBUTE = "safestats_force_downgrade"
 def _lit(value: str) -> str:
     """A SQL string literal (the values here are our own constants, never user input)."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    """An identifier, quoted only when it has to be."""
+    if re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
 
 
 def ensure_roles() -> None:
@@ -80,35 +88,37 @@ END
 $roles$""")
 
 
-def ensure_postgis() -> None:
+def ensure_postgis(extension: str = "postgis") -> None:
     """``CREATE EXTENSION IF NOT EXISTS postgis``, failing with the cause and the fix.
 
     Runs as the session user (PostGIS is not a trusted extension: only a superuser may
     create it).  An extension that already exists is fine whoever created it, so a DBA
     can create it once and the migration login needs no superuser rights.
+    (``extension`` exists for the tests, which cannot uninstall PostGIS.)
     """
+    name = _lit(extension)
     op.execute(f"""
 DO $postgis$
 BEGIN
-  IF EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'postgis') THEN
+  IF EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = {name}) THEN
     RETURN;
   END IF;
-  IF NOT EXISTS (SELECT FROM pg_catalog.pg_available_extensions WHERE name = 'postgis') THEN
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_available_extensions WHERE name = {name}) THEN
     RAISE EXCEPTION USING
       ERRCODE = {_lit(SQLSTATE_POSTGIS_MISSING)},
-      MESSAGE = 'the PostGIS extension is not installed on this PostgreSQL server',
-      HINT = 'install it on the database server (Debian: apt-get install postgresql-'
+      MESSAGE = {_lit(f"the {extension} extension is not installed on this PostgreSQL server")},
+      HINT = 'install PostGIS on the database server (Debian: apt-get install postgresql-'
              || current_setting('server_version_num')::int / 10000
-             || '-postgis-3), then rerun the upgrade';
+             || '-postgis-3), or have its DBA do it, then rerun the upgrade';
   END IF;
   BEGIN
-    CREATE EXTENSION IF NOT EXISTS postgis;
+    CREATE EXTENSION IF NOT EXISTS {_ident(extension)};
   EXCEPTION WHEN insufficient_privilege THEN
     RAISE EXCEPTION USING
       ERRCODE = {_lit(SQLSTATE_POSTGIS_PRIVILEGE)},
-      MESSAGE = 'role ' || quote_ident(current_user) || ' may not create the PostGIS extension in database '
+      MESSAGE = 'role ' || quote_ident(current_user) || {_lit(f" may not create the {extension} extension in database ")}
                 || quote_ident(current_database()),
-      HINT = 'have a superuser run CREATE EXTENSION postgis; in that database, then rerun the upgrade';
+      HINT = {_lit(f"have a superuser run CREATE EXTENSION {_ident(extension)}; in that database, then rerun the upgrade")};
   END;
 END
 $postgis$""")

@@ -1,0 +1,136 @@
+"""`safestats-migrate schema …` end to end through the real entry point (``main(argv)``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import NullPool
+
+from migration.cli import main
+
+# Nothing listens on port 1: any attempt to connect would fail the test.
+NOWHERE = "postgresql+psycopg2://nobody@127.0.0.1:1/nowhere"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("SAFESTATS_TARGET_URL", "SAFESTATS_TARGET_PASSWORD", "SAFESTATS_CONFIG", "SAFESTATS_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray safestats-migrate.toml
+
+
+def _url_text(url: URL) -> str:
+    return url.render_as_string(hide_password=False)
+
+
+def test_upgrade_sql_prints_the_ddl_without_touching_a_database(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("SAFESTATS_TARGET_URL", NOWHERE)
+    assert main(["schema", "upgrade", "--sql"]) == 0
+    out = capsys.readouterr().out
+    for expected in (
+        "CREATE TABLE core.incident (",
+        "CREATE TABLE ledger.run (",
+        "CREATE EXTENSION IF NOT EXISTS postgis",
+        "SET ROLE safestats_migrator",
+        "CREATE POLICY incident_granted ON core.incident",
+        "CREATE VIEW core.incident_masked WITH (security_invoker = true)",
+        "CREATE VIEW ledger.stage_state",
+        "INSERT INTO alembic_version",
+        "COMMIT;",
+    ):
+        assert expected in out, expected
+    assert "%%" not in out  # the offline renderer must not have mangled a percent sign
+    # without any target configured it works just the same
+    monkeypatch.delenv("SAFESTATS_TARGET_URL")
+    assert main(["schema", "upgrade", "--sql", "ledger@head"]) == 0
+    out = capsys.readouterr().out
+    assert "CREATE TABLE ledger.run (" in out and "core.incident" not in out
+
+
+def test_downgrade_sql_needs_a_range_and_carries_the_guard(capsys) -> None:
+    assert main(["schema", "downgrade", "--sql", "d0003:base"]) == 0
+    out = capsys.readouterr().out
+    assert "DROP TABLE core.incident" in out
+    assert "refusing to drop the data schemas while data is loaded" in out
+    assert "ledger" not in out.replace("ledger.run that wrote", "")  # the data branch only
+
+    assert main(["schema", "downgrade", "--sql", "--force", "d0003:base"]) == 0
+    assert "refusing to drop" not in capsys.readouterr().out
+
+    assert main(["schema", "downgrade", "--sql", "data@base"]) == 3
+    err = capsys.readouterr().err
+    assert "needs the starting revision" in err and "FROM:TO" in err
+
+
+def test_history_needs_no_database(capsys) -> None:
+    assert main(["schema", "history"]) == 0
+    out = capsys.readouterr().out
+    for rev in ("l0001", "d0001", "d0002", "d0003"):
+        assert rev in out
+
+
+@pytest.mark.postgres
+def test_errors_are_one_line_with_the_next_step(monkeypatch, capsys, pg_url: URL) -> None:
+    assert main(["schema", "current"]) == 2  # no target configured: a settings error
+    assert "SAFESTATS_TARGET_URL" in capsys.readouterr().err
+
+    missing = pg_url.set(database=f"{pg_url.database}_missing")
+    monkeypatch.setenv("SAFESTATS_TARGET_URL", _url_text(missing))
+    assert main(["schema", "upgrade"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot connect to the target database")
+    assert f'database "{missing.database}" does not exist' in err and "createdb" in err
+    assert len(err.strip().splitlines()) == 1
+
+    monkeypatch.setenv("SAFESTATS_TARGET_URL", "sqlite:///legacy.sqlite")
+    assert main(["schema", "upgrade"]) == 3
+    err = capsys.readouterr().err
+    assert "the target must be PostgreSQL, not sqlite" in err and "postgresql+psycopg2://" in err
+
+    monkeypatch.setenv("SAFESTATS_TARGET_URL", _url_text(pg_url))
+    assert main(["schema", "upgrade", "d9999"]) == 3
+    assert "Can't locate revision identified by 'd9999'" in capsys.readouterr().err
+
+
+@pytest.mark.postgres
+def test_cli_round_trip_with_the_refusal_and_force(monkeypatch, capsys, pg_url: URL) -> None:
+    monkeypatch.setenv("SAFESTATS_TARGET_URL", _url_text(pg_url))
+    monkeypatch.setenv("SAFESTATS_TARGET_PASSWORD", "s3cret-pw")  # trust auth ignores it; it must never show
+
+    assert main(["schema", "check"]) == 3  # nothing installed yet: differs from the model
+    captured = capsys.readouterr()
+    assert "differs from the model" in captured.err and "schema upgrade" in captured.err
+
+    assert main(["schema", "upgrade"]) == 0
+    err = capsys.readouterr().err
+    assert "upgraded" in err and "d0003, l0001" in err and "***" in err
+
+    assert main(["schema", "current"]) == 0
+    out = capsys.readouterr().out
+    assert "d0003" in out and "l0001" in out
+
+    assert main(["schema", "check"]) == 0
+    assert "matches the model" in capsys.readouterr().err
+
+    engine = create_engine(pg_url, poolclass=NullPool)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO ref.local_authority VALUES ('E09000007', 'Camden', NULL, NULL, 'Camden', 1)"))
+    engine.dispose()
+
+    assert main(["schema", "downgrade", "data@base"]) == 3
+    err = capsys.readouterr().err
+    assert "refusing to drop the data schemas while data is loaded" in err
+    assert "safestats-migrate rollback --all" in err and "--force" in err
+
+    assert main(["schema", "downgrade", "data@base", "--force"]) == 0
+    captured = capsys.readouterr()
+    assert "d0003, l0001 → l0001" in captured.err
+
+    assert main(["schema", "current"]) == 0
+    captured = capsys.readouterr()
+    assert "l0001" in captured.out and "d0003" not in captured.out
+    assert "schema upgrade" in captured.err  # not at every head
+    assert "s3cret-pw" not in captured.out + captured.err
