@@ -31,6 +31,7 @@ from sqlalchemy.pool import NullPool
 from migration.errors import SchemaError
 from migration.schema import ddl
 from migration.schema.compare import differences
+from migration.schema.roles import MIGRATOR_ROLE
 from migration.secrets import redact_url, scrub
 
 #: the lowest server version the revisions run on (NULLS NOT DISTINCT, security_invoker views)
@@ -206,12 +207,20 @@ def _translate(exc: Exception, u: URL | None, action: str) -> SchemaError:
         return SchemaError(f"{action} refused by Alembic: {scrub(exc)}", where=where,
                            hint="see `safestats-migrate schema history` for the revisions and branches")
     orig = getattr(exc, "orig", None)
-    code = getattr(orig, "pgcode", None)
+    code = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)  # psycopg2 / psycopg 3
     diag = getattr(orig, "diag", None)
     message = scrub(getattr(diag, "message_primary", None) or _first_line(exc))
     if code in _HINTS:
         hint = getattr(diag, "message_hint", None) or _HINTS[code]
         return SchemaError(message, where=where, hint=scrub(hint))
+    if code == "42501" and MIGRATOR_ROLE in message and "set role" in message.lower():
+        login = u.username if u is not None and u.username else "the migration login"
+        return SchemaError(
+            f"{action} failed, nothing was changed: {message}",
+            where=where,
+            hint=f"have a DBA run GRANT {MIGRATOR_ROLE} TO {login}; the migration creates every object "
+            "as that role so that it owns them",
+        )
     return SchemaError(
         f"{action} failed, nothing was changed: {message}",
         where=where,

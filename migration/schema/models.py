@@ -12,6 +12,13 @@ Two groups, on two Alembic branches so that downgrading the data never erases th
 Every data table carries ``load_run_id``: the run that wrote the row last.  Rollback of a
 run deletes the rows it inserted (``load_run_id = run``) and restores before-images of
 the rows it changed or deleted (``ledger.before_image``), so no TRUNCATE is ever needed.
+
+Alembic compares tables, columns, types, defaults, comments, keys and indexes, so those
+must match here exactly.  What it cannot compare lives only in the revisions and is
+tested on a real server instead (tests/schema): CHECK constraint bodies, the views
+``ledger.stage_state`` and ``core.incident_masked``, ``sec.acting_user_id()``, the
+append-only triggers on ``ledger.run``/``ledger.event``, grants, ownership and the
+row-level security policies (see ``migration.schema.roles``).
 """
 
 from __future__ import annotations

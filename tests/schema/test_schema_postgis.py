@@ -63,8 +63,14 @@ def test_a_login_that_may_not_create_postgis_is_told_to_ask_a_superuser(pg_url: 
         # all or nothing: not even alembic_version was left behind
         with admin.connect() as conn:
             assert conn.execute(text("SELECT to_regclass('public.alembic_version')")).scalar_one() is None
-            # once a superuser has created it, the same login gets past this step
+            # once a superuser has created it, the same login gets past this step…
             conn.execute(text("CREATE EXTENSION postgis"))
+        # …to the next one: it must be allowed to act as the owner role
+        with pytest.raises(SchemaError) as raised:
+            api.upgrade(pg_url.set(username=login), "data@head")
+        assert f'permission denied to set role "{MIGRATOR_ROLE}"' in raised.value.what
+        assert f"GRANT {MIGRATOR_ROLE} TO {login}" in (raised.value.hint or "")
+        with admin.connect() as conn:
             conn.execute(text(f"GRANT {MIGRATOR_ROLE} TO {login}"))
         change = api.upgrade(pg_url.set(username=login), "data@head")
         assert change.after == ("d0003",)
