@@ -17,8 +17,6 @@ from migration.errors import SchemaError
 from migration.schema import api, ddl
 from migration.schema.roles import APP_ROLE, MIGRATOR_ROLE
 
-pytestmark = pytest.mark.postgres
-
 PG_ADMIN_URL = os.environ.get("SAFESTATS_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
 
@@ -33,6 +31,7 @@ def _run_helper(url: URL, helper, *args) -> None:
         engine.dispose()
 
 
+@pytest.mark.postgres
 def test_an_extension_that_is_not_installed_names_the_package_to_install(pg_url: URL) -> None:
     # PostGIS is installed on every machine of this project, so the check is exercised
     # with a name that is not; the SQL is the same block the d0001 revision runs.
@@ -45,6 +44,7 @@ def test_an_extension_that_is_not_installed_names_the_package_to_install(pg_url:
     assert "postgresql-15-postgis-3" in (error.hint or "")
 
 
+@pytest.mark.postgres
 def test_a_login_that_may_not_create_postgis_is_told_to_ask_a_superuser(pg_url: URL) -> None:
     _run_helper(pg_url, ddl.ensure_roles)  # the roles exist, so PostGIS is the first obstacle
     login = f"ss_noext_{uuid.uuid4().hex[:8]}"
