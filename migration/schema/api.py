@@ -232,7 +232,8 @@ def _heads(conn: Connection) -> tuple[str, ...]:
     return tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
 
 
-def _run(url: URL | str, action: str, fn: Any, **attributes: Any) -> SchemaChange:
+def _run(url: URL | str, action: str, revision: str, fn: Any, **attributes: Any) -> SchemaChange:
+    """Run one Alembic command online, in one transaction, and report the heads before and after."""
     u = _target(url)
     with _transaction(u) as conn:
         before = _heads(conn)
@@ -244,10 +245,11 @@ def _run(url: URL | str, action: str, fn: Any, **attributes: Any) -> SchemaChang
         if not after and before:
             # At base nothing of ours may remain; Alembic would leave its empty table.
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    return SchemaChange(target=redact_url(u), revision="", before=before, after=after)
+    return SchemaChange(target=redact_url(u), revision=revision, before=before, after=after)
 
 
 def _offline(action: str, fn: Any, **attributes: Any) -> str:
+    """Run one Alembic command in offline mode and return the SQL it wrote."""
     buffer = io.StringIO()
     try:
         fn(alembic_config(sql_buffer=buffer, **attributes))
@@ -268,8 +270,7 @@ def upgrade(url: URL | str | None, revision: str = "heads", *, sql: bool = False
         return SchemaChange(target=redact_url(url) if url else "(offline)", revision=revision, sql=text_)
     if url is None:
         raise SchemaError("no target database given for the upgrade", hint="set SAFESTATS_TARGET_URL or --target")
-    change = _run(url, "upgrade", lambda cfg: command.upgrade(cfg, revision))
-    return SchemaChange(target=change.target, revision=revision, before=change.before, after=change.after)
+    return _run(url, "upgrade", revision, lambda cfg: command.upgrade(cfg, revision))
 
 
 def downgrade(url: URL | str | None, revision: str, *, sql: bool = False, force: bool = False) -> SchemaChange:
@@ -290,8 +291,7 @@ def downgrade(url: URL | str | None, revision: str, *, sql: bool = False, force:
         return SchemaChange(target=redact_url(url) if url else "(offline)", revision=revision, sql=text_)
     if url is None:
         raise SchemaError("no target database given for the downgrade", hint="set SAFESTATS_TARGET_URL or --target")
-    change = _run(url, "downgrade", lambda cfg: command.downgrade(cfg, revision), **attrs)
-    return SchemaChange(target=change.target, revision=revision, before=change.before, after=change.after)
+    return _run(url, "downgrade", revision, lambda cfg: command.downgrade(cfg, revision), **attrs)
 
 
 def current(url: URL | str) -> SchemaStatus:
