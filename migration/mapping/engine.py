@@ -1,0 +1,251 @@
+"""Run a table mapping over a chunk of legacy rows, vectorised with Polars.
+
+Input: a DataFrame of the extracted legacy columns, every value decoded to text (or
+null), plus ``_row_no`` and ``_src_key``.  Output: one row per input row with
+
+``_key``                   the business key (cleaned, '|'-joined when composite; null = blank)
+``_disp``                  load | filter | quarantine   (merged rows are decided outside, by the
+                           duplicate rule over the whole table)
+``_reason``, ``_fields``   reason code and the legacy field names behind it
+``_t{i}_{column}``         the value of every target column of target i
+``_x{i}_{name}``           list columns a target explodes into several rows
+``_w{i}_{n}``              booleans a target's rows must satisfy
+
+Transforms with a Polars form are applied as expressions; the others are applied by
+evaluating the Python reference once per distinct input and joining back (see
+:mod:`migration.mapping.transforms.base`).  :mod:`migration.mapping.evaluate` computes
+the same result row by row with the Python references only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from migration.mapping import transforms
+from migration.mapping.spec import ColumnSpec, ConditionSpec, TableMappingSpec
+from migration.mapping.transforms.base import PlPlan, Transform
+from migration.mapping.transforms.geo import POINT_DTYPE
+from migration.mapping.transforms.text import pl_clean
+
+PL_TYPES: dict[str, pl.DataType] = {
+    "text": pl.String(),
+    "text[]": pl.List(pl.String),
+    "integer": pl.Int64(),
+    "bigint": pl.Int64(),
+    "boolean": pl.Boolean(),
+    "date": pl.Date(),
+    "timestamptz": pl.Datetime("us", "UTC"),
+    "numeric(19,4)": pl.Decimal(19, 4),
+    "point": POINT_DTYPE,
+}
+
+
+def _out(name: str, output: str) -> str:
+    return f"{name}.{output}"
+
+
+def to_python_value(v: Any, typ: str) -> Any:
+    """Polars values as the Python reference returns them (lists → tuples, structs → pairs)."""
+    if v is None:
+        return None
+    if typ == "text[]":
+        return tuple(v)
+    if typ == "point":
+        return (v["x"], v["y"])
+    return v
+
+
+@dataclass
+class ChunkEvaluator:
+    """Applies one table mapping to chunks; build once per stage run (lookups loaded)."""
+
+    tm: TableMappingSpec
+    lookups: Mapping[str, Any]
+    lookup_frames: Mapping[str, pl.DataFrame]
+
+    def __post_init__(self) -> None:
+        self.extracted = [c for c in self.tm.source.columns if c not in set(self.tm.personal_data.drop)]
+
+    # ------------------------------------------------------------------ helpers
+    def _apply(self, df: pl.DataFrame, t: Transform, params: Any, args: list[str], prefix: str) -> pl.DataFrame:
+        """Add columns ``prefix.output`` for every output of ``t`` over the input columns ``args``."""
+        plan = PlPlan(prefix=f"{prefix}~")
+        native = t.pl(params, self.lookups, plan, *[pl.col(a) for a in args])
+        if native is not None:
+            for stage in plan.stages:
+                df = df.with_columns([e.alias(n) for n, e in stage.items()])
+            df = df.with_columns([
+                native[o].cast(PL_TYPES[typ]).alias(_out(prefix, o)) for o, typ in t.outputs.items()])
+            return df.drop(list(dict.fromkeys(plan.temp_columns)))
+        # distinct inputs through the Python reference, joined back
+        keys = df.select(args).unique(maintain_order=False)
+        cols = keys.to_dict(as_series=False)
+        n = keys.height
+        results = [t.py(params, self.lookups, *[cols[a][i] for a in args]) for i in range(n)]
+        outs: dict[str, pl.Series] = {}
+        for j, (o, typ) in enumerate(t.outputs.items()):
+            values = [r[j] for r in results]
+            if typ == "point":
+                values = [None if v is None else {"x": v[0], "y": v[1]} for v in values]
+            elif typ == "text[]":
+                values = [None if v is None else list(v) for v in values]
+            outs[_out(prefix, o)] = pl.Series(_out(prefix, o), values, dtype=PL_TYPES[typ], strict=False)
+        mapped = keys.with_columns(**outs)
+        return df.join(mapped, on=args, how="left", nulls_equal=True, maintain_order="left")
+
+    def _ref_column(self, ref: str) -> str:
+        """Column name holding a reference (source column, derive.output, lookup.column, key)."""
+        if ref == "key":
+            return "_key"
+        return ref  # source columns and dotted derive/lookup outputs are columns by these names
+
+    # ------------------------------------------------------------------ main
+    def evaluate(self, df: pl.DataFrame) -> pl.DataFrame:
+        tm = self.tm
+        work = df
+        # business key
+        key_parts = [pl_clean(pl.col(c)) for c in tm.business_key.columns]
+        if len(key_parts) == 1:
+            key = key_parts[0]
+        else:
+            key = pl.when(pl.any_horizontal([k.is_null() for k in key_parts])).then(None).otherwise(
+                pl.concat_str(key_parts, separator="|"))
+        work = work.with_columns(key.alias("_key"))
+        # lookups (joins against reference frames)
+        for name, spec in tm.lookups.items():
+            frame = self.lookup_frames[name]
+            left = [f"_lk_{name}_{i}" for i in range(len(spec.match))]
+            work = work.with_columns([pl_clean(pl.col(src)).alias(lk) for lk, src in zip(left, spec.match.values(), strict=False)])
+            right = frame.rename({c: f"{name}.{c}" for c in spec.columns})
+            work = work.join(right, left_on=left, right_on=[f"_k{i}" for i in range(len(spec.match))],
+                             how="left", maintain_order="left").drop(left)
+        # derives, in dependency order
+        for name in self.derive_order():
+            spec = tm.derive[name]
+            t = transforms.get(spec.transform)
+            work = self._apply(work, t, t.parse_params(spec.params), [self._ref_column(a) for a in spec.args], name)
+        # dispositions
+        work = work.with_columns(self._disposition())
+        # targets
+        outputs: list[str] = ["_row_no", "_src_key", "_key", "_disp", "_reason", "_fields"]
+        for ti, (_tname, tspec) in enumerate(tm.targets.items()):
+            for col, cspec in tspec.columns.items():
+                alias = f"_t{ti}_{col}"
+                if cspec.from_ and len(cspec.from_) == 1 and cspec.from_[0].startswith("row."):
+                    continue
+                work = self._column(work, cspec, alias)
+                outputs.append(alias)
+            for ex in tspec.explode:
+                alias = f"_x{ti}_{ex.name}"
+                work = work.with_columns(pl.col(self._ref_column(ex.from_)).alias(alias))
+                outputs.append(alias)
+            for wi, cond in enumerate(tspec.where):
+                alias = f"_w{ti}_{wi}"
+                work = work.with_columns(self._condition(cond).alias(alias))
+                outputs.append(alias)
+        return work.select(outputs)
+
+    def derive_order(self) -> list[str]:
+        order: list[str] = []
+        seen: set[str] = set()
+
+        def visit(name: str, stack: tuple[str, ...]) -> None:
+            if name in seen:
+                return
+            if name in stack:
+                raise ValueError(f"derive cycle: {' → '.join(stack + (name,))}")
+            for a in self.tm.derive[name].args:
+                head = a.split(".", 1)[0]
+                if "." in a and head in self.tm.derive:
+                    visit(head, stack + (name,))
+            seen.add(name)
+            order.append(name)
+
+        for name in self.tm.derive:
+            visit(name, ())
+        return order
+
+    def _condition(self, cond: ConditionSpec) -> pl.Expr:
+        assert cond.column is not None
+        col = pl.col(self._ref_column(cond.column))
+        if cond.column in self.extracted:
+            col = pl_clean(col)
+        as_text = _as_text(col)
+        if cond.is_null is not None:
+            return as_text.is_null() == cond.is_null
+        if cond.not_null is not None:
+            return as_text.is_not_null() == cond.not_null
+        assert cond.in_ is not None
+        return as_text.is_in([_text_of(x) for x in cond.in_]).fill_null(False)
+
+    def _disposition(self) -> list[pl.Expr]:
+        tm = self.tm
+        blank = pl.col("_key").is_null()
+        reason: pl.Expr = pl.lit(None, dtype=pl.String)
+        fields: pl.Expr = pl.lit(None, dtype=pl.List(pl.String))
+        disp: pl.Expr = pl.lit("load")
+        rules: list[tuple[pl.Expr, pl.Expr, list[str], str]] = [
+            (blank, pl.lit("BLANK_KEY"), list(tm.business_key.columns), "quarantine")]
+        for rule in tm.filters:
+            cond = self._condition(rule.when) if rule.when else pl.col(_out(rule.reject or "", "reject")).is_not_null()
+            rules.append((cond, pl.lit(rule.reason or "FILTERED") if rule.when else pl.col(
+                _out(rule.reject or "", "reject")), rule.fields, "filter"))
+        for rule in tm.quarantine:
+            if rule.reject:
+                rej = pl.col(_out(rule.reject, "reject"))
+                rules.append((rej.is_not_null(), rej, rule.fields, "quarantine"))
+            else:
+                assert rule.when is not None
+                rules.append((self._condition(rule.when), pl.lit(rule.reason), rule.fields, "quarantine"))
+        # first matching rule wins: build the when-chain from the last rule backwards
+        for cond, r, f, d in reversed(rules):
+            reason = pl.when(cond).then(r).otherwise(reason)
+            fields = pl.when(cond).then(pl.lit(f, dtype=pl.List(pl.String))).otherwise(fields)
+            disp = pl.when(cond).then(pl.lit(d)).otherwise(disp)
+        return [disp.alias("_disp"), reason.cast(pl.String).alias("_reason"), fields.alias("_fields")]
+
+    def _column(self, work: pl.DataFrame, spec: ColumnSpec, alias: str) -> pl.DataFrame:
+        kind = spec.kind
+        if kind == "const":
+            return work.with_columns(pl.lit(spec.const).alias(alias))
+        if kind == "default":
+            return work.with_columns(pl.lit(spec.default).alias(alias))
+        if kind == "flags":
+            parts = [pl.col(_out(d, "flags")) for d in (spec.flags or [])]
+            expr = pl.concat_list(parts) if parts else pl.lit([], dtype=pl.List(pl.String))
+            return work.with_columns(expr.alias(alias))
+        assert spec.from_ is not None
+        cols = [self._ref_column(r) for r in spec.from_]
+        if not spec.via:
+            return work.with_columns(pl.col(cols[0]).alias(alias))
+        current = cols
+        for i, call in enumerate(spec.via):
+            t = transforms.get(call.name)
+            prefix = f"{alias}~{i}"
+            work = self._apply(work, t, t.parse_params(call.params), current, prefix)
+            current = [_out(prefix, "value")]
+        return work.with_columns(pl.col(current[0]).alias(alias))
+
+
+def _as_text(e: pl.Expr) -> pl.Expr:
+    return e.cast(pl.String, strict=False)
+
+
+def _text_of(x: Any) -> str:
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    return str(x)
+
+
+def lookup_frame(rows: list[tuple[Any, ...]], key_count: int, columns: list[str]) -> pl.DataFrame:
+    """A lookup table as a frame: key columns ``_k0…`` (as text) then the looked-up columns."""
+    data: dict[str, list[Any]] = {f"_k{i}": [None if r[i] is None else str(r[i]) for r in rows]
+                                  for i in range(key_count)}
+    for j, c in enumerate(columns):
+        data[c] = [r[key_count + j] for r in rows]
+    schema = {f"_k{i}": pl.String for i in range(key_count)}
+    return pl.DataFrame(data, schema_overrides=schema, strict=False)

@@ -1,0 +1,337 @@
+"""Places: grid references → points, borough text → GSS code, reference lookups.
+
+Grid rule (TARGET-MODEL): easting/northing are British National Grid metres.  Blank,
+``0``, ``99999`` and non-numeric text → no point (flagged); a pair whose easting lies in
+London's northing range and northing in its easting range is swapped back (flagged); a
+point outside London's box grown by 5 km → no point (flagged).  A point is the pair
+``(easting, northing)`` as floats in Python and a struct ``{x, y}`` in Polars.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any, Literal
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from migration.mapping.transforms.base import PlPlan, Transform, ascii_upper, register
+from migration.mapping.transforms.text import SPACE_CLASS, clean, parse_int, pl_clean
+
+E_MIN, E_MAX = 503_568, 561_957
+N_MIN, N_MAX = 155_851, 200_934
+BUFFER = 5_000
+NUM_PATTERN = r"^-?[0-9]{1,9}(\.[0-9]{1,6})?$"
+_NUM = re.compile(NUM_PATTERN)
+POINT_DTYPE = pl.Struct({"x": pl.Float64, "y": pl.Float64})
+
+
+def _num(s: str | None) -> tuple[float | None, str]:
+    if s is None:
+        return None, "missing"
+    if not _NUM.fullmatch(s):
+        return None, "non_numeric"
+    v = float(s)
+    if v == 0:
+        return None, "zero"
+    if v == 99999:
+        return None, "sentinel"
+    return v, "ok"
+
+
+def _in_e(v: float) -> bool:
+    return E_MIN - BUFFER <= v <= E_MAX + BUFFER
+
+
+def _in_n(v: float) -> bool:
+    return N_MIN - BUFFER <= v <= N_MAX + BUFFER
+
+
+class GridParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    precision: Literal["exact", "rounded"] = Field(
+        "exact", description="location_precision given to a valid point (LFB rounded grid → rounded)")
+
+
+_PROBLEMS = (("missing", "grid_missing"), ("non_numeric", "grid_non_numeric"), ("zero", "grid_zero"),
+             ("sentinel", "grid_99999"))
+
+
+@lru_cache(maxsize=65536)
+def _grid(es: str | None, ns: str | None, precision: str) -> tuple[Any, ...]:
+    e, es_status = _num(es)
+    n, ns_status = _num(ns)
+    for status, flag in _PROBLEMS:
+        if status in (es_status, ns_status):
+            return (None, None, (flag,))
+    assert e is not None and n is not None
+    flags: tuple[str, ...] = ()
+    if not (_in_e(e) and _in_n(n)) and _in_e(n) and _in_n(e):
+        e, n = n, e
+        flags = ("grid_swapped",)
+    if not (_in_e(e) and _in_n(n)):
+        return (None, None, flags + ("grid_outside_london",))
+    return ((e, n), precision, flags)
+
+
+def grid_point(e_text: Any, n_text: Any, precision: str = "exact") -> tuple[Any, ...]:
+    """(point (easting, northing) or None, precision or None, flags)."""
+    return _grid(clean(e_text), clean(n_text), precision)
+
+
+def pl_grid(plan: PlPlan, es: pl.Expr, ns: pl.Expr, precision: str) -> dict[str, pl.Expr]:
+    """Polars form of :func:`_grid` over cleaned easting/northing text."""
+    c = plan.stage(es=es, ns=ns)
+    c = plan.stage(
+        e=pl.when(c.es.str.contains(NUM_PATTERN)).then(c.es.cast(pl.Float64, strict=False)),
+        n=pl.when(c.ns.str.contains(NUM_PATTERN)).then(c.ns.cast(pl.Float64, strict=False)),
+        es_null=c.es.is_null(), ns_null=c.ns.is_null())
+
+    def status(v: pl.Expr, is_null: pl.Expr) -> pl.Expr:
+        return (pl.when(is_null).then(pl.lit("missing")).when(v.is_null()).then(pl.lit("non_numeric"))
+                .when(v == 0).then(pl.lit("zero")).when(v == 99999).then(pl.lit("sentinel"))
+                .otherwise(pl.lit("ok")))
+
+    c = plan.stage(e=c.e, n=c.n, se=status(c.e, c.es_null), sn=status(c.n, c.ns_null))
+    problem = pl.lit(None, dtype=pl.String)
+    for status_name, flag in reversed(_PROBLEMS):
+        problem = pl.when((c.se == status_name) | (c.sn == status_name)).then(pl.lit(flag)).otherwise(problem)
+
+    def in_e(x: pl.Expr) -> pl.Expr:
+        return x.is_between(E_MIN - BUFFER, E_MAX + BUFFER)
+
+    def in_n(x: pl.Expr) -> pl.Expr:
+        return x.is_between(N_MIN - BUFFER, N_MAX + BUFFER)
+
+    c = plan.stage(e=c.e, n=c.n, problem=problem)
+    c = plan.stage(e=c.e, n=c.n, problem=c.problem,
+                   swapped=(c.problem.is_null() & ~(in_e(c.e) & in_n(c.n)) & in_e(c.n) & in_n(c.e)).fill_null(False))
+    c = plan.stage(problem=c.problem, swapped=c.swapped,
+                   ee=pl.when(c.swapped).then(c.n).otherwise(c.e), nn=pl.when(c.swapped).then(c.e).otherwise(c.n))
+    c = plan.stage(problem=c.problem, swapped=c.swapped, ee=c.ee, nn=c.nn,
+                   inside=(c.problem.is_null() & in_e(c.ee) & in_n(c.nn)).fill_null(False))
+    return {
+        "value": pl.when(c.inside).then(pl.struct(x=c.ee, y=c.nn)),
+        "precision": pl.when(c.inside).then(pl.lit(precision)),
+        "flags": pl.concat_list([
+            c.problem,
+            pl.when(c.swapped).then(pl.lit("grid_swapped")),
+            pl.when(c.problem.is_null() & ~c.inside).then(pl.lit("grid_outside_london")),
+        ]).list.drop_nulls(),
+    }
+
+
+@register
+class GridPoint(Transform):
+    name = "grid_point"
+    summary = ("Easting + northing (text or int) → Point(27700): blank/0/99999/non-numeric → NULL; "
+               "swapped pair swapped back; outside London +5 km → NULL; each case flagged.")
+    inputs = ("easting", "northing")
+    outputs = {"value": "point", "precision": "text", "flags": "text[]"}
+    params_model = GridParams
+
+    def py(self, p: GridParams, lookups: Any, e: Any, n: Any) -> tuple[Any, ...]:
+        return grid_point(e, n, p.precision)
+
+    def pl(self, p: GridParams, lookups: Any, plan: PlPlan, e: pl.Expr, n: pl.Expr) -> dict[str, pl.Expr]:
+        return pl_grid(plan, pl_clean(e), pl_clean(n), p.precision)
+
+
+_TOKEN = re.compile("[^ \t\n\r\f\v\u00a0,]+")
+
+
+def split_gridref(s: str | None) -> tuple[str | None, str | None, bool]:
+    """'E,N' or 'E N' (any mix of commas and whitespace) → (e, n, ok)."""
+    if s is None:
+        return None, None, True
+    parts = _TOKEN.findall(s)
+    if len(parts) != 2:
+        return None, None, False
+    return parts[0], parts[1], True
+
+
+@register
+class GridRefPoint(Transform):
+    name = "gridref_point"
+    summary = ("LAS GridRef text 'E,N' / 'E N' / N/A → split on commas or whitespace, then as grid_point; "
+               "a text that does not split in two → NULL, flag grid_non_numeric.")
+    outputs = {"value": "point", "precision": "text", "flags": "text[]"}
+    params_model = GridParams
+
+    def py(self, p: GridParams, lookups: Any, value: Any) -> tuple[Any, ...]:
+        e, n, ok = split_gridref(clean(value))
+        if not ok:
+            return (None, None, ("grid_non_numeric",))
+        return _grid(e, n, p.precision)
+
+    def pl(self, p: GridParams, lookups: Any, plan: PlPlan, value: pl.Expr) -> dict[str, pl.Expr]:
+        s = plan.stage(s=pl_clean(value)).s
+        c = plan.stage(parts=s.str.extract_all(_TOKEN.pattern))
+        c = plan.stage(parts=c.parts, ok=(s.is_null() | (c.parts.list.len() == 2)).fill_null(False))
+        ok, parts = c.ok, c.parts
+        g = pl_grid(plan, pl.when(s.is_not_null() & ok).then(parts.list.get(0, null_on_oob=True)),
+                    pl.when(s.is_not_null() & ok).then(parts.list.get(1, null_on_oob=True)), p.precision)
+        return {
+            "value": pl.when(ok).then(g["value"]),
+            "precision": pl.when(ok).then(g["precision"]),
+            "flags": pl.when(ok).then(g["flags"]).otherwise(pl.lit(["grid_non_numeric"])),
+        }
+
+
+# --------------------------------------------------------------------------- boroughs
+_PREFIXES = ("ROYAL BOROUGH OF ", "LONDON BOROUGH OF ")
+_WS = re.compile(SPACE_CLASS + "+")
+
+
+@lru_cache(maxsize=4096)
+def normalise_borough(text: str | None) -> str | None:
+    """The la_alias key of a borough text: ASCII upper case, '&' → AND, single spaces,
+    'ROYAL BOROUGH OF ' / 'LONDON BOROUGH OF ' dropped, 'CITY OF WESTMINSTER' → WESTMINSTER
+    (City of London is a real authority and keeps its name)."""
+    s = clean(text)
+    if s is None:
+        return None
+    s = ascii_upper(s).replace("&", " AND ")
+    s = _WS.sub(" ", s).strip(" ")
+    for prefix in _PREFIXES:
+        if s.startswith(prefix):
+            s = s[len(prefix):]
+            break
+    if s == "CITY OF WESTMINSTER":
+        s = "WESTMINSTER"
+    return s or None
+
+
+class BoroughParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    no_location_values: list[str] = Field(
+        default_factory=lambda: ["UNKNOWN"],
+        description="normalised texts meaning the source has no location (loaded with a flag, not quarantined)")
+
+
+@register
+class BoroughGss(Transform):
+    name = "borough_gss"
+    summary = ("Free-text borough (+ ward code) → GSS code: normalise, look up ref.la_alias (an alias may "
+               "carry a flag, e.g. Heathrow → Hillingdon flagged borough_heathrow); else the ward code through "
+               "ref.ward (flag borough_from_ward); blank/Unknown → NULL, flag borough_missing; non-empty text "
+               "resolving neither way → reject UNRESOLVED_BOROUGH.")
+    inputs = ("text", "ward_code")
+    outputs = {"value": "text", "flags": "text[]", "reject": "text"}
+    params_model = BoroughParams
+    lookups = ("la_alias", "ward")
+
+    def py(self, p: BoroughParams, lookups: Any, text: Any, ward_code: Any) -> tuple[Any, ...]:
+        norm = normalise_borough(None if text is None else str(text))
+        alias = lookups["la_alias"].get(norm) if norm is not None else None
+        if alias is not None:
+            gss, flag = alias
+            return (gss, (f"borough_{flag}",) if flag else (), None)
+        ward = clean(ward_code)
+        ward_gss = lookups["ward"].get(ascii_upper(ward)) if ward is not None else None
+        if ward_gss is not None:
+            return (ward_gss, ("borough_from_ward",), None)
+        if norm is None or norm in p.no_location_values:
+            return (None, ("borough_missing",), None)
+        return (None, (), "UNRESOLVED_BOROUGH")
+
+
+class BoroughListParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    all_value: str = Field("ALL", description="the list value meaning all of London")
+    separator: str = ","
+    never_widen: list[str] = Field(default_factory=lambda: ["HEATHROW"],
+                                   description="aliases reported but never granted (Heathrow is not all Hillingdon)")
+
+
+@register
+class BoroughList(Transform):
+    name = "borough_list"
+    summary = ("A comma-separated list of borough names → the distinct GSS codes (sorted), or [NULL] for 'ALL' "
+               "(all London). Names in never_widen are left out and flagged borough_not_widened; names that "
+               "resolve to nothing are left out and flagged borough_unmatched.")
+    outputs = {"value": "text[]", "flags": "text[]"}
+    params_model = BoroughListParams
+    lookups = ("la_alias",)
+
+    def py(self, p: BoroughListParams, lookups: Any, value: Any) -> tuple[Any, ...]:
+        s = clean(value)
+        if s is None:
+            return ((), ("borough_list_empty",))
+        items = [clean(x) for x in s.split(p.separator)]
+        codes: set[str] = set()
+        flags: list[str] = []
+        all_london = False
+        for item in items:
+            if item is None:
+                continue
+            norm = normalise_borough(item)
+            if norm == ascii_upper(p.all_value):
+                all_london = True
+                continue
+            if norm in p.never_widen:
+                if "borough_not_widened" not in flags:
+                    flags.append("borough_not_widened")
+                continue
+            alias = lookups["la_alias"].get(norm)
+            if alias is None:
+                if "borough_unmatched" not in flags:
+                    flags.append("borough_unmatched")
+                continue
+            codes.add(alias[0])
+        if all_london:
+            return ((None,), tuple(flags))
+        return (tuple(sorted(codes)), tuple(flags))
+
+
+class OffenceParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    scheme: str = "MPS_CRIME_TYPE"
+    unknown_code: str = "UNKNOWN"
+
+
+@register
+class OffenceLookup(Transform):
+    name = "offence_category"
+    summary = ("Legacy CrimeTypeID → ref.offence_category id of the scheme; an orphan or blank id → the "
+               "explicit UNKNOWN category, flag offence_unknown (never a lost row).")
+    outputs = {"value": "bigint", "flags": "text[]"}
+    params_model = OffenceParams
+    lookups = ("offence_category",)
+
+    def py(self, p: OffenceParams, lookups: Any, value: Any) -> tuple[Any, ...]:
+        n = parse_int(clean(value))
+        table = lookups["offence_category"]
+        found = table.get((p.scheme, str(n))) if n is not None else None
+        if found is not None:
+            return (found, ())
+        return (table.get((p.scheme, p.unknown_code)), ("offence_unknown",))
+
+
+class RefLookupParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    table: str = Field(description="schema.table loaded by an earlier stage (or an earlier table of this stage)")
+    key: str = Field(description="its column holding the legacy id")
+    column: str = Field(description="its column to return")
+    reject: str | None = Field(None, description="reason code when a non-blank id is not found (else NULL + flag)")
+
+
+@register
+class RefLookup(Transform):
+    name = "ref_lookup"
+    summary = ("Look a legacy id up in a reference table loaded earlier (hospital → ODS site code, BoroughID → "
+               "GSS code, OrgID → organisation); not found → reject with the given reason, or NULL + flag "
+               "ref_not_found.")
+    outputs = {"value": "text", "flags": "text[]", "reject": "text"}
+    params_model = RefLookupParams
+    lookups = ("ref_lookup",)
+
+    def py(self, p: RefLookupParams, lookups: Any, value: Any) -> tuple[Any, ...]:
+        n = parse_int(clean(value))
+        if n is None:
+            return (None, (), None)
+        found = lookups["ref_lookup"].get((p.table, p.key, p.column), {}).get(n)
+        if found is not None:
+            return (found, (), None)
+        return (None, () if p.reject else ("ref_not_found",), p.reject)

@@ -1,0 +1,272 @@
+"""Text, flags, numbers, money, codes and value maps."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any, Literal
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from migration.mapping.transforms.base import (
+    TRIM_CHARS,
+    NoParams,
+    PlPlan,
+    Transform,
+    ascii_upper,
+    register,
+)
+
+NO_VALUE = ("", "NULL", "N/A", "-")
+_NO_VALUE_SET = frozenset(NO_VALUE)
+SPACE_CLASS = "[ \t\n\r\f\v\u00a0]"
+_SPACES = re.compile(SPACE_CLASS + "+")
+
+
+def clean(value: Any) -> str | None:
+    """Trim (spaces, tabs, NBSP) and turn every "no value" spelling into None.
+
+    NULL, '', whitespace, 'NULL', 'N/A', 'n/a' and '-' (any letter case) mean no value.
+    Windows-1252 has already been decoded by :mod:`migration.db.codec`."""
+    if value is None:
+        return None
+    s = str(value).strip(TRIM_CHARS)
+    if len(s) <= 4 and s.upper() in _NO_VALUE_SET:
+        return None
+    return s
+
+
+def pl_clean(e: pl.Expr) -> pl.Expr:
+    s = e.str.strip_chars(TRIM_CHARS)
+    return pl.when((s.str.len_chars() <= 4) & s.str.to_uppercase().is_in(NO_VALUE)).then(None).otherwise(s)
+
+
+def clean_text_value(value: Any, case: str = "keep", collapse: bool = False) -> str | None:
+    s = clean(value)
+    if s is None:
+        return None
+    if collapse:
+        s = _SPACES.sub(" ", s)
+    if case == "upper":
+        s = s.upper()
+    return s
+
+
+class CleanTextParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    case: Literal["keep", "upper"] = "keep"
+    collapse_spaces: bool = False
+
+
+@register
+class CleanText(Transform):
+    name = "clean_text"
+    summary = ("Trim (spaces, tabs, NBSP) and map NULL/''/'NULL'/'N/A'/'n/a'/'-' to NULL; optionally "
+               "upper-case and collapse inner whitespace to one space.")
+    params_model = CleanTextParams
+
+    def py(self, p: CleanTextParams, lookups: Any, value: Any) -> tuple[Any, ...]:
+        return (clean_text_value(value, p.case, p.collapse_spaces),)
+
+    def pl(self, p: CleanTextParams, lookups: Any, plan: PlPlan, value: pl.Expr) -> dict[str, pl.Expr]:
+        e = pl_clean(value)
+        if p.collapse_spaces:
+            e = e.str.replace_all(SPACE_CLASS + "+", " ")
+        if p.case == "upper":
+            e = e.str.to_uppercase()
+        return {"value": e}
+
+
+class MapParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    values: dict[str, str | None]
+    default: str | None = None
+    keep_unmapped: bool = Field(False, description="unmapped non-null values pass through (cleaned)")
+    ignore_case: bool = True
+
+
+@register
+class MapValues(Transform):
+    name = "map"
+    summary = "Map cleaned values through a fixed table (ASCII case-insensitive by default); unmapped → default."
+    params_model = MapParams
+
+    def py(self, p: MapParams, lookups: Any, value: Any) -> tuple[Any, ...]:
+        s = clean(value)
+        if s is None:
+            return (p.default,)
+        k = ascii_upper(s) if p.ignore_case else s
+        table = {(ascii_upper(key) if p.ignore_case else key): v for key, v in p.values.items()}
+        if k in table:
+            return (table[k],)
+        return (s if p.keep_unmapped else p.default,)
+
+
+INT_PATTERN = "^-?[0-9]{1,10}$"
+_INT = re.compile(INT_PATTERN)
+
+
+def parse_int(s: str | None, lo: int = -2147483648, hi: int = 2147483647) -> int | None:
+    """A cleaned text as a whole number within [lo, hi], or None."""
+    if s is None or not _INT.match(s):
+        return None
+    n = int(s)
+    return n if lo <= n <= hi else None
+
+
+class IntParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    min: int = -2147483648
+    max: int = 2147483647
+
+
+@register
+class IntValue(Transform):
+    name = "int"
+    summary = "Whole number from text within [min, max] (default 32-bit); anything else → NULL, flag not_integer."
+    outputs = {"value": "bigint", "flags": "text[]"}
+    params_model = IntParams
+
+    def py(self, p: IntParams, lookups: Any, value: Any) -> tuple[Any, ...]:
+        s = clean(value)
+        n = parse_int(s, p.min, p.max)
+        return (n, ("not_integer",) if (s is not None and n is None) else ())
+
+    def pl(self, p: IntParams, lookups: Any, plan: PlPlan, value: pl.Expr) -> dict[str, pl.Expr]:
+        c = plan.stage(s=pl_clean(value))
+        s = c.s
+        c = plan.stage(n=pl.when(s.str.contains(INT_PATTERN)).then(s.cast(pl.Int64, strict=False)))
+        c = plan.stage(n=pl.when(c.n.is_between(p.min, p.max)).then(c.n))
+        n = c.n
+        return {"value": n,
+                "flags": pl.when(s.is_not_null() & n.is_null()).then(pl.lit(["not_integer"]))
+                .otherwise(pl.lit([], dtype=pl.List(pl.String)))}
+
+
+TRUE_VALUES = ("Y", "1", "T", "TRUE", "YES")
+FALSE_VALUES = ("N", "0", "F", "FALSE", "NO")
+UNKNOWN_VALUES = ("U",)
+
+
+@lru_cache(maxsize=256)
+def _flag(s: str | None) -> tuple[Any, ...]:
+    if s is None:
+        return (None, ())
+    u = ascii_upper(s)
+    if u in TRUE_VALUES:
+        return (True, ())
+    if u in FALSE_VALUES:
+        return (False, ())
+    if u in UNKNOWN_VALUES:
+        return (None, ())
+    return (None, ("flag_unrecognised",))
+
+
+@register
+class FlagBool(Transform):
+    name = "flag"
+    summary = ("Legacy flag → boolean: Y/1/T true, N/0/F false, U/''/NULL → NULL; "
+               "anything else → NULL with the flag flag_unrecognised.")
+    outputs = {"value": "boolean", "flags": "text[]"}
+
+    def py(self, p: NoParams, lookups: Any, value: Any) -> tuple[Any, ...]:
+        return _flag(clean(value))
+
+
+MONEY_PATTERN = r"^-?[0-9]{1,15}(\.[0-9]{1,4})?$"
+_MONEY = re.compile(MONEY_PATTERN)
+
+
+@register
+class Money(Transform):
+    name = "money"
+    summary = ("Exact money (SQL Server money: 4 decimal places) → numeric(19,4), never through a float; "
+               "malformed → reject MALFORMED_MONEY.")
+    outputs = {"value": "numeric(19,4)", "reject": "text"}
+
+    def py(self, p: NoParams, lookups: Any, value: Any) -> tuple[Any, ...]:
+        s = clean(value)
+        if s is None:
+            return (None, None)
+        if not _MONEY.match(s):
+            return (None, "MALFORMED_MONEY")
+        try:
+            return (Decimal(s).quantize(Decimal("0.0001")), None)
+        except InvalidOperation:  # pragma: no cover - excluded by the pattern
+            return (None, "MALFORMED_MONEY")
+
+    def pl(self, p: NoParams, lookups: Any, plan: PlPlan, value: pl.Expr) -> dict[str, pl.Expr]:
+        c = plan.stage(s=pl_clean(value))
+        s = c.s
+        ok = plan.stage(ok=s.str.contains(MONEY_PATTERN)).ok
+        return {"value": pl.when(ok).then(s.cast(pl.Decimal(19, 4), strict=False)),
+                "reject": pl.when(s.is_not_null() & ~ok).then(pl.lit("MALFORMED_MONEY"))}
+
+
+def pad_code(s: str | None, width: int) -> str | None:
+    if s is None:
+        return None
+    if len(s) < width and s.isascii() and s.isdigit():
+        return s.rjust(width, "0")
+    return s
+
+
+class PadParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    width: int = Field(2, ge=1, le=10)
+
+
+@register
+class ZeroPad(Transform):
+    name = "zero_pad"
+    summary = "Left-pad an all-digit code with zeros to a width (ISTV '1' → '01'); other text unchanged."
+    params_model = PadParams
+
+    def py(self, p: PadParams, lookups: Any, value: Any) -> tuple[Any, ...]:
+        return (pad_code(clean(value), p.width),)
+
+
+class CodeParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    code_system: str
+    width: int = Field(2, ge=1, le=10)
+
+
+@register
+class CodeLookup(Transform):
+    name = "code_value"
+    summary = ("Zero-pad a code and look it up in ref.code_value for one code system: found → the code; "
+               "blank → NULL; not in the list → reject UNKNOWN_CODE.")
+    outputs = {"value": "text", "reject": "text"}
+    params_model = CodeParams
+    lookups = ("code_value",)
+
+    def py(self, p: CodeParams, lookups: Any, value: Any) -> tuple[Any, ...]:
+        c = pad_code(clean(value), p.width)
+        if c is None:
+            return (None, None)
+        if (p.code_system, c) in lookups["code_value"]:
+            return (c, None)
+        return (None, "UNKNOWN_CODE")
+
+
+class SplitParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    separator: str = Field(",", min_length=1)
+
+
+@register
+class SplitList(Transform):
+    name = "split_list"
+    summary = "Split a delimited list into cleaned items (blank items dropped), keeping their order."
+    outputs = {"value": "text[]"}
+    params_model = SplitParams
+
+    def py(self, p: SplitParams, lookups: Any, value: Any) -> tuple[Any, ...]:
+        s = clean(value)
+        if s is None:
+            return ((),)
+        items = (clean(part) for part in s.split(p.separator))
+        return (tuple(i for i in items if i is not None),)
