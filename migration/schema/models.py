@@ -90,6 +90,8 @@ local_authority = Table(
     Column("mps_code", CHAR(2), nullable=True),
     Column("csp_name", Text, nullable=False),
     _run_col(),
+    Column("legacy_borough_id", SmallInteger, nullable=True, unique=True,
+           comment="tblBorough.BoroughID (lineage, lookups)"),
     CheckConstraint("gss_code ~ '^E090000[0-3][0-9]$'", name="gss_london"),
     schema="ref",
     comment="The 33 London local authorities (GSS E09000001–E09000033).",
@@ -418,6 +420,24 @@ quarantine = Table(
     Index("ix_quarantine_run_id", "run_id"),
     schema="ledger",
     comment="Rows that failed a rule: keys, reason and field names only, never the sensitive payload.",
+)
+
+disposition = Table(
+    "disposition", metadata,
+    Column("disposition_id", BigInteger, Identity(always=False), primary_key=True),
+    Column("run_id", BigInteger, ForeignKey("ledger.run.run_id"), nullable=False),
+    Column("stage", Text, nullable=False),
+    Column("source_table", Text, nullable=False),
+    Column("source_key", Text, nullable=False),
+    Column("disposition", Text, nullable=False),
+    Column("reason_code", Text, nullable=False),
+    Column("fields", ARRAY(Text), nullable=False),
+    Column("created_at", TZ, nullable=False, server_default=text("clock_timestamp()")),
+    Column("rolled_back_at", TZ, nullable=True),
+    CheckConstraint("disposition IN ('filter', 'merged')", name="disposition"),
+    Index("ix_disposition_run_id_stage_source_table", "run_id", "stage", "source_table"),
+    schema="ledger",
+    comment="Rows deliberately not loaded: filtered by a rule or merged as a duplicate. Keys and reasons only.",
 )
 
 before_image = Table(

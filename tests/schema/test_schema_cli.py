@@ -10,9 +10,16 @@ from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
 from migration.cli import main
+from migration.schema import api
 
 # Nothing listens on port 1: any attempt to connect would fail the test.
 NOWHERE = "postgresql+psycopg2://nobody@127.0.0.1:1/nowhere"
+
+
+_HISTORY = api.history()
+DATA_HEAD = next(r.revision for r in _HISTORY if r.branch == "data" and r.is_head)
+LEDGER_HEAD = next(r.revision for r in _HISTORY if r.branch == "ledger" and r.is_head)
+ALL_REVISIONS = [r.revision for r in _HISTORY]
 
 
 @pytest.fixture(autouse=True)
@@ -51,13 +58,13 @@ def test_upgrade_sql_prints_the_ddl_without_touching_a_database(monkeypatch, cap
 
 
 def test_downgrade_sql_needs_a_range_and_carries_the_guard(capsys) -> None:
-    assert main(["schema", "downgrade", "--sql", "d0003:base"]) == 0
+    assert main(["schema", "downgrade", "--sql", f"{DATA_HEAD}:base"]) == 0
     out = capsys.readouterr().out
     assert "DROP TABLE core.incident" in out
     assert "refusing to drop the data schemas while data is loaded" in out
     assert "ledger" not in out.replace("ledger.run that wrote", "")  # the data branch only
 
-    assert main(["schema", "downgrade", "--sql", "--force", "d0003:base"]) == 0
+    assert main(["schema", "downgrade", "--sql", "--force", f"{DATA_HEAD}:base"]) == 0
     assert "refusing to drop" not in capsys.readouterr().out
 
     assert main(["schema", "downgrade", "--sql", "data@base"]) == 3
@@ -68,7 +75,7 @@ def test_downgrade_sql_needs_a_range_and_carries_the_guard(capsys) -> None:
 def test_history_needs_no_database(capsys) -> None:
     assert main(["schema", "history"]) == 0
     out = capsys.readouterr().out
-    for rev in ("l0001", "d0001", "d0002", "d0003"):
+    for rev in ALL_REVISIONS:
         assert rev in out
 
 
@@ -106,11 +113,11 @@ def test_cli_round_trip_with_the_refusal_and_force(monkeypatch, capsys, pg_url: 
 
     assert main(["schema", "upgrade"]) == 0
     err = capsys.readouterr().err
-    assert "upgraded" in err and "d0003, l0001" in err and "***" in err
+    assert "upgraded" in err and f"{DATA_HEAD}, {LEDGER_HEAD}" in err and "***" in err
 
     assert main(["schema", "current"]) == 0
     out = capsys.readouterr().out
-    assert "d0003" in out and "l0001" in out
+    assert DATA_HEAD in out and LEDGER_HEAD in out
 
     assert main(["schema", "check"]) == 0
     assert "matches the model" in capsys.readouterr().err
@@ -127,10 +134,10 @@ def test_cli_round_trip_with_the_refusal_and_force(monkeypatch, capsys, pg_url: 
 
     assert main(["schema", "downgrade", "data@base", "--force"]) == 0
     captured = capsys.readouterr()
-    assert "d0003, l0001 → l0001" in captured.err
+    assert f"{DATA_HEAD}, {LEDGER_HEAD} → {LEDGER_HEAD}" in captured.err
 
     assert main(["schema", "current"]) == 0
     captured = capsys.readouterr()
-    assert "l0001" in captured.out and "d0003" not in captured.out
+    assert LEDGER_HEAD in captured.out and DATA_HEAD not in captured.out
     assert "schema upgrade" in captured.err  # not at every head
     assert "s3cret-pw" not in captured.out + captured.err

@@ -14,6 +14,12 @@ from migration.schema.roles import APP_ROLE, MIGRATOR_ROLE
 
 pytestmark = pytest.mark.postgres
 
+_HISTORY = api.history()
+DATA_HEAD = next(r.revision for r in _HISTORY if r.branch == "data" and r.is_head)
+LEDGER_HEAD = next(r.revision for r in _HISTORY if r.branch == "ledger" and r.is_head)
+ALL_REVISIONS = [r.revision for r in _HISTORY]
+
+
 DATA_SCHEMAS = {"ref", "core", "istv", "sec"}
 LEDGER_SCHEMAS = {"ledger", "staging"}
 
@@ -34,7 +40,7 @@ def test_upgrade_then_downgrade_to_base_leaves_nothing_and_upgrades_again(pg_url
         before = catalog.our_objects(conn)
 
     change = api.upgrade(pg_url)
-    assert change.before == () and set(change.after) == {"d0003", "l0001"}
+    assert change.before == () and set(change.after) == {DATA_HEAD, LEDGER_HEAD}
     with connect(pg_url) as conn:
         installed = catalog.our_objects(conn)
         # the probe does see our objects, so an empty result below means something
@@ -55,7 +61,7 @@ def test_upgrade_then_downgrade_to_base_leaves_nothing_and_upgrades_again(pg_url
         assert catalog.role_dependencies_here(conn, MIGRATOR_ROLE, APP_ROLE) == []
 
     change = api.upgrade(pg_url)
-    assert set(change.after) == {"d0003", "l0001"}
+    assert set(change.after) == {DATA_HEAD, LEDGER_HEAD}
     assert api.check(pg_url).ok
 
 
@@ -64,7 +70,7 @@ def test_downgrading_the_data_branch_keeps_the_ledger_and_its_rows(upgraded_url:
         run_id = _insert_run(conn)
 
     change = api.downgrade(upgraded_url, "data@base")
-    assert change.after == ("l0001",)
+    assert change.after == (LEDGER_HEAD,)
 
     with connect(upgraded_url) as conn:
         schemas = catalog.schemas(conn)
@@ -78,7 +84,7 @@ def test_downgrading_the_data_branch_keeps_the_ledger_and_its_rows(upgraded_url:
         assert state == [("mps", "finished")]
 
     status = api.current(upgraded_url)
-    assert [r.revision for r in status.applied] == ["l0001"]
+    assert [r.revision for r in status.applied] == [LEDGER_HEAD]
     assert not status.up_to_date
 
     # and the data branch comes back on top of the surviving ledger
@@ -165,7 +171,7 @@ def test_data_downgrade_is_refused_while_data_is_loaded_unless_forced(upgraded_u
     api.upgrade(upgraded_url)
 
     change = api.downgrade(upgraded_url, "data@base", force=True)
-    assert change.after == ("l0001",)
+    assert change.after == (LEDGER_HEAD,)
 
 
 def test_ledger_downgrade_is_refused_while_it_records_a_run(upgraded_url: URL, connect, catalog) -> None:
@@ -174,7 +180,7 @@ def test_ledger_downgrade_is_refused_while_it_records_a_run(upgraded_url: URL, c
     with pytest.raises(SchemaError, match="refusing to drop the migration ledger"):
         api.downgrade(upgraded_url, "ledger@base")
     api.downgrade(upgraded_url, "ledger@base", force=True)
-    assert [r.revision for r in api.current(upgraded_url).applied] == ["d0003"]
+    assert [r.revision for r in api.current(upgraded_url).applied] == [DATA_HEAD]
     with connect(upgraded_url) as conn:
         assert not (catalog.schemas(conn) & LEDGER_SCHEMAS)
         assert DATA_SCHEMAS <= catalog.schemas(conn)
@@ -250,8 +256,8 @@ def test_the_sql_scripts_a_dba_would_run_do_what_the_online_commands_do(pg_url: 
     assert api.check(pg_url).ok
 
     with raw.cursor() as cur:
-        cur.execute(api.downgrade(None, "d0003:base", sql=True).sql)
-        cur.execute(api.downgrade(None, "l0001:base", sql=True).sql)
+        cur.execute(api.downgrade(None, f"{DATA_HEAD}:base", sql=True).sql)
+        cur.execute(api.downgrade(None, f"{LEDGER_HEAD}:base", sql=True).sql)
     script_conn.close()
     with connect(pg_url) as conn:
         assert not (catalog.schemas(conn) & (DATA_SCHEMAS | LEDGER_SCHEMAS))
