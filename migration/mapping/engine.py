@@ -104,9 +104,18 @@ class ChunkEvaluator:
         return ref  # source columns and dotted derive/lookup outputs are columns by these names
 
     # ------------------------------------------------------------------ main
+    def scrub(self, df: pl.DataFrame) -> pl.DataFrame:
+        """Apply personal_data.scrub: the column is replaced by the scrubbed text; the
+        transform's outputs become ``scrub_<Column>.<output>``."""
+        for col, tname in self.tm.personal_data.scrub.items():
+            t = transforms.get(tname)
+            df = self._apply(df, t, t.parse_params({}), [col], f"scrub_{col}")
+            df = df.with_columns(pl.col(_out(f"scrub_{col}", "value")).alias(col))
+        return df
+
     def evaluate(self, df: pl.DataFrame) -> pl.DataFrame:
         tm = self.tm
-        work = df
+        work = self.scrub(df)
         # business key
         key_parts = [pl_clean(pl.col(c)) for c in tm.business_key.columns]
         if len(key_parts) == 1:

@@ -50,7 +50,13 @@ class RowEvaluator:
     def evaluate(self, row: Mapping[str, Any]) -> RowOutcome:
         tm = self.tm
         env: dict[str, Any] = {c: row.get(c) for c in self.extracted}
-        parts = [clean(row.get(c)) for c in tm.business_key.columns]
+        for col, tname in tm.personal_data.scrub.items():
+            t = transforms.get(tname)
+            out = t.py(t.parse_params({}), self.lookups, env.get(col))
+            for o, v in zip(t.outputs, out, strict=True):
+                env[f"scrub_{col}.{o}"] = v
+            env[col] = env[f"scrub_{col}.value"]
+        parts = [clean(env.get(c)) for c in tm.business_key.columns]
         key = None if any(p is None for p in parts) else "|".join(p for p in parts if p is not None)
         env["key"] = key
         for name, spec in tm.lookups.items():

@@ -5,7 +5,10 @@ of reference tables, into the target.  Per legacy table it declares:
 
 ``source``        table, integer (or text) key, every column, optional filter column values
 ``personal_data`` columns never extracted (``drop``) and columns scrubbed in Python before
-                  anything leaves the process (``scrub``)
+                  anything leaves the process (``scrub``: column → python-only transform).
+                  A scrubbed column holds the scrubbed text from then on, and the
+                  transform's outputs are addressable as the derive ``scrub_<Column>``
+                  (e.g. ``scrub_LocDesc.flags`` in a ``flags:`` list)
 ``business_key``  the column whose trimmed value identifies a target row (``COLLATE "C"``);
                   a blank key is quarantined (``BLANK_KEY``), never dropped
 ``duplicates``    the winner rule when several legacy rows share a business key
