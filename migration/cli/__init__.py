@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -31,10 +30,10 @@ app = typer.Typer(
 @app.callback()
 def _root(
     ctx: typer.Context,
-    config: Optional[Path] = typer.Option(None, "--config", help="Config file (default ./safestats-migrate.toml)."),
-    source: Optional[str] = typer.Option(None, "--source", help="Legacy database URL, without password."),
-    target: Optional[str] = typer.Option(None, "--target", help="Target PostgreSQL URL, without password."),
-    mappings_dir: Optional[Path] = typer.Option(None, "--mappings", help="Mapping files folder."),
+    config: Path | None = typer.Option(None, "--config", help="Config file (default ./safestats-migrate.toml)."),
+    source: str | None = typer.Option(None, "--source", help="Legacy database URL, without password."),
+    target: str | None = typer.Option(None, "--target", help="Target PostgreSQL URL, without password."),
+    mappings_dir: Path | None = typer.Option(None, "--mappings", help="Mapping files folder."),
     log_json: bool = typer.Option(False, "--log-json", help="Machine-readable JSON log lines on stderr."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
 ) -> None:

@@ -1,0 +1,181 @@
+"""Reading and appending the ledger (schema ``ledger``, Alembic branch ``ledger``)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from migration import __version__
+from migration.errors import TargetError
+
+#: the kinds of event a stage goes through (the last one decides its state)
+EVENT_KINDS = {
+    "stage_started": "running",
+    "stage_resumed": "running",
+    "stage_failed": "failed",
+    "stage_loaded": "loaded",
+    "stage_reconciled": "reconciled",
+    "stage_check_failed": "check_failed",
+    "stage_accepted": "accepted",
+    "stage_rolled_back": "rolled_back",
+}
+
+
+def actor() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # no login name in some containers
+        user = f"uid{os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
+
+
+@dataclass(frozen=True)
+class StageState:
+    stage: str
+    state: str              # not_started | running | failed | loaded | reconciled | check_failed | accepted | rolled_back
+    run_id: int | None
+    at: datetime | None
+    detail: dict[str, Any]
+
+    @property
+    def done(self) -> bool:
+        """Loaded, and not blocked by a failed check (unless accepted)."""
+        return self.state in ("loaded", "reconciled", "accepted")
+
+
+@dataclass(frozen=True)
+class TableCount:
+    run_id: int
+    stage: str
+    source_table: str
+    rows_read: int
+    rows_loaded: int
+    rows_merged: int
+    rows_quarantined: int
+    rows_filtered: int
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_read == self.rows_loaded + self.rows_merged + self.rows_quarantined + self.rows_filtered
+
+
+class Ledger:
+    """Thin, explicit SQL over the ledger tables; every write is an INSERT."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # ---------------------------------------------------------------- checks
+    def require_installed(self) -> None:
+        with self.engine.connect() as conn:
+            ok = conn.execute(text("SELECT to_regclass('ledger.event') IS NOT NULL "
+                                   "AND to_regclass('ledger.disposition') IS NOT NULL "
+                                   "AND to_regclass('core.incident') IS NOT NULL")).scalar_one()
+        if not ok:
+            raise TargetError("the target schema is not at head (ledger or data tables missing)",
+                              hint="run `safestats-migrate schema upgrade` first")
+
+    # ---------------------------------------------------------------- runs and events
+    def new_run(self, conn: Connection, *, kind: str, mapping_hash: str | None, refdata_version: str | None,
+                source_url: str | None, options: dict[str, Any]) -> int:
+        return int(conn.execute(text(
+            "INSERT INTO ledger.run (kind, actor, host, pid, package_version, mapping_hash, refdata_version, "
+            "source_url, options) VALUES (:kind, :actor, :host, :pid, :version, :mh, :rv, :src, "
+            "CAST(:opts AS jsonb)) RETURNING run_id"),
+            dict(kind=kind, actor=actor(), host=socket.gethostname(), pid=os.getpid(), version=__version__,
+                 mh=mapping_hash, rv=refdata_version, src=source_url, opts=json.dumps(options, default=str)),
+        ).scalar_one())
+
+    def event(self, conn: Connection, *, run_id: int | None, stage: str | None, kind: str,
+              detail: dict[str, Any] | None = None) -> None:
+        conn.execute(text("INSERT INTO ledger.event (run_id, stage, kind, actor, detail) "
+                          "VALUES (:run_id, :stage, :kind, :actor, CAST(:detail AS jsonb))"),
+                     dict(run_id=run_id, stage=stage, kind=kind, actor=actor(),
+                          detail=json.dumps(detail or {}, default=str)))
+
+    def run_info(self, conn: Connection, run_id: int) -> dict[str, Any] | None:
+        row = conn.execute(text("SELECT * FROM ledger.run WHERE run_id = :r"), dict(r=run_id)).mappings().first()
+        return dict(row) if row else None
+
+    def stage_states(self, conn: Connection | None = None) -> dict[str, StageState]:
+        """The state of every stage that has events, from its latest stage event."""
+        sql = text(
+            "SELECT DISTINCT ON (stage) stage, kind, run_id, at, detail FROM ledger.event "
+            "WHERE stage IS NOT NULL AND kind = ANY(:kinds) ORDER BY stage, event_id DESC")
+        params = dict(kinds=list(EVENT_KINDS))
+
+        def read(c: Connection) -> dict[str, StageState]:
+            return {r.stage: StageState(r.stage, EVENT_KINDS[r.kind], r.run_id, r.at, dict(r.detail or {}))
+                    for r in c.execute(sql, params)}
+
+        if conn is not None:
+            return read(conn)
+        with self.engine.connect() as c:
+            return read(c)
+
+    def stage_state(self, stage: str, conn: Connection | None = None) -> StageState:
+        return self.stage_states(conn).get(stage, StageState(stage, "not_started", None, None, {}))
+
+    def runs_of_stage(self, conn: Connection, stage: str) -> list[int]:
+        """Runs that loaded a stage, oldest first (a run id per stage execution)."""
+        rows = conn.execute(text(
+            "SELECT DISTINCT run_id FROM ledger.event WHERE stage = :s AND kind = 'stage_started' "
+            "ORDER BY run_id"), dict(s=stage))
+        return [int(r[0]) for r in rows]
+
+    # ---------------------------------------------------------------- checkpoints
+    def checkpoint(self, conn: Connection, *, run_id: int, stage: str, source_table: str, phase: str,
+                   chunk_no: int, last_key: str | None, rows: int) -> None:
+        conn.execute(text(
+            "INSERT INTO ledger.checkpoint (run_id, stage, source_table, phase, chunk_no, last_key, rows) "
+            "VALUES (:run_id, :stage, :t, :phase, :n, :k, :rows)"),
+            dict(run_id=run_id, stage=stage, t=source_table, phase=phase, n=chunk_no, k=last_key, rows=rows))
+
+    def last_checkpoint(self, conn: Connection, *, run_id: int, stage: str, source_table: str,
+                        phase: str) -> tuple[int, str | None, int] | None:
+        """(chunk_no, last_key, total rows so far) of the last committed chunk, or None."""
+        row = conn.execute(text(
+            "SELECT max(chunk_no), (array_agg(last_key ORDER BY chunk_no DESC))[1], sum(rows) "
+            "FROM ledger.checkpoint WHERE run_id = :r AND stage = :s AND source_table = :t AND phase = :p"),
+            dict(r=run_id, s=stage, t=source_table, p=phase)).first()
+        if row is None or row[0] is None:
+            return None
+        return int(row[0]), row[1], int(row[2])
+
+    # ---------------------------------------------------------------- accounting
+    def record_counts(self, conn: Connection, c: TableCount, detail: dict[str, Any] | None = None) -> None:
+        conn.execute(text(
+            "INSERT INTO ledger.table_count (run_id, stage, source_table, rows_read, rows_loaded, rows_merged, "
+            "rows_quarantined, rows_filtered, detail) VALUES (:run_id, :stage, :source_table, :rows_read, "
+            ":rows_loaded, :rows_merged, :rows_quarantined, :rows_filtered, CAST(:detail AS jsonb)) "
+            "ON CONFLICT (run_id, stage, source_table) DO NOTHING"),
+            dict(c.__dict__, detail=json.dumps(detail or {}, default=str)))
+
+    def table_counts(self, conn: Connection, run_id: int | None = None,
+                     stage: str | None = None) -> list[TableCount]:
+        rows = conn.execute(text(
+            "SELECT run_id, stage, source_table, rows_read, rows_loaded, rows_merged, rows_quarantined, "
+            "rows_filtered FROM ledger.table_count WHERE (CAST(:r AS bigint) IS NULL OR run_id = :r) "
+            "AND (CAST(:s AS text) IS NULL OR stage = :s) ORDER BY run_id, stage, source_table"),
+            dict(r=run_id, s=stage))
+        return [TableCount(*r) for r in rows]
+
+
+def iter_chunks(seq: Iterable[Any], n: int) -> Iterable[list[Any]]:
+    buf: list[Any] = []
+    for x in seq:
+        buf.append(x)
+        if len(buf) >= n:
+            yield buf
+            buf = []
+    if buf:
+        yield buf

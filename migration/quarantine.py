@@ -1,0 +1,99 @@
+"""Quarantined rows: list, show and export them — keys, reasons and field names only.
+
+A quarantine record never holds a row's payload (ISTV text, passwords, names): QA sees
+*which* legacy row failed *which* rule on *which* fields, and goes to the legacy system
+with the key if they need to see the row itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from migration.errors import SafeStatsError
+
+
+@dataclass(frozen=True)
+class QuarantineGroup:
+    stage: str
+    source_table: str
+    reason_code: str
+    rows: int
+    runs: str
+
+
+@dataclass(frozen=True)
+class QuarantineRecord:
+    quarantine_id: int
+    run_id: int
+    stage: str
+    source_table: str
+    source_key: str
+    reason_code: str
+    fields: list[str]
+    created_at: datetime
+    redriven_by_run_id: int | None
+    rolled_back_at: datetime | None
+
+
+_ACTIVE = "redriven_by_run_id IS NULL AND rolled_back_at IS NULL"
+
+
+def summary(engine: Engine, *, stage: str | None = None, include_closed: bool = False) -> list[QuarantineGroup]:
+    cond = "TRUE" if include_closed else _ACTIVE
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            f"SELECT stage, source_table, reason_code, count(*), string_agg(DISTINCT run_id::text, ',') "
+            f"FROM ledger.quarantine WHERE {cond} AND (CAST(:s AS text) IS NULL OR stage = :s) "
+            f"GROUP BY 1, 2, 3 ORDER BY 1, 2, 4 DESC"), dict(s=stage)).all()
+    return [QuarantineGroup(*r) for r in rows]
+
+
+def records(engine: Engine, *, stage: str | None = None, reason: str | None = None, key: str | None = None,
+            quarantine_id: int | None = None, include_closed: bool = False, limit: int | None = None
+            ) -> list[QuarantineRecord]:
+    cond = "TRUE" if include_closed or key or quarantine_id else _ACTIVE
+    lim = f"LIMIT {int(limit)}" if limit else ""
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            f"SELECT quarantine_id, run_id, stage, source_table, source_key, reason_code, fields, created_at, "
+            f"redriven_by_run_id, rolled_back_at FROM ledger.quarantine WHERE {cond} "
+            f"AND (CAST(:s AS text) IS NULL OR stage = :s) AND (CAST(:r AS text) IS NULL OR reason_code = :r) "
+            f"AND (CAST(:k AS text) IS NULL OR source_key = :k) AND (CAST(:q AS bigint) IS NULL OR quarantine_id = :q) "
+            f"ORDER BY quarantine_id {lim}"), dict(s=stage, r=reason, k=key, q=quarantine_id)).all()
+    return [QuarantineRecord(*r[:6], list(r[6]), *r[7:]) for r in rows]
+
+
+def export(engine: Engine, path: Path, *, stage: str | None = None, fmt: str = "csv",
+           include_closed: bool = False) -> int:
+    recs = records(engine, stage=stage, include_closed=include_closed)
+    if fmt not in ("csv", "json"):
+        raise SafeStatsError(f"unknown export format {fmt}", hint="use csv or json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "json":
+        path.write_text(json.dumps([_jsonable(r) for r in recs], indent=2), encoding="utf-8")
+    else:
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["quarantine_id", "run_id", "stage", "source_table", "source_key", "reason_code", "fields",
+                        "created_at", "redriven_by_run_id", "rolled_back_at"])
+            for r in recs:
+                w.writerow([r.quarantine_id, r.run_id, r.stage, r.source_table, r.source_key, r.reason_code,
+                            ";".join(r.fields), r.created_at.isoformat(), r.redriven_by_run_id or "",
+                            r.rolled_back_at.isoformat() if r.rolled_back_at else ""])
+    return len(recs)
+
+
+def _jsonable(r: QuarantineRecord) -> dict[str, Any]:
+    d = dict(r.__dict__)
+    for k, v in d.items():
+        if isinstance(v, datetime):
+            d[k] = v.isoformat()
+    return d

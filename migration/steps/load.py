@@ -1,0 +1,391 @@
+"""Loading one legacy table of a stage: key snapshot, duplicate rule, streamed chunks.
+
+1. **Key snapshot** (only for tables with a duplicate rule): the key, the duplicate
+   partition and the winner-ordering values of every row are streamed and COPY'd into
+   ``staging.<stage>__<table>__keys``; the duplicate rule runs there as one window
+   query (``rank() … > 1`` = merged).  The snapshot also bounds the main pass for integer
+   keys: rows added to the legacy table after it are left to the next delta.
+2. **Main pass**: rows are streamed in key order after the last committed checkpoint,
+   transformed in Python (:mod:`migration.mapping.engine`), COPY'd into a temporary
+   ``_chunk`` table and applied set-based (:mod:`migration.mapping.compile`); the chunk's
+   quarantine and disposition records, target rows, before-images and its checkpoint
+   commit in ONE transaction.  A kill at any moment loses at most the uncommitted chunk,
+   which the next run repeats.  Reading runs ahead in a thread, so the source, Python and
+   PostgreSQL work at the same time.
+3. **Accounting**: rows read (counted from the stream, kept per checkpoint) must equal
+   loaded (counted in the target) + merged + filtered (``ledger.disposition``) +
+   quarantined (``ledger.quarantine``); each term is counted on its own.
+"""
+
+from __future__ import annotations
+
+import io
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from migration.console import Console
+from migration.db.source import Chunk, SourceReader, is_transient
+from migration.errors import StageError
+from migration.ledger import Ledger, TableCount
+from migration.mapping.compile import ApplyPlan, build_apply, qident, staging_table
+from migration.mapping.engine import ChunkEvaluator
+from migration.mapping.spec import StageSpec, TableMappingSpec
+from migration.mapping.transforms.text import pl_clean
+from migration.schema import models
+from migration.secrets import scrub
+
+_PG_TYPES = {
+    pl.String: 'text COLLATE "C"',
+    pl.Int64: "bigint",
+    pl.Int32: "integer",
+    pl.Boolean: "boolean",
+    pl.Date: "date",
+    pl.Float64: "double precision",
+}
+
+
+def _pg_type(dtype: pl.DataType) -> str:
+    if isinstance(dtype, pl.Datetime):
+        return "timestamptz" if dtype.time_zone else "timestamp"
+    if isinstance(dtype, pl.Decimal):
+        return "numeric(19,4)"
+    if isinstance(dtype, pl.List):
+        return "text[]"
+    if isinstance(dtype, pl.Struct):
+        return "geometry(Point,27700)"
+    if dtype == pl.Null:
+        return "text"
+    for k, v in _PG_TYPES.items():
+        if dtype == k:
+            return v
+    raise TypeError(f"no PostgreSQL type for {dtype}")
+
+
+def _array_literal(e: pl.Expr) -> pl.Expr:
+    """A list of strings as a PostgreSQL array literal (every element quoted)."""
+    quoted = e.list.eval(
+        pl.when(pl.element().is_null()).then(pl.lit("NULL")).otherwise(
+            pl.concat_str([pl.lit('"'), pl.element().str.replace_all("\\", "\\\\", literal=True)
+                          .str.replace_all('"', '\\"', literal=True), pl.lit('"')])))
+    return pl.concat_str([pl.lit("{"), quoted.list.join(","), pl.lit("}")])
+
+
+def to_copy_csv(frame: pl.DataFrame) -> tuple[bytes, list[tuple[str, str]]]:
+    """The frame as COPY CSV (NULL = unquoted \\N) and its (column, PostgreSQL type) list."""
+    cols: list[tuple[str, str]] = []
+    exprs = []
+    for name, dtype in frame.schema.items():
+        cols.append((name, _pg_type(dtype)))
+        if isinstance(dtype, pl.List):
+            exprs.append(_array_literal(pl.col(name)).alias(name))
+        elif isinstance(dtype, pl.Struct):
+            exprs.append(pl.when(pl.col(name).is_not_null()).then(pl.format(
+                "SRID=27700;POINT({} {})", pl.col(name).struct.field("x"), pl.col(name).struct.field("y")))
+                .alias(name))
+        elif isinstance(dtype, pl.Datetime):
+            exprs.append(pl.col(name).dt.strftime("%Y-%m-%d %H:%M:%S%.6f+00").alias(name))
+        else:
+            exprs.append(pl.col(name))
+    out = frame.select(exprs)
+    buf = io.BytesIO()
+    out.write_csv(buf, include_header=False, null_value="\\N", quote_style="non_numeric")
+    return buf.getvalue(), cols
+
+
+class _FaultyStream(io.BytesIO):
+    """COPY input that calls the fault hook halfway through (the kill-9 test's mid-COPY point)."""
+
+    def __init__(self, data: bytes, fault: Callable[[str, int], None], chunk_no: int) -> None:
+        super().__init__(data)
+        self.half = len(data) // 2
+        self.fault, self.chunk_no, self.fired = fault, chunk_no, False
+
+    def read(self, size: int | None = -1) -> bytes:
+        if not self.fired and self.tell() >= self.half:
+            self.fired = True
+            self.fault("mid_copy", self.chunk_no)
+        return super().read(size)
+
+
+@dataclass
+class LoadContext:
+    source: SourceReader
+    target: Engine
+    ledger: Ledger
+    console: Console
+    chunk_rows: int = 50_000
+    retries: int = 4
+    #: test hook called at named points ("before_commit", "after_copy", "after_commit")
+    fault: Callable[[str, int], None] | None = None
+
+
+class TableLoad:
+    def __init__(self, lc: LoadContext, stage: StageSpec, tm: TableMappingSpec, run_id: int,
+                 lookups: dict[str, Any], lookup_tables: dict[str, dict], lookup_frames: dict[str, pl.DataFrame]):
+        self.lc = lc
+        self.stage = stage
+        self.tm = tm
+        self.run_id = run_id
+        self.table = tm.source.table
+        self.evaluator = ChunkEvaluator(tm, lookups, lookup_frames)
+        self.apply: ApplyPlan = build_apply(stage, tm)
+        self.keys_table = staging_table(stage.stage, self.table, "keys")
+        self.losers_table = staging_table(stage.stage, self.table, "losers")
+        self.extracted = [c for c in tm.source.columns if c not in set(tm.personal_data.drop)]
+
+    # ------------------------------------------------------------------ common
+    def _params(self) -> dict[str, Any]:
+        return dict(run_id=self.run_id, stage=self.stage.stage, source_table=self.table)
+
+    def _frame(self, chunk: Chunk, first_row_no: int) -> pl.DataFrame:
+        data: dict[str, Any] = {c: chunk.columns[c] for c in self.extracted}
+        df = pl.DataFrame(data, schema={c: pl.String for c in self.extracted})
+        keys = chunk.keys
+        if self.tm.source.key is None:  # keyless reference table: business key + ordinal
+            keys = [f"{'|'.join(str(chunk.columns[c][i]) for c in self.tm.business_key.columns)}#{first_row_no + i}"
+                    for i in range(chunk.size)]
+        return df.with_columns(
+            _row_no=pl.int_range(first_row_no, first_row_no + chunk.size, dtype=pl.Int64),
+            _src_key=pl.Series(keys, dtype=pl.String))
+
+    # ------------------------------------------------------------------ key snapshot
+    def winner_frame(self, df: pl.DataFrame) -> pl.DataFrame:
+        """_src_key, _ord, _part (partition text; null = blank, never merged) and the ordering values."""
+        dup = self.tm.duplicates
+        assert dup is not None
+        part_cols = dup.partition or self.tm.business_key.columns
+        parts = [pl_clean(pl.col(c)) for c in part_cols]
+        part = parts[0] if len(parts) == 1 else pl.when(pl.any_horizontal([p.is_null() for p in parts])).then(
+            None).otherwise(pl.concat_str(parts, separator="|"))
+        work = df.with_columns(_part=part)
+        exprs = []
+        for i, w in enumerate(dup.winner):
+            if "." in w.expr:
+                lname, lcol = w.expr.split(".", 1)
+                spec = self.tm.lookups[lname]
+                frame = self.evaluator.lookup_frames[lname]
+                left = [f"_lk{i}_{j}" for j in range(len(spec.match))]
+                work = work.with_columns([pl_clean(pl.col(s)).alias(lk) for lk, s in
+                                          zip(left, spec.match.values(), strict=True)])
+                work = work.join(frame.select([f"_k{j}" for j in range(len(spec.match))] + [lcol])
+                                 .rename({lcol: f"_lv{i}"}),
+                                 left_on=left, right_on=[f"_k{j}" for j in range(len(spec.match))],
+                                 how="left", maintain_order="left")
+                value = pl.col(f"_lv{i}").cast(pl.String)
+            else:
+                value = pl_clean(pl.col(w.expr))
+            if w.equals is not None:
+                e = (value == w.equals).fill_null(False)
+            elif w.type == "int":
+                e = pl.when(value.str.contains("^-?[0-9]{1,18}$")).then(value.cast(pl.Int64, strict=False))
+            else:
+                e = value
+            exprs.append(e.alias(f"_w{i}"))
+        work = work.with_columns(exprs)
+        return work.select(["_src_key", "_row_no", "_part"] + [f"_w{i}" for i in range(len(dup.winner))])
+
+    def snapshot_keys(self, upto: Any) -> None:
+        """Build the key snapshot and the losers of the duplicate rule (idempotent per run)."""
+        dup = self.tm.duplicates
+        assert dup is not None
+        lc, ledger = self.lc, self.lc.ledger
+        with lc.target.connect() as conn:
+            done = conn.execute(text(
+                "SELECT 1 FROM ledger.event WHERE run_id = :r AND stage = :s AND kind = 'keys_snapshot' "
+                "AND detail->>'source_table' = :t"), dict(r=self.run_id, s=self.stage.stage, t=self.table)).first()
+        if done:
+            return
+        cols = list(dict.fromkeys(
+            ([self.tm.source.key] if self.tm.source.key else []) + (dup.partition or self.tm.business_key.columns)
+            + [w.expr for w in dup.winner if "." not in w.expr]
+            + [c for name in {w.expr.split(".")[0] for w in dup.winner if "." in w.expr}
+               for c in self.tm.lookups[name].match.values()]))
+        started = time.monotonic()
+        with lc.target.begin() as conn:
+            conn.execute(text(f"DROP TABLE IF EXISTS {self.keys_table}"))
+            conn.execute(text(f"DROP TABLE IF EXISTS {self.losers_table}"))
+            created = False
+            row_no = 1
+            total = 0
+            for chunk in lc.source.stream(self.table, cols, key=self.tm.source.key,
+                                          key_type=self.tm.source.key_type, upto=upto, chunk_rows=lc.chunk_rows * 2):
+                df = pl.DataFrame({c: chunk.columns[c] for c in cols}, schema={c: pl.String for c in cols})
+                df = df.with_columns(_row_no=pl.int_range(row_no, row_no + chunk.size, dtype=pl.Int64),
+                                     _src_key=pl.Series(chunk.keys, dtype=pl.String))
+                frame = self.winner_frame(df)
+                data, types = to_copy_csv(frame)
+                if not created:
+                    conn.execute(text(f"CREATE UNLOGGED TABLE {self.keys_table} ("
+                                      + ", ".join(f"{qident(n)} {t}" for n, t in types) + ")"))
+                    created = True
+                raw = conn.connection.dbapi_connection
+                with raw.cursor() as cur:  # type: ignore[union-attr]
+                    cur.copy_expert(f"COPY {self.keys_table} FROM STDIN WITH (FORMAT csv, NULL '\\N')",
+                                    io.BytesIO(data))
+                row_no += chunk.size
+                total += chunk.size
+            if not created:
+                conn.execute(text(f"CREATE UNLOGGED TABLE {self.keys_table} (_src_key text, _row_no bigint, "
+                                  f"_part text)"))
+            order = ", ".join(f"{qident(f'_w{i}')} {w.order.upper()} NULLS LAST" for i, w in enumerate(dup.winner))
+            conn.execute(text(
+                f"CREATE UNLOGGED TABLE {self.losers_table} AS SELECT _src_key FROM (SELECT _src_key, "
+                f"rank() OVER (PARTITION BY _part COLLATE \"C\" ORDER BY {order}) AS rk "
+                f"FROM {self.keys_table} WHERE _part IS NOT NULL) x WHERE rk > 1"))
+            losers = conn.execute(text(f"SELECT count(*) FROM {self.losers_table}")).scalar_one()
+            ledger.event(conn, run_id=self.run_id, stage=self.stage.stage, kind="keys_snapshot",
+                         detail=dict(source_table=self.table, rows=total, losers=losers, upto=upto,
+                                     seconds=round(time.monotonic() - started, 3)))
+
+    def losers(self) -> pl.Series:
+        if self.tm.duplicates is None:
+            return pl.Series("_src_key", [], dtype=pl.String)
+        with self.lc.target.connect() as conn:
+            keys = [r[0] for r in conn.execute(text(f"SELECT _src_key FROM {self.losers_table}"))]
+        return pl.Series("_src_key", keys, dtype=pl.String)
+
+    # ------------------------------------------------------------------ main pass
+    def run(self, *, fresh: bool, upto: Any = None, progress: Any = None) -> None:
+        lc = self.lc
+        if self.tm.duplicates is not None:
+            self.snapshot_keys(upto)
+        losers = self.losers()
+        merged_reason = self.tm.duplicates.reason if self.tm.duplicates else "DUPLICATE_MERGED"
+        partition_fields = (self.tm.duplicates.partition if self.tm.duplicates and self.tm.duplicates.partition
+                            else self.tm.business_key.columns)
+        with lc.target.connect() as conn:
+            cp = lc.ledger.last_checkpoint(conn, run_id=self.run_id, stage=self.stage.stage,
+                                           source_table=self.table, phase="load")
+        if cp and self.tm.source.key is None:
+            return  # keyless tables load in one chunk: a checkpoint means done
+        chunk_no, after, done_rows = (cp if cp else (0, None, 0))
+        row_no = done_rows + 1
+        if progress is not None and done_rows:
+            progress.advance(done_rows)
+        stream_rows = lc.chunk_rows if self.tm.source.key is not None else 10**9
+        q: queue.Queue[Any] = queue.Queue(maxsize=2)
+        stop = threading.Event()
+
+        def reader() -> None:
+            try:
+                for ch in lc.source.stream(self.table, self.extracted, key=self.tm.source.key,
+                                           key_type=self.tm.source.key_type, after=after, upto=upto,
+                                           chunk_rows=stream_rows):
+                    while not stop.is_set():
+                        try:
+                            q.put(ch, timeout=0.5)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                q.put(None)
+            except BaseException as exc:  # handed to the main thread
+                q.put(exc)
+
+        t = threading.Thread(target=reader, name=f"read-{self.table}", daemon=True)
+        t.start()
+        try:
+            while True:
+                item = q.get()
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                chunk: Chunk = item
+                chunk_no += 1
+                df = self._frame(chunk, row_no)
+                out = self.evaluator.evaluate(df)
+                if losers.len():
+                    is_loser = pl.col("_src_key").is_in(losers)
+                    out = out.with_columns(
+                        _disp=pl.when(is_loser).then(pl.lit("merged")).otherwise(pl.col("_disp")),
+                        _reason=pl.when(is_loser).then(pl.lit(merged_reason)).otherwise(pl.col("_reason")),
+                        _fields=pl.when(is_loser).then(pl.lit(list(partition_fields), dtype=pl.List(pl.String)))
+                        .otherwise(pl.col("_fields")))
+                self._write_chunk(out, chunk_no=chunk_no, last_key=chunk.last_key, rows=chunk.size, fresh=fresh)
+                row_no += chunk.size
+                if progress is not None:
+                    progress.advance(chunk.size)
+        finally:
+            stop.set()
+            t.join(timeout=5)
+
+    def _write_chunk(self, out: pl.DataFrame, *, chunk_no: int, last_key: Any, rows: int, fresh: bool) -> None:
+        data, types = to_copy_csv(out)
+        ddl = "CREATE TEMP TABLE _chunk (" + ", ".join(f"{qident(n)} {t}" for n, t in types) + ") ON COMMIT DROP"
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with self.lc.target.begin() as conn:
+                    self._apply_chunk(conn, ddl, data, chunk_no=chunk_no, last_key=last_key, rows=rows, fresh=fresh)
+                if self.lc.fault:
+                    self.lc.fault("after_commit", chunk_no)
+                return
+            except Exception as exc:
+                if is_transient(exc) and attempt <= self.lc.retries:
+                    self.lc.console.warn(
+                        f"{self.stage.stage}/{self.table} chunk {chunk_no}: connection problem, retrying "
+                        f"({attempt}/{self.lc.retries}): {scrub(getattr(exc, 'orig', exc))}".strip())
+                    time.sleep(min(2 ** attempt * 0.25, 8))
+                    continue
+                raise StageError(
+                    f"stage {self.stage.stage} stopped loading {self.table} at chunk {chunk_no} "
+                    f"(rows after key {last_key!r} back to the last checkpoint): {scrub(getattr(exc, 'orig', exc))}"
+                    .strip(),
+                    hint="fix the cause and run the same command again: it resumes from the last committed chunk",
+                ) from exc
+
+    def _apply_chunk(self, conn: Connection, ddl: str, data: bytes, *, chunk_no: int, last_key: Any, rows: int,
+                     fresh: bool) -> None:
+        fault = self.lc.fault
+        conn.execute(text(ddl))
+        raw = conn.connection.dbapi_connection
+        with raw.cursor() as cur:  # type: ignore[union-attr]
+            stream: io.BytesIO = io.BytesIO(data) if fault is None else _FaultyStream(data, fault, chunk_no)
+            cur.copy_expert("COPY _chunk FROM STDIN WITH (FORMAT csv, NULL '\\N')", stream, size=65536)
+            if fault:
+                fault("after_copy", chunk_no)
+            params = self._params()
+            if not fresh:
+                for stmt in self.apply.before_images:
+                    cur.execute(stmt, params)
+            for stmt in self.apply.statements:
+                cur.execute(stmt, params)
+        self.lc.ledger.checkpoint(conn, run_id=self.run_id, stage=self.stage.stage, source_table=self.table,
+                                  phase="load", chunk_no=chunk_no, last_key=None if last_key is None else str(last_key),
+                                  rows=rows)
+        if fault:
+            fault("before_commit", chunk_no)
+
+    # ------------------------------------------------------------------ accounting
+    def count(self, conn: Connection, dataset: str | None) -> TableCount:
+        primary = self.apply.targets[0].table
+        t = models.table(primary)
+        where = "load_run_id = :r"
+        if "dataset" in t.c and dataset:
+            where += " AND dataset = :d"
+        loaded = conn.execute(text(f"SELECT count(*) FROM {primary} WHERE {where}"),
+                              dict(r=self.run_id, d=dataset)).scalar_one()
+        read = conn.execute(text(
+            "SELECT coalesce(sum(rows), 0) FROM ledger.checkpoint WHERE run_id = :r AND stage = :s "
+            "AND source_table = :t AND phase = 'load'"), dict(r=self.run_id, s=self.stage.stage, t=self.table)
+        ).scalar_one()
+        quarantined = conn.execute(text(
+            "SELECT count(*) FROM ledger.quarantine WHERE run_id = :r AND stage = :s AND source_table = :t"),
+            dict(r=self.run_id, s=self.stage.stage, t=self.table)).scalar_one()
+        disp = dict(conn.execute(text(
+            "SELECT disposition, count(*) FROM ledger.disposition WHERE run_id = :r AND stage = :s "
+            "AND source_table = :t GROUP BY 1"), dict(r=self.run_id, s=self.stage.stage, t=self.table)).all())
+        return TableCount(run_id=self.run_id, stage=self.stage.stage, source_table=self.table,
+                          rows_read=int(read), rows_loaded=int(loaded), rows_merged=int(disp.get("merged", 0)),
+                          rows_quarantined=int(quarantined), rows_filtered=int(disp.get("filter", 0)))

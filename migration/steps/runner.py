@@ -1,0 +1,370 @@
+"""Running stages: dependency order, one lock, resume, accounting, a summary per stage.
+
+A stage run is one ``ledger.run`` (kind ``full``); its rows in the target carry that
+run id in ``load_run_id``.  Reference rows that ship with the migration (seeds) are
+loaded under a run of their own, so a table's "rows loaded" count is never mixed with
+seed rows.  A stage whose last event says it is running or failed is *resumed* under
+its run: every committed chunk is kept, the rest is read again.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from migration.console import Console
+from migration.db.engines import check_connect, source_engine, target_engine
+from migration.db.source import SourceReader
+from migration.errors import StageError, TargetError
+from migration.ledger import Ledger, MigrationLock, StageState, TableCount
+from migration.mapping.compile import qident
+from migration.mapping.loader import files_hash, load_file, mapping_files
+from migration.mapping.lookups import load_lookups, load_table_lookups, ref_lookup_keys
+from migration.mapping.spec import SeedSpec, StageSpec
+from migration.schema import models
+from migration.secrets import redact_url
+from migration.settings import Settings
+from migration.steps.load import LoadContext, TableLoad
+
+REFDATA = "migration.refdata"
+
+
+def refdata_dir() -> Path:
+    return Path(str(resources.files(REFDATA)))
+
+
+def refdata_version() -> str:
+    h = hashlib.sha256()
+    d = refdata_dir()
+    for p in sorted(d.glob("*.csv")):
+        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class StageResult:
+    stage: str
+    run_id: int | None
+    action: str                      # loaded | resumed | skipped | dry-run
+    seconds: float = 0.0
+    counts: list[TableCount] = field(default_factory=list)
+    seed_rows: int = 0
+    message: str = ""
+
+
+def load_specs(directory: Path) -> list[StageSpec]:
+    from migration.errors import MappingError
+
+    files = mapping_files(directory)
+    if not files:
+        raise MappingError([f"{directory}: no mapping files (*.yaml)"])
+    specs, problems = [], []
+    for f in files:
+        lf = load_file(f)
+        problems += [str(p) for p in lf.problems]
+        if lf.spec is not None:
+            specs.append(lf.spec)
+    if problems:
+        raise MappingError(problems)
+    return specs
+
+
+def order_stages(specs: list[StageSpec]) -> list[StageSpec]:
+    by = {s.stage: s for s in specs}
+    out: list[StageSpec] = []
+    seen: set[str] = set()
+
+    def visit(s: StageSpec, stack: tuple[str, ...]) -> None:
+        if s.stage in seen:
+            return
+        if s.stage in stack:
+            raise StageError(f"stage dependency cycle: {' → '.join(stack + (s.stage,))}")
+        for d in s.depends_on:
+            if d not in by:
+                raise StageError(f"stage {s.stage} depends on unknown stage {d}", where=s.file)
+            visit(by[d], stack + (s.stage,))
+        seen.add(s.stage)
+        out.append(s)
+
+    for s in sorted(specs, key=lambda x: x.file):
+        visit(s, ())
+    return out
+
+
+def fault_from_environment() -> Callable[[str, int], None] | None:
+    """Fault injection for the kill-9 tests: ``SAFESTATS_FAULT_KILL=point:chunk`` makes the
+    process SIGKILL itself at that point (after_copy, mid_copy, before_commit, after_commit)
+    of that chunk number.  Unset in production; documented in runbooks/testing.md."""
+    import os
+    import signal
+
+    spec = os.environ.get("SAFESTATS_FAULT_KILL")
+    if not spec:
+        return None
+    point, _, n = spec.partition(":")
+    chunk = int(n or "1")
+
+    def fault(where: str, chunk_no: int) -> None:
+        if where == point and chunk_no == chunk:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return fault
+
+
+class Runner:
+    def __init__(self, settings: Settings, console: Console, *, fault: Callable[[str, int], None] | None = None):
+        self.settings = settings
+        self.console = console
+        self.fault = fault or fault_from_environment()
+        self.specs = order_stages(load_specs(settings.mappings_dir))
+        self.mapping_hash = files_hash(mapping_files(settings.mappings_dir))
+        self.refdata_version = refdata_version()
+        self._target: Engine | None = None
+        self._source: Engine | None = None
+
+    @property
+    def target(self) -> Engine:
+        if self._target is None:
+            self._target = target_engine(self.settings.require_target())
+            check_connect(self._target, role="target")
+            with self._target.connect() as c:
+                c.execute(text("SELECT 1"))
+        return self._target
+
+    @property
+    def source(self) -> Engine:
+        if self._source is None:
+            self._source = source_engine(self.settings.require_source())
+            check_connect(self._source, role="source")
+        return self._source
+
+    def close(self) -> None:
+        for e in (self._target, self._source):
+            if e is not None:
+                e.dispose()
+
+    # ---------------------------------------------------------------- selection
+    def select(self, names: list[str], all_: bool) -> list[StageSpec]:
+        by = {s.stage: s for s in self.specs}
+        if all_ or not names:
+            return list(self.specs)
+        unknown = [n for n in names if n not in by]
+        if unknown:
+            raise StageError(f"unknown stage(s): {', '.join(unknown)}",
+                             hint=f"stages are: {', '.join(s.stage for s in self.specs)}")
+        wanted = set(names)
+        return [s for s in self.specs if s.stage in wanted]
+
+    # ---------------------------------------------------------------- run
+    def run(self, names: list[str], *, all_: bool = False, dry_run: bool = False,
+            command: str = "run") -> list[StageResult]:
+        stages = self.select(names, all_)
+        ledger = Ledger(self.target)
+        ledger.require_installed()
+        if dry_run:
+            states = ledger.stage_states()
+            return [StageResult(s.stage, states.get(s.stage).run_id if s.stage in states else None,
+                                "dry-run", message=self._would(s, states)) for s in stages]
+        results: list[StageResult] = []
+        with MigrationLock(self.target, command) as lock:
+            if lock.freed_stale:
+                h = lock.freed_stale
+                self.console.warn(f"the previous lock holder {h['holder']} (pid {h['pid']}, `{h['command']}` "
+                                  f"since {h['acquired_at']}) is gone; its lock was freed")
+            for spec in stages:
+                results.append(self._run_stage(ledger, spec))
+        return results
+
+    def _would(self, spec: StageSpec, states: dict[str, StageState]) -> str:
+        st = states.get(spec.stage)
+        missing = [d for d in spec.depends_on if not (states.get(d) and states[d].done)]
+        if st and st.done:
+            return "skip: already loaded (use --rerun after a rollback to load again)"
+        if st and st.state in ("running", "failed"):
+            return f"resume run {st.run_id} from its last committed chunk"
+        if missing:
+            return f"blocked: waits for {', '.join(missing)}"
+        return "load: " + ", ".join(tm.source.table for tm in spec.tables)
+
+    def _run_stage(self, ledger: Ledger, spec: StageSpec) -> StageResult:
+        started = time.monotonic()
+        with self.target.connect() as conn:
+            states = ledger.stage_states(conn)
+        st = states.get(spec.stage)
+        missing = [d for d in spec.depends_on if not (states.get(d) and states[d].done)]
+        if st is not None and st.done:
+            self.console.info(f"{spec.stage}: already loaded by run {st.run_id}; nothing to do")
+            return StageResult(spec.stage, st.run_id, "skipped", message="already loaded")
+        if missing:
+            raise StageError(
+                f"stage {spec.stage} cannot start: it depends on {', '.join(missing)}, not loaded yet",
+                hint=f"run `safestats-migrate run {' '.join(missing)}` first (or `run --all`)")
+        resumed = st is not None and st.state in ("running", "failed") and st.run_id is not None
+        with self.target.begin() as conn:
+            if resumed:
+                assert st is not None and st.run_id is not None
+                run_id = st.run_id
+                info = ledger.run_info(conn, run_id) or {}
+                if info.get("mapping_hash") and info["mapping_hash"] != self.mapping_hash:
+                    raise StageError(
+                        f"stage {spec.stage} run {run_id} was started with other mapping files",
+                        hint="roll the stage back (`safestats-migrate rollback "
+                             f"{spec.stage}`) and load it again: two rule sets must not mix")
+                ledger.event(conn, run_id=run_id, stage=spec.stage, kind="stage_resumed")
+                self.console.info(f"{spec.stage}: resuming run {run_id} from its last committed chunk")
+            else:
+                run_id = ledger.new_run(conn, kind="full", mapping_hash=self.mapping_hash,
+                                        refdata_version=self.refdata_version,
+                                        source_url=redact_url(self.settings.source_url),
+                                        options={"stage": spec.stage})
+                ledger.event(conn, run_id=run_id, stage=spec.stage, kind="stage_started",
+                             detail={"tables": [t.source.table for t in spec.tables], "file": spec.file})
+        try:
+            seed_rows = self._seeds(ledger, spec, run_id, "before_tables")
+            counts = []
+            for tm in spec.tables:
+                counts.append(self._load_table(ledger, spec, tm, run_id))
+            seed_rows += self._seeds(ledger, spec, run_id, "after_tables")
+            self._finish_indexes(spec)
+            unbalanced = [c for c in counts if not c.balanced]
+            with self.target.begin() as conn:
+                for c in counts:
+                    ledger.record_counts(conn, c)
+                if unbalanced:
+                    c = unbalanced[0]
+                    raise StageError(
+                        f"accounting of {spec.stage}/{c.source_table} does not balance: read {c.rows_read} ≠ "
+                        f"loaded {c.rows_loaded} + merged {c.rows_merged} + quarantined {c.rows_quarantined} "
+                        f"+ filtered {c.rows_filtered}",
+                        hint="rows were lost or doubled: do not go on; see runbooks/accounting.md")
+                ledger.event(conn, run_id=run_id, stage=spec.stage, kind="stage_loaded",
+                             detail={"counts": [c.__dict__ for c in counts], "seed_rows": seed_rows,
+                                     "seconds": round(time.monotonic() - started, 3)})
+        except BaseException as exc:
+            try:
+                with self.target.begin() as conn:
+                    ledger.event(conn, run_id=run_id, stage=spec.stage, kind="stage_failed",
+                                 detail={"error": str(getattr(exc, "what", exc))[:2000]})
+            except Exception:  # the target itself may be gone; the next run resumes anyway
+                pass
+            raise
+        return StageResult(spec.stage, run_id, "resumed" if resumed else "loaded",
+                           seconds=time.monotonic() - started, counts=counts, seed_rows=seed_rows)
+
+    # ---------------------------------------------------------------- pieces
+    def _fresh(self, conn: Connection, spec: StageSpec, table: str, run_id: int) -> bool:
+        t = models.table(table)
+        cond = "load_run_id <> :r"
+        if "dataset" in t.c and spec.dataset:
+            cond += " AND dataset = :d"
+        return conn.execute(text(f"SELECT NOT EXISTS (SELECT 1 FROM {table} WHERE {cond})"),
+                            dict(r=run_id, d=spec.dataset)).scalar_one()
+
+    def _load_table(self, ledger: Ledger, spec: StageSpec, tm: Any, run_id: int) -> TableCount:
+        reader = SourceReader(self.source)
+        with self.target.connect() as conn:
+            lookups = load_lookups(conn, ref_lookup_keys(self.specs))
+            tables, frames = load_table_lookups(conn, tm)
+            fresh = all(self._fresh(conn, spec, t, run_id) for t in tm.targets)
+        if fresh:
+            self._drop_secondary_indexes(spec, list(tm.targets))
+        upto = None
+        if tm.source.key is not None and tm.source.key_type == "int" and tm.duplicates is not None:
+            upto = self._snapshot_bound(ledger, spec, tm, run_id, reader)
+        lc = LoadContext(source=reader, target=self.target, ledger=ledger, console=self.console,
+                         chunk_rows=self.settings.chunk_rows, fault=self.fault)
+        load = TableLoad(lc, spec, tm, run_id, lookups, tables, frames)
+        total = reader.count(tm.source.table)
+        with self.console.progress(f"{spec.stage}: {tm.source.table}", total) as bar:
+            load.run(fresh=fresh, upto=upto, progress=bar)
+        with self.target.connect() as conn:
+            return load.count(conn, spec.dataset)
+
+    def _snapshot_bound(self, ledger: Ledger, spec: StageSpec, tm: Any, run_id: int, reader: SourceReader) -> Any:
+        """The highest key when the run began (kept in the ledger so a resume uses the same bound)."""
+        with self.target.begin() as conn:
+            row = conn.execute(text(
+                "SELECT value FROM ledger.watermark WHERE run_id = :r AND stage = :s AND source_table = :t "
+                "AND kind = 'key'"), dict(r=run_id, s=spec.stage, t=tm.source.table)).first()
+            if row:
+                return int(row[0]) if row[0] is not None else None
+            upto = reader.max_key(tm.source.table, tm.source.key)
+            conn.execute(text("INSERT INTO ledger.watermark (run_id, stage, source_table, kind, value) "
+                              "VALUES (:r, :s, :t, 'key', :v)"),
+                         dict(r=run_id, s=spec.stage, t=tm.source.table, v=None if upto is None else str(upto)))
+            return upto
+
+    def _seeds(self, ledger: Ledger, spec: StageSpec, run_id: int, when: str) -> int:
+        seeds = [s for s in spec.seeds if s.load == when]
+        total = 0
+        for seed in seeds:
+            total += self._seed(ledger, spec, seed, run_id)
+        return total
+
+    def _seed(self, ledger: Ledger, spec: StageSpec, seed: SeedSpec, stage_run: int) -> int:
+        path = refdata_dir() / seed.file
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        table = models.table(seed.target)
+        cols = list(seed.columns)
+        with self.target.begin() as conn:
+            done = conn.execute(text(
+                "SELECT detail->>'seed_run' FROM ledger.event WHERE run_id = :r AND stage = :s AND kind = 'seed_loaded' "
+                "AND detail->>'file' = :f"), dict(r=stage_run, s=spec.stage, f=seed.file)).first()
+            if done:
+                return 0
+            seed_run = ledger.new_run(conn, kind="full", mapping_hash=self.mapping_hash,
+                                      refdata_version=self.refdata_version, source_url=None,
+                                      options={"stage": spec.stage, "seed": seed.file, "stage_run": stage_run})
+            from migration.mapping.compile import conflict_columns
+
+            conflict = conflict_columns(table)
+            values = [{c: (r[seed.columns[c]] if r[seed.columns[c]] != "" else None) for c in cols} for r in rows]
+            upd = [c for c in cols if c not in conflict] + ["load_run_id"]
+            sql = (f"INSERT INTO {seed.target} ({', '.join(qident(c) for c in cols)}, load_run_id) VALUES ("
+                   + ", ".join(f":{c}" for c in cols) + ", :__run) "
+                   + f"ON CONFLICT ({', '.join(qident(c) for c in conflict)}) DO UPDATE SET "
+                   + ", ".join(f"{qident(c)} = EXCLUDED.{qident(c)}" for c in upd))
+            for v in values:
+                conn.execute(text(sql), {**v, "__run": seed_run})
+            ledger.event(conn, run_id=stage_run, stage=spec.stage, kind="seed_loaded",
+                         detail={"file": seed.file, "target": seed.target, "rows": len(values), "seed_run": seed_run})
+        return len(values)
+
+    def _drop_secondary_indexes(self, spec: StageSpec, tables: list[str]) -> None:
+        """Before a fresh bulk load: drop plain (non-unique) indexes; they are rebuilt at the end."""
+        with self.target.begin() as conn:
+            for tname in tables:
+                t = models.table(tname)
+                for idx in t.indexes:
+                    if not idx.unique:
+                        conn.execute(text(f"DROP INDEX IF EXISTS {t.schema}.{qident(str(idx.name))}"))
+
+    def _finish_indexes(self, spec: StageSpec) -> None:
+        """Create any missing index of the stage's targets (from the model) and ANALYZE them."""
+        tables = {t for tm in spec.tables for t in tm.targets} | {s.target for s in spec.seeds}
+        with self.target.begin() as conn:
+            for tname in sorted(tables):
+                t = models.table(tname)
+                for idx in t.indexes:
+                    idx.create(conn, checkfirst=True)
+        with self.target.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            for tname in sorted(tables):
+                conn.execute(text(f"ANALYZE {tname}"))
+
+
+def ensure_target_ready(engine: Engine) -> None:
+    Ledger(engine).require_installed()
+
+
+__all__ = ["Runner", "StageResult", "ensure_target_ready", "TargetError"]
