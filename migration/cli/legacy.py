@@ -2,6 +2,64 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import typer
+from sqlalchemy.engine import URL
+
+from migration.cli.state import state
+from migration.errors import SettingsError
+from migration.secrets import register_secret
+from migration.settings import parse_url
+
+PASSWORD_VARIABLE = "SAFESTATS_SOURCE_PASSWORD"
 
 app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("generate")
+def generate_cmd(
+    ctx: typer.Context,
+    url: str = typer.Option(..., "--url", help="Where to create the legacy tables: sqlite:///FILE, "
+                            "mysql+pyodbc://root@host:3306/DB?driver=MariaDB+Unicode&charset=utf8mb4, "
+                            "or postgresql+psycopg2://user@host/DB (no password: use the environment)."),
+    scale: float = typer.Option(..., "--scale", help="1.0 is the real volume (about 10 million rows)."),
+    seed: int = typer.Option(..., "--seed", help="Same seed and scale give the same database and manifest."),
+    manifest: Path | None = typer.Option(None, "--manifest", help="Manifest JSON path (default for SQLite: "
+                                            "<name>.manifest.json next to the file; required otherwise)."),
+    keys: bool | None = typer.Option(None, "--keys/--no-keys", help="List the keys of anomalous rows in the "
+                                        "manifest (default: only at scale <= 0.02)."),
+    replace: bool = typer.Option(False, "--replace", help="Drop existing legacy tables in the database first."),
+) -> None:
+    """Generate a synthetic legacy SafeStats database and its ground-truth manifest."""
+    from migration.legacy import generate
+
+    st = state(ctx)
+    result = generate(_url_without_cli_password(url), scale, seed, manifest, console=st.console, keys=keys,
+                      replace=replace)
+    st.console.table(
+        f"legacy database {result.url} ({result.engine}, scale {result.scale:g}, seed {result.seed})",
+        ["table", "rows", "rows with anomalies", "anomaly kinds present"],
+        [[name, f"{n:,}", f"{result.rows_with_anomalies[name]:,}", str(result.anomaly_kinds[name])]
+         for name, n in result.rows.items()]
+        + [["total", f"{sum(result.rows.values()):,}", f"{sum(result.rows_with_anomalies.values()):,}", ""]],
+    )
+    keys_note = "with the keys of anomalous rows" if result.keys_recorded else "counts only"
+    st.console.info(f"manifest ({keys_note}): {result.manifest_path}")
+
+
+def _url_without_cli_password(text: str) -> URL:
+    """The --url, refusing a password typed on the command line (ps and shell history keep it)."""
+    url = parse_url(text, origin="--url")
+    if url.password:
+        register_secret(str(url.password))
+        raise SettingsError(
+            "a password was given in --url",
+            hint=f"remove it and set {PASSWORD_VARIABLE} in the environment (or use a pgpass file for PostgreSQL)",
+        )
+    password = os.environ.get(PASSWORD_VARIABLE)
+    if password:
+        register_secret(password)
+        url = url.set(password=password)
+    return url

@@ -1,0 +1,73 @@
+"""Helpers shared by the fact generators (borough text, dates, flags, grid text)."""
+
+from __future__ import annotations
+
+import random
+
+from migration.legacy import vocab
+from migration.legacy.context import Context
+from migration.legacy.inject import Rotation
+
+NO_VALUE_OR_NULL: tuple[str | None, ...] = (None,) + vocab.NO_VALUE_TEXTS
+IMPOSSIBLE_DAY_MONTH = ("31/04", "29/02", "31/06", "31/09", "31/11", "30/02")
+NON_LEAP_YEARS = (2009, 2010, 2011, 2013, 2014, 2015)
+PLACEHOLDER_DATES = ("01/01/1900", "00/00/0000")
+_CP1252 = vocab.CP1252_CHARS
+
+
+def has_cp1252(text: str | None) -> bool:
+    if not text:
+        return False
+    return any(ch in text for ch in _CP1252)
+
+
+def impossible_date(rng: random.Random, year: int) -> str:
+    dm = IMPOSSIBLE_DAY_MONTH[int(rng.random() * len(IMPOSSIBLE_DAY_MONTH))]
+    if dm == "29/02":
+        year = NON_LEAP_YEARS[int(rng.random() * len(NON_LEAP_YEARS))]
+    return f"{dm}/{year}"
+
+
+class BoroughText:
+    """Applies the borough-text kinds of one table (prefix ``mps``, ``lfb`` …)."""
+
+    def __init__(self, ctx: Context, rng: random.Random, prefix: str, *, with_ward: bool) -> None:
+        self.ctx = ctx
+        self.rng = rng
+        self.prefix = prefix
+        self.with_ward = with_ward
+        self.blank = Rotation(NO_VALUE_OR_NULL, start=rng.randrange(len(NO_VALUE_OR_NULL)))
+        self.ward_blank = Rotation(vocab.NO_VALUE_TEXTS, start=rng.randrange(len(vocab.NO_VALUE_TEXTS)))
+        self.kinds = (f"{prefix}.borough_variant", f"{prefix}.borough_pseudo", f"{prefix}.borough_blank",
+                      f"{prefix}.borough_unmatched")
+
+    def apply(self, kind: str, borough_id: int, ward: str | None, kinds: list[str]) -> tuple[str | None, str | None]:
+        """Return (borough text, ward code) for ``kind``; append the kinds the row now carries."""
+        r = self.rng.random
+        p = self.prefix
+        kinds.append(kind)
+        if kind.endswith(".borough_variant"):
+            return self.ctx.speller.variant(self.rng, borough_id), ward
+        if kind.endswith(".borough_pseudo"):
+            pool = vocab.PSEUDO_HEATHROW if r() < 0.5 else vocab.PSEUDO_UNKNOWN
+            return pool[int(r() * len(pool))], ward
+        if kind.endswith(".borough_blank"):
+            return self.blank.next(), ward
+        pool2 = vocab.MISSPELLINGS + vocab.NON_LONDON
+        text = pool2[int(r() * len(pool2))]
+        if self.with_ward and r() < 0.5:
+            kinds.append(f"{p}.borough_unmatched_no_ward")
+            if r() < 0.5:
+                kinds.append(f"{p}.ward_no_value_text")
+                return text, self.ward_blank.next()
+            kinds.append(f"{p}.ward_unknown")
+            codes = self.ctx.unknown_ward_codes
+            return text, codes[int(r() * len(codes))]
+        return text, ward
+
+    def ward_kind(self, kind: str, kinds: list[str]) -> str:
+        kinds.append(kind)
+        if kind.endswith(".ward_no_value_text"):
+            return self.ward_blank.next()
+        codes = self.ctx.unknown_ward_codes
+        return codes[int(self.rng.random() * len(codes))]
