@@ -77,7 +77,11 @@ _DATASET_TABLE, _DATASET_COLUMN = "core.incident", "dataset"
 
 @dataclass(frozen=True)
 class ValidationReport:
-    """Everything wrong with a set of mapping files, and the specs when nothing is."""
+    """Everything wrong with a set of mapping files.
+
+    ``specs`` holds every file the loader could read, even when other checks found
+    problems (``mappings show`` reads them); only :meth:`raise_for_problems` vouches for them.
+    """
 
     location: Path
     files: list[Path]
@@ -113,7 +117,10 @@ def validate(location: Path | Sequence[Path], *, source_url: URL | None = None,
         files = [Path(p) for p in location]
         loc_path = files[0].parent if files else Path(".")
     out = _Collector()
-    if isinstance(location, (str, Path)) and Path(location).is_dir() and not files:
+    if isinstance(location, (str, Path)) and not Path(location).exists():
+        out.problems.append(Problem(str(location), 0, "", "no such file or directory"))
+        files = []
+    elif isinstance(location, (str, Path)) and Path(location).is_dir() and not files:
         out.problems.append(Problem(str(location), 0, "", "no mapping files (*.yaml) in this directory"))
     infos = [_gather(load_file(p)) for p in files]
     for info in infos:
@@ -131,7 +138,7 @@ def validate(location: Path | Sequence[Path], *, source_url: URL | None = None,
 
     problems = sorted(_unique(out.problems), key=key)
     warnings = sorted(_unique(out.warnings), key=key)
-    specs = [i.spec for i in infos if i.spec is not None] if not problems else []
+    specs = [i.spec for i in infos if i.spec is not None]
     return ValidationReport(location=loc_path, files=files, specs=specs, problems=problems,
                             warnings=warnings, source_checked=source_checked)
 

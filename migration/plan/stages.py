@@ -1,0 +1,110 @@
+"""The plan as data: one frozen record per stage, in the order ``run`` would take them.
+
+Nothing here does anything.  :mod:`migration.plan.builder` makes a :class:`Plan` from the
+stage specs, the source row counts and the ledger's view of each stage (all passed in as
+plain data); :mod:`migration.plan.explain` describes it to people and machines; the runner
+executes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from migration.errors import SafeStatsError
+
+#: what the ledger says of a stage
+StageState = Literal["done", "partial", "failed"]
+#: what ``run`` would do with a stage
+Action = Literal["load", "skip", "resume", "reload", "blocked"]
+
+
+class PlanError(SafeStatsError):
+    """A plan cannot be built as asked (an unknown stage was selected)."""
+
+
+@dataclass(frozen=True)
+class StageStatus:
+    """The ledger's view of one stage, as the runner reports it.
+
+    ``done``: every chunk committed; ``partial``: started and interrupted (checkpoints
+    exist); ``failed``: stopped on an error.  ``fingerprint`` is
+    :func:`migration.plan.builder.stage_fingerprint` of the spec the stage was loaded
+    with, so a changed mapping is seen as such.
+    """
+
+    stage: str
+    state: StageState
+    fingerprint: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceTablePlan:
+    """One legacy table of a stage."""
+
+    table: str
+    key: str | None
+    targets: tuple[str, ...]
+    #: rows in the live source, or None when no source was given (or the table is missing)
+    estimated_rows: int | None = None
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    position: int
+    stage: str
+    title: str
+    file: str
+    depends_on: tuple[str, ...]
+    dataset: str | None
+    #: target tables of the reference files shipped with the migration, in load order
+    seeds: tuple[str, ...]
+    tables: tuple[SourceTablePlan, ...]
+    #: every table the stage writes, in the order it writes them
+    target_tables: tuple[str, ...]
+    fingerprint: str
+    action: Action
+    reason: str = ""
+
+    @property
+    def estimated_rows(self) -> int | None:
+        """Rows of all its legacy tables, when every one is known."""
+        counts = [t.estimated_rows for t in self.tables]
+        if not counts:
+            return 0
+        if any(c is None for c in counts):
+            return None
+        return sum(c for c in counts if c is not None)
+
+    @property
+    def action_text(self) -> str:
+        if self.action == "blocked":
+            return f"blocked: {self.reason}"
+        return f"{self.action} ({self.reason})" if self.reason else self.action
+
+    @property
+    def writes(self) -> bool:
+        return self.action in ("load", "resume", "reload")
+
+
+@dataclass(frozen=True)
+class Plan:
+    stages: tuple[StagePlan, ...]
+    #: the source the row estimates came from, redacted; None when none was given
+    source: str | None = None
+    #: legacy tables the mappings name that the source does not have
+    missing_source_tables: tuple[str, ...] = field(default_factory=tuple)
+
+    def stage(self, name: str) -> StagePlan:
+        for s in self.stages:
+            if s.stage == name:
+                return s
+        raise KeyError(name)
+
+    @property
+    def estimated_rows(self) -> int | None:
+        counts = [s.estimated_rows for s in self.stages if s.writes]
+        if any(c is None for c in counts):
+            return None
+        return sum(c for c in counts if c is not None)
