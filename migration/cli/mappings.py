@@ -21,13 +21,19 @@ def register(root: typer.Typer) -> None:
 @app.command("validate")
 def validate_cmd(
     ctx: typer.Context,
-    path: Path | None = typer.Argument(None, help="A mapping folder or file (default: the configured mappings)."),
+    path: Path | None = typer.Argument(
+        None, help="A mapping folder, or one file checked among its neighbours (default: the configured mappings)."),
     offline: bool = typer.Option(False, "--offline",
                                  help="Do not compare with the live legacy database even when a source is set."),
 ) -> None:
     """Report every problem of the mapping files (file:line: path: message); exit 1 if there is any."""
     st = state(ctx)
-    report = validate(path or st.settings.mappings_dir, source_url=None if offline else st.settings.source_url)
+    location = path or st.settings.mappings_dir
+    source = None if offline else st.settings.source_url
+    if location.is_file():  # one file, checked among its neighbours (its dependencies live there)
+        report = validate(location.parent, source_url=source, focus=location)
+    else:
+        report = validate(location, source_url=source)
     for p in report.problems:
         typer.echo(str(p))
     for w in report.warnings:

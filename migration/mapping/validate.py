@@ -71,6 +71,9 @@ LOOKUP_TABLES: dict[str, tuple[str, ...]] = {
     "code_value": ("ref.code_value",),
 }
 
+#: uses of a legacy column that carry nothing to the target (compatible with not_migrated)
+_SOFT_USES = ("delta ", "source key")
+
 #: the column of core.incident that names the dataset a stage owns
 _DATASET_TABLE, _DATASET_COLUMN = "core.incident", "dataset"
 
@@ -103,34 +106,46 @@ class ValidationReport:
 
 
 def validate(location: Path | Sequence[Path], *, source_url: URL | None = None,
-             refdata_dir: Path | None = None) -> ValidationReport:
-    """Load and check every mapping file of a directory (or the given files).
+             refdata_dir: Path | None = None, focus: Path | None = None) -> ValidationReport:
+    """Load and check the mapping files of a directory, or the given files.
 
+    A directory is the whole set: its coverage of the target model is checked too.  Given
+    files are checked as a set of their own (their ``depends_on`` must name each other)
+    and coverage is not claimed.  ``focus``: keep only the problems located in that file
+    (the others still give the context: its dependencies, the tables other stages load).
     ``source_url``: also compare the live legacy database with ``source.columns``.
     Raises :class:`SourceError` only when that database cannot be read; every problem of
     the mappings themselves is in the report.
     """
+    out = _Collector()
+    whole_set = False
     if isinstance(location, (str, Path)):
         loc_path = Path(location)
-        files = mapping_files(loc_path) if loc_path.is_dir() else [loc_path]
+        if not loc_path.exists():
+            out.problems.append(Problem(str(location), 0, "", "no such file or directory"))
+            files: list[Path] = []
+        elif loc_path.is_dir():
+            whole_set = True
+            files = mapping_files(loc_path)
+            if not files:
+                out.problems.append(Problem(str(location), 0, "", "no mapping files (*.yaml) in this directory"))
+        else:
+            files = [loc_path]
     else:
         files = [Path(p) for p in location]
         loc_path = files[0].parent if files else Path(".")
-    out = _Collector()
-    if isinstance(location, (str, Path)) and not Path(location).exists():
-        out.problems.append(Problem(str(location), 0, "", "no such file or directory"))
-        files = []
-    elif isinstance(location, (str, Path)) and Path(location).is_dir() and not files:
-        out.problems.append(Problem(str(location), 0, "", "no mapping files (*.yaml) in this directory"))
     infos = [_gather(load_file(p)) for p in files]
     for info in infos:
         out.problems.extend(info.lf.problems)
-    set_checker = _SetChecker(infos, out, refdata_dir or REFDATA_DIR, str(loc_path))
+    set_checker = _SetChecker(infos, out, refdata_dir or REFDATA_DIR, str(loc_path), coverage=whole_set)
     set_checker.run()
     source_checked = False
     if source_url is not None:
         _check_live_source(infos, source_url, out)
         source_checked = True
+    if focus is not None:
+        out.problems = [p for p in out.problems if Path(p.file) == Path(focus)]
+        out.warnings = [p for p in out.warnings if Path(p.file) == Path(focus)]
     order = {str(p): i for i, p in enumerate(files)}
 
     def key(p: Problem) -> tuple[int, int, str]:
@@ -276,6 +291,16 @@ def _params_problems(t: Transform, params: dict[str, Any] | None) -> list[tuple[
     return []
 
 
+def can_reject(t: Transform, params: BaseModel | None) -> bool:
+    """Whether a call can reject a row: the transform has a reject output, and when its
+    parameters have a ``reject`` field (ref_lookup's reason code) that field is set."""
+    if not t.has_reject:
+        return False
+    if params is not None and "reject" in type(params).model_fields:
+        return getattr(params, "reject", None) is not None
+    return True
+
+
 def _describe_inputs(t: Transform) -> str:
     n = len(t.inputs)
     return f"{n} input{'s' if n != 1 else ''} ({', '.join(t.inputs)})"
@@ -294,8 +319,10 @@ class _Ref:
 
 
 class _SetChecker:
-    def __init__(self, infos: list[_StageInfo], out: _Collector, refdata_dir: Path, location: str) -> None:
+    def __init__(self, infos: list[_StageInfo], out: _Collector, refdata_dir: Path, location: str, *,
+                 coverage: bool) -> None:
         self.infos = infos
+        self.coverage = coverage
         self.out = out
         self.refdata_dir = refdata_dir
         self.location = location
@@ -398,8 +425,11 @@ class _SetChecker:
             else:
                 seen[info.dataset] = info
 
-    def readable_by(self, info: _StageInfo, table: str, table_index: int) -> str | None:
-        """Why ``table`` is not loaded before table ``table_index`` of this stage runs, or None."""
+    def readable_by(self, info: _StageInfo, table: str, table_index: int) -> tuple[bool, str] | None:
+        """Why ``table`` is not loaded before table ``table_index`` of this stage runs, or None.
+
+        (True, why) is a problem; (False, why) a warning: the table mapping reads a table it
+        writes itself, and sees only the rows there before it started."""
         writers = self.writers.get(table, [])
         if not writers:
             return None  # reported once by the coverage check
@@ -410,9 +440,12 @@ class _SetChecker:
                 return None
         names = sorted({s for s, _ in writers if s is not None and s != info.name})
         if names:
-            return (f"{table} is loaded by stage {', '.join(repr(n) for n in names)}, which stage "
-                    f"'{info.name}' does not depend on; add it to depends_on")
-        return f"{table} is loaded later in this stage; move that table (or seed) before this one"
+            return True, (f"{table} is loaded by stage {', '.join(repr(n) for n in names)}, which stage "
+                          f"'{info.name}' does not depend on; add it to depends_on")
+        if all(stage == info.name and pos == table_index for stage, pos in writers):
+            return False, (f"{table}, which this table mapping writes itself: it sees only the rows there "
+                           "before this table started loading")
+        return True, f"{table} is loaded later in this stage; move that table (or seed) before this one"
 
     # -- seeds
     def _seed(self, info: _StageInfo, si: int, seed: SeedSpec) -> None:
@@ -460,6 +493,8 @@ class _SetChecker:
 
     # -- coverage
     def _coverage(self) -> None:
+        if not self.coverage:
+            return
         if not all(i.readable for i in self.infos) or not self.infos:
             if self.infos:
                 self.out.warnings.append(Problem(
@@ -534,6 +569,8 @@ class _TableChecker:
         self.derive_refs: list[tuple[str, str]] = []
         self.lookup_used: set[str] = set()
         self.rejects_handled: set[str] = set()
+        #: derive name → its parsed parameters (None when they are invalid)
+        self.derive_params: dict[str, BaseModel | None] = {}
 
     def add(self, loc: Loc, message: str) -> None:
         self.owner.add(self.info, self.base + loc, message)
@@ -595,6 +632,18 @@ class _TableChecker:
                               f"{suggest(out, rows)}")
                 return None
             return _Ref("row", "text")
+        scrubbed = head.removeprefix("scrub_") if head.startswith("scrub_") else None
+        if scrubbed is not None and scrubbed in tm.personal_data.scrub and head not in tm.derive:
+            # the outputs of the scrubber of a personal_data.scrub column
+            st = transforms.REGISTRY.get(tm.personal_data.scrub[scrubbed])
+            self.use(scrubbed, role)
+            if st is None:
+                return _Ref("derive", None)
+            if out not in st.outputs:
+                self.add(loc, f"'{head}' (scrubber {st.name}) has no output '{out}'{suggest(out, st.outputs)}; "
+                              f"its outputs: {', '.join(st.outputs)}")
+                return None
+            return _Ref("derive", st.outputs[out])
         if head in tm.derive:
             self.derive_refs.append((role, head))
             t = self.derives.get(head)
@@ -622,6 +671,16 @@ class _TableChecker:
         names = list(tm.derive) + list(tm.lookups)
         self.add(loc, f"unknown reference '{ref}': no derive or lookup named '{head}'{suggest(head, names)}")
         return None
+
+    def _scrubber(self, name: str) -> tuple[str, Transform | None] | None:
+        """(column, scrubber) when ``name`` is ``scrub_<Column>`` of a personal_data.scrub column."""
+        col = name.removeprefix("scrub_") if name.startswith("scrub_") else None
+        if col is None or col not in self.tm.personal_data.scrub or name in self.tm.derive:
+            return None
+        return col, transforms.REGISTRY.get(self.tm.personal_data.scrub[col])
+
+    def _derive_names(self) -> list[str]:
+        return list(self.tm.derive) + [f"scrub_{c}" for c in self.tm.personal_data.scrub]
 
     def transform(self, name: str, loc: Loc, *, in_scrub: bool = False) -> Transform | None:
         t = transforms.REGISTRY.get(name)
@@ -690,8 +749,24 @@ class _TableChecker:
                 self.params(t, {}, loc)
 
     def _business_key(self) -> None:
+        derived = False
         for i, c in enumerate(self.tm.business_key.columns):
-            self.ref(c, ("business_key", "columns", i), "business key", plain_source_only=True)
+            loc: Loc = ("business_key", "columns", i)
+            if "." not in c:
+                self.ref(c, loc, "business key", plain_source_only=True)
+                continue
+            derived = True
+            r = self.ref(c, loc, "business key")
+            if r is not None and (r.kind not in ("derive", "lookup") or r.type not in (None, "text")):
+                self.add(loc, f"a key part is a source column or the text output of a derive or lookup, "
+                              f"not '{c}'" + (f" ({r.type})" if r.type else ""))
+        if derived:
+            for name, d in self.tm.derive.items():
+                for ai, a in enumerate(d.args):
+                    if a == "key":
+                        self.add(("derive", name, "args", ai),
+                                 "the business key is computed after the derives (a key part is a derive "
+                                 "output), so no derive can read `key`")
 
     def _lookups(self) -> None:
         for name, lk in self.tm.lookups.items():
@@ -716,7 +791,7 @@ class _TableChecker:
                     self.add(loc + ("columns", ci), f"{lk.table} has no column '{col}'{suggest(col, table.c.keys())}")
             why = self.owner.readable_by(self.info, lk.table, self.ti)
             if why:
-                self.add(loc + ("table",), f"lookup reads {why}")
+                (self.add if why[0] else self.warn)(loc + ("table",), f"lookup reads {why[1]}")
 
     def _reads(self, t: Transform, params: BaseModel | None, loc: Loc) -> None:
         """The reference tables a transform reads must be loaded before this table."""
@@ -737,7 +812,7 @@ class _TableChecker:
         for table_name in tables:
             why = self.owner.readable_by(self.info, table_name, self.ti)
             if why:
-                self.add(loc, f"transform '{t.name}' reads {why}")
+                (self.add if why[0] else self.warn)(loc, f"transform '{t.name}' reads {why[1]}")
 
     # -- derive
     def _derive(self) -> None:
@@ -754,6 +829,7 @@ class _TableChecker:
                     self.add(loc + ("args",), f"transform '{t.name}' takes {_describe_inputs(t)}, "
                                               f"got {len(d.args)}")
                 params = self.params(t, d.params, loc + ("params",))
+                self.derive_params[name] = params
                 self._reads(t, params, loc + ("params",))
             deps[name] = []
             for ai, a in enumerate(d.args):
@@ -796,6 +872,10 @@ class _TableChecker:
                         if t is not None and not t.has_reject:
                             self.add(loc + ("reject",), f"derive '{rule.reject}' (transform {t.name}) never "
                                                         "rejects a row: it has no reject output")
+                        elif t is not None and not can_reject(t, self.derive_params.get(rule.reject, None)) \
+                                and self.derive_params.get(rule.reject) is not None:
+                            self.add(loc + ("reject",), f"derive '{rule.reject}' (transform {t.name}) never "
+                                                        "rejects a row: its `reject` parameter is not set")
                 if rule.when is not None:
                     self._condition(rule.when, loc + ("when",), kind)
                 for fi, f in enumerate(rule.fields):
@@ -805,7 +885,9 @@ class _TableChecker:
 
     def _unhandled_rejects(self) -> None:
         for name, t in self.derives.items():
-            if t is not None and t.has_reject and name not in self.rejects_handled:
+            if name not in self.derive_params:
+                continue  # unknown transform or invalid parameters: reported already
+            if t is not None and can_reject(t, self.derive_params[name]) and name not in self.rejects_handled:
                 self.add(("derive", name), f"derive '{name}' (transform {t.name}) can reject a row, but no "
                                            f"quarantine or filter rule names it: add `- reject: {name}` under "
                                            "quarantine (with its fields), or its rejects would be lost")
@@ -837,6 +919,9 @@ class _TableChecker:
             self._column(tname, table, col, cspec, loc + ("columns", col), rows)
         if table is not None:
             exempt = _exempt_columns(table, link_column)
+            if tspec.link is not None and link_column is None:
+                # the link is wrong (reported above): do not also report the key it would fill
+                exempt |= {c.name for c in table.primary_key.columns if c.foreign_keys}
             missing = [c for c in table.c.keys() if c not in tspec.columns and c not in exempt]
             for c in missing:
                 self.add(loc + ("columns",), f"target column {tname}.{c} is not mapped: map it with `from`, "
@@ -883,11 +968,16 @@ class _TableChecker:
         if kind == "flags":
             for fi, d in enumerate(spec.flags or []):
                 floc = loc + ("flags", fi)
-                if d not in self.tm.derive:
-                    self.add(floc, f"'{d}' is not a derive of this table{suggest(d, self.tm.derive)}")
+                scrubbed = self._scrubber(d)
+                if d not in self.tm.derive and scrubbed is None:
+                    self.add(floc, f"'{d}' is not a derive of this table{suggest(d, self._derive_names())}")
                     continue
-                self.derive_refs.append((role, d))
-                t = self.derives.get(d)
+                if scrubbed is not None:
+                    self.use(scrubbed[0], role)
+                    t = scrubbed[1]
+                else:
+                    self.derive_refs.append((role, d))
+                    t = self.derives.get(d)
                 if t is not None and not t.has_flags:
                     self.add(floc, f"derive '{d}' (transform {t.name}) has no flags output; "
                                    f"its outputs: {', '.join(t.outputs)}")
@@ -911,14 +1001,14 @@ class _TableChecker:
         t = self.transform(call.name, loc)
         if t is None:
             return
-        if t.has_reject:
+        params = self.params(t, call.params, loc + (call.name,))
+        if can_reject(t, params):
             self.add(loc, f"transform '{t.name}' can reject rows, and rejects inside a `via` chain are lost: "
                           "make it a derive, quarantine its `reject`, and map `from: <derive>.value`")
         if len(t.inputs) != n_inputs:
             got = (f"{n_inputs} input{'s' if n_inputs != 1 else ''} from `from`" if position == 0
                    else "the one value of the previous step")
             self.add(loc, f"transform '{t.name}' takes {_describe_inputs(t)}, got {got}")
-        params = self.params(t, call.params, loc + (call.name,))
         self._reads(t, params, loc + (call.name,))
 
     # -- every legacy column accounted for
@@ -946,7 +1036,8 @@ class _TableChecker:
             loc: Loc = ("not_migrated", c)
             if c not in self.column_set:
                 self.add(loc, f"'{c}' is not in source.columns{suggest(c, self.columns)}")
-            elif c in self.used:
+            elif any(not r.startswith(_SOFT_USES) for r in self.used.get(c, [])):
+                # reading a column to find changes (delta) or to page (source key) carries nothing over
                 self.add(loc, f"column '{c}' is listed as not migrated but is used ({', '.join(r.replace('derive:', 'derive ') for r in self.used[c][:3])})")
             if not str(reason or "").strip():
                 self.add(loc, "say why the column is not migrated")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
-from migration.plan.builder import build_plan, stage_fingerprint, stage_order
+from migration.plan.builder import build_plan, stage_order
 from migration.plan.explain import (
     PLAN_COLUMNS,
     describe_stage,
@@ -22,13 +22,22 @@ from migration.plan.explain import (
     summary_lines,
 )
 from migration.plan.lineage import LINEAGE_COLUMNS, LineageRow, TableLineage, lineage, lineage_of
-from migration.plan.stages import Action, Plan, PlanError, SourceTablePlan, StagePlan, StageStatus
+from migration.plan.stages import (
+    DONE_STATES,
+    Action,
+    Plan,
+    PlanError,
+    SourceTablePlan,
+    StagePlan,
+    StageStatus,
+)
 
 
 def prepare_plan(mappings_dir: Path, *, source_url: URL | None = None,
                  stage_status: Iterable[StageStatus] | Mapping[str, StageStatus] | None = None,
                  only: Iterable[str] | None = None) -> Plan:
     """Validate the mappings, estimate the source rows (when a source is given), build the plan."""
+    from migration.mapping.loader import files_hash, mapping_files
     from migration.mapping.validate import load_specs
     from migration.plan.estimate import count_source_rows
     from migration.secrets import redact_url
@@ -41,11 +50,11 @@ def prepare_plan(mappings_dir: Path, *, source_url: URL | None = None,
         counts, missing = found.rows, found.missing
     return build_plan(specs, source_counts=counts, stage_status=stage_status, only=only,
                       source=redact_url(source_url) if source_url is not None else None,
-                      missing_source_tables=missing)
+                      missing_source_tables=missing, mapping_hash=files_hash(mapping_files(mappings_dir)))
 
 
 __all__ = [
-    "LINEAGE_COLUMNS", "PLAN_COLUMNS", "Action", "LineageRow", "Plan", "PlanError", "SourceTablePlan",
+    "DONE_STATES", "LINEAGE_COLUMNS", "PLAN_COLUMNS", "Action", "LineageRow", "Plan", "PlanError", "SourceTablePlan",
     "StagePlan", "StageStatus", "TableLineage", "build_plan", "describe_stage", "explain", "lineage", "lineage_of",
-    "plan_rows", "plan_to_dict", "prepare_plan", "stage_fingerprint", "stage_order", "summary_lines",
+    "plan_rows", "plan_to_dict", "prepare_plan", "stage_order", "summary_lines",
 ]

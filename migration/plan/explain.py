@@ -22,8 +22,8 @@ def describe_stage(stage: StagePlan) -> str:
         rows = "" if t.estimated_rows is None else f" ({t.estimated_rows:,} rows)"
         parts.append(f"{t.table}{rows} → {', '.join(t.targets)}")
     what = "; ".join(parts) or "nothing to load"
-    verb = {"load": "would load", "reload": "would reload", "resume": "would resume",
-            "skip": "would skip", "blocked": "cannot run"}[stage.action]
+    verb = {"load": "would load", "resume": "would resume", "skip": "would skip",
+            "blocked": "cannot run"}[stage.action]
     why = f" ({stage.reason})" if stage.reason else ""
     return f"{stage.position}. {stage.stage} — {stage.title}: {verb}{why}: {what}"
 
@@ -61,6 +61,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     """The plan for machines (``plan --json``); keys are stable."""
     return {
         "source": plan.source,
+        "mapping_hash": plan.mapping_hash,
         "estimated_rows": plan.estimated_rows,
         "missing_source_tables": list(plan.missing_source_tables),
         "stages": [
@@ -76,7 +77,6 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
                             "estimated_rows": t.estimated_rows} for t in s.tables],
                 "target_tables": list(s.target_tables),
                 "estimated_rows": s.estimated_rows,
-                "fingerprint": s.fingerprint,
                 "action": s.action,
                 "reason": s.reason,
             }

@@ -13,10 +13,12 @@ from typing import Literal
 
 from migration.errors import SafeStatsError
 
-#: what the ledger says of a stage
-StageState = Literal["done", "partial", "failed"]
 #: what ``run`` would do with a stage
-Action = Literal["load", "skip", "resume", "reload", "blocked"]
+Action = Literal["load", "skip", "resume", "blocked"]
+#: ledger states (``ledger.stage_state``) in which a stage counts as loaded
+DONE_STATES = ("loaded", "reconciled", "accepted")
+#: ledger states of a stage run that stopped before its end (``run`` resumes it)
+UNFINISHED_STATES = ("running", "failed")
 
 
 class PlanError(SafeStatsError):
@@ -25,18 +27,25 @@ class PlanError(SafeStatsError):
 
 @dataclass(frozen=True)
 class StageStatus:
-    """The ledger's view of one stage, as the runner reports it.
+    """The ledger's view of one stage, as plain data (the runner reads it from the ledger).
 
-    ``done``: every chunk committed; ``partial``: started and interrupted (checkpoints
-    exist); ``failed``: stopped on an error.  ``fingerprint`` is
-    :func:`migration.plan.builder.stage_fingerprint` of the spec the stage was loaded
-    with, so a changed mapping is seen as such.
+    ``state`` is the ledger's word: not_started, running, failed, loaded, reconciled,
+    check_failed, accepted or rolled_back.  ``mapping_hash`` is the hash of the mapping
+    files (:func:`migration.mapping.loader.files_hash`) the stage's run was started with.
     """
 
     stage: str
-    state: StageState
-    fingerprint: str | None = None
-    detail: str | None = None
+    state: str
+    run_id: int | None = None
+    mapping_hash: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.state in DONE_STATES
+
+    @property
+    def unfinished(self) -> bool:
+        return self.state in UNFINISHED_STATES
 
 
 @dataclass(frozen=True)
@@ -63,7 +72,6 @@ class StagePlan:
     tables: tuple[SourceTablePlan, ...]
     #: every table the stage writes, in the order it writes them
     target_tables: tuple[str, ...]
-    fingerprint: str
     action: Action
     reason: str = ""
 
@@ -85,7 +93,7 @@ class StagePlan:
 
     @property
     def writes(self) -> bool:
-        return self.action in ("load", "resume", "reload")
+        return self.action in ("load", "resume")
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,8 @@ class Plan:
     source: str | None = None
     #: legacy tables the mappings name that the source does not have
     missing_source_tables: tuple[str, ...] = field(default_factory=tuple)
+    #: hash of the mapping files the plan was made from (recorded with every run)
+    mapping_hash: str | None = None
 
     def stage(self, name: str) -> StagePlan:
         for s in self.stages:
