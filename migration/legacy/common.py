@@ -38,6 +38,7 @@ class BoroughText:
         self.with_ward = with_ward
         self.blank = Rotation(NO_VALUE_OR_NULL, start=rng.randrange(len(NO_VALUE_OR_NULL)))
         self.ward_blank = Rotation(vocab.NO_VALUE_TEXTS, start=rng.randrange(len(vocab.NO_VALUE_TEXTS)))
+        self._unmatched = 0  # every other unmatched text also loses its ward (blank, then unknown code)
         self.kinds = (f"{prefix}.borough_variant", f"{prefix}.borough_pseudo", f"{prefix}.borough_blank",
                       f"{prefix}.borough_unmatched")
 
@@ -55,9 +56,10 @@ class BoroughText:
             return self.blank.next(), ward
         pool2 = vocab.MISSPELLINGS + vocab.NON_LONDON
         text = pool2[int(r() * len(pool2))]
-        if self.with_ward and r() < 0.5:
+        self._unmatched += 1
+        if self.with_ward and self._unmatched % 2 == 1:
             kinds.append(f"{p}.borough_unmatched_no_ward")
-            if r() < 0.5:
+            if self._unmatched % 4 == 1:
                 kinds.append(f"{p}.ward_no_value_text")
                 return text, self.ward_blank.next()
             kinds.append(f"{p}.ward_unknown")

@@ -110,6 +110,7 @@ class MpsGenerator:
         self.inj = Injector(f"{ctx.seed}:mps:inject", n, targets, spans={"mps.lastmodified_dst_repeated": 0.75})
         self.i = 0
         self.recid = 0
+        self.unmatched = 0
         self.stash: dict[int, list[Item]] = {}
         self.pending: dict[int, list[Item]] = {}
         types = ctx.types
@@ -373,9 +374,10 @@ class MpsGenerator:
                     pool = vocab.MISSPELLINGS + vocab.NON_LONDON
                     borough = pool[int(r() * len(pool))]
                     kinds.append(chosen)
-                    if r() < 0.5:
+                    self.unmatched += 1  # every other one also loses its ward: blank, then unknown code
+                    if self.unmatched % 2 == 1:
                         kinds.append("mps.borough_unmatched_no_ward")
-                        if r() < 0.5:
+                        if self.unmatched % 4 == 1:
                             ward = self.rot["ward"].next()
                             kinds.append("mps.ward_no_value_text")
                         else:

@@ -75,7 +75,7 @@ def generate(
     url: str | URL,
     scale: float,
     seed: int,
-    manifest_path: Path | None = None,
+    manifest_path: str | Path | None = None,
     *,
     console: Console,
     keys: bool | None = None,
@@ -99,7 +99,9 @@ def generate(
         raise GeneratorError(f"cannot parse the database URL {redact_url(str(url))}",
                              hint="write it as sqlite:///FILE, mysql+pyodbc://…, or postgresql+psycopg2://…") from exc
     shown = redact_url(u)
-    if manifest_path is None:
+    if manifest_path is not None:
+        manifest_path = Path(manifest_path)
+    else:
         manifest_path = default_manifest_path(u)
         if manifest_path is None:
             raise GeneratorError(f"no manifest path for {shown}",
