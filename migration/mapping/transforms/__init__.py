@@ -3,7 +3,7 @@
 import importlib
 import importlib.util
 
-from migration.mapping.transforms import dates, geo, text  # noqa: F401  (registration)
+from migration.mapping.transforms import dates, extra, geo, text  # noqa: F401  (registration)
 from migration.mapping.transforms.base import REGISTRY, Transform, get
 
 if importlib.util.find_spec("migration.mapping.transforms.scrub") is not None:

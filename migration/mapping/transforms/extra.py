@@ -23,6 +23,7 @@ ids, flags, codes: a handful of values among millions of rows).
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 import polars as pl
@@ -32,9 +33,9 @@ from migration.mapping.transforms.base import NoParams, PlPlan, Transform, ascii
 from migration.mapping.transforms.geo import BoroughGss, BoroughParams, _grid, pl_grid
 from migration.mapping.transforms.text import (
     FALSE_VALUES,
+    SPACE_CLASS,
     TRUE_VALUES,
     clean,
-    clean_text_value,
     pad_code,
     parse_int,
     pl_clean,
@@ -125,19 +126,30 @@ class FlagDefault(Transform):
 # ------------------------------------------------------------------- offence_parent
 class OffenceParentParams(_Params):
     scheme: str = Field(description="scheme of the parent categories (e.g. MPS_MAJOR_CATEGORY)")
+    aliases: dict[str, str] = Field(
+        default_factory=dict,
+        description="normalised variant spelling → the code it stands for (e.g. FRAUD AND FORGERY → FRAUD OR FORGERY)")
+
+
+_CATEGORY_WS = re.compile(SPACE_CLASS + "+")
 
 
 def category_code(value: Any) -> str | None:
-    """The code a category text gets: cleaned, inner whitespace collapsed, upper case.
-    The same as ``clean_text {case: upper, collapse_spaces: true}``, which writes the codes."""
-    return clean_text_value(value, "upper", True)
+    """The code of a category text: cleaned, ASCII upper case, '&' → AND, single spaces
+    (the form the parent categories are seeded with)."""
+    s = clean(value)
+    if s is None:
+        return None
+    s = _CATEGORY_WS.sub(" ", ascii_upper(s).replace("&", " AND ")).strip(" ")
+    return s or None
 
 
 @register
 class OffenceParent(Transform):
     name = "offence_parent"
-    summary = ("Category text (e.g. MPS MajorCat) → ref.offence_category id of (scheme, normalised text); "
-               "blank → NULL; unknown text → NULL, flag offence_major_unknown.")
+    summary = ("Category text (e.g. MPS MajorCat) → ref.offence_category id of (scheme, normalised text: upper "
+               "case, & → AND, single spaces; declared aliases applied); blank → NULL; unknown text → NULL, flag "
+               "offence_major_unknown.")
     outputs = {"value": "bigint", "flags": "text[]"}
     params_model = OffenceParentParams
     lookups = ("offence_category",)
@@ -146,6 +158,8 @@ class OffenceParent(Transform):
         code = category_code(value)
         if code is None:
             return (None, ())
+        aliases = {category_code(k): category_code(v) for k, v in p.aliases.items()}
+        code = aliases.get(code, code)
         found = lookups["offence_category"].get((p.scheme, code))
         if found is None:
             return (None, ("offence_major_unknown",))
