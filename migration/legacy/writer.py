@@ -18,13 +18,23 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Boolean, Table, inspect
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Dialect, Engine
 
 from migration.errors import GeneratorError
 from migration.legacy.tables import TABLES
 from migration.secrets import redact_url, scrub
 
 Row = tuple[Any, ...]
+
+
+def insert_sql(dialect: Dialect, table: Table, rows: int = 1, marker: str = "?") -> str:
+    """``INSERT INTO t (…) VALUES (…), (…)`` for ``rows`` rows, quoted for ``dialect``.
+
+    Plain ANSI SQL: multi-row VALUES exist since SQL Server 2008 (up to 1000 rows)."""
+    quote = dialect.identifier_preparer.quote
+    cols = ", ".join(quote(c.name) for c in table.columns)
+    one = "(" + ", ".join(marker for _ in table.columns) + ")"
+    return f"INSERT INTO {quote(table.name)} ({cols}) VALUES " + ", ".join(one for _ in range(rows))
 
 
 class Sink:
@@ -77,9 +87,6 @@ class Sink:
                 self._raw.close()
                 self._raw = None
 
-    def _quote(self, name: str) -> str:
-        return self.dialect.identifier_preparer.quote(name)
-
     def insert(self, table: Table, rows: Sequence[Row]) -> None:
         if rows:
             self._insert(table, rows)
@@ -93,9 +100,6 @@ class Sink:
 
     def _insert(self, table: Table, rows: Sequence[Row]) -> None:
         raise NotImplementedError
-
-    def _column_list(self, table: Table) -> str:
-        return ", ".join(self._quote(c.name) for c in table.columns)
 
 
 class SqliteSink(Sink):
@@ -132,9 +136,7 @@ class SqliteSink(Sink):
     def _insert(self, table: Table, rows: Sequence[Row]) -> None:
         sql = self._sql.get(table.name)
         if sql is None:
-            marks = ", ".join("?" for _ in table.columns)
-            sql = self._sql[table.name] = (
-                f"INSERT INTO {self._quote(table.name)} ({self._column_list(table)}) VALUES ({marks})")
+            sql = self._sql[table.name] = insert_sql(self.dialect, table)
         self._raw.cursor().executemany(sql, rows)
 
 
@@ -143,17 +145,14 @@ class MariaDbSink(Sink):
     _max_params = 30_000
 
     def _insert(self, table: Table, rows: Sequence[Row]) -> None:
-        ncol = len(table.columns)
-        per = max(1, min(1000, self._max_params // ncol))
-        head = f"INSERT INTO {self._quote(table.name)} ({self._column_list(table)}) VALUES "
-        one = "(" + ", ".join("?" for _ in range(ncol)) + ")"
+        per = max(1, min(1000, self._max_params // len(table.columns)))
         cur = self._raw.cursor()
         for start in range(0, len(rows), per):
             chunk = rows[start:start + per]
             key = f"{table.name}:{len(chunk)}"
             sql = self._sql.get(key)
             if sql is None:
-                sql = self._sql[key] = head + ", ".join(one for _ in chunk)
+                sql = self._sql[key] = insert_sql(self.dialect, table, len(chunk))
             cur.execute(sql, [v for row in chunk for v in row])
         cur.close()
 
@@ -167,7 +166,7 @@ class PostgresSink(Sink):
         bools = [i for i, c in enumerate(table.columns) if isinstance(c.type, Boolean)]
         if bools:
             rows = [_to_bool(row, bools) for row in rows]
-        sql = f"INSERT INTO {self._quote(table.name)} ({self._column_list(table)}) VALUES %s"
+        sql = insert_sql(self.dialect, table).split(" VALUES ")[0] + " VALUES %s"
         cur = self._raw.cursor()
         execute_values(cur, sql, rows, page_size=2000)
         cur.close()
