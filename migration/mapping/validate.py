@@ -396,19 +396,27 @@ class _SetChecker:
                 self.writers.setdefault(tname, []).append((info.name, 10**9))
 
     def _source_tables(self) -> None:
+        """A legacy table is mapped once per stage: the ledger keys checkpoints, counts and
+        quarantine on (stage, source table).  Mapping it again in another stage is allowed
+        (the language has no other way to derive, say, parent rows from the same table) but
+        its rows then have one fate per stage, so it is said."""
         seen: dict[str, tuple[_StageInfo, int]] = {}
         for info in self.infos:
             for ti, tm in info.tables:
                 key = tm.source.table.lower()
-                if key in seen:
-                    first, fti = seen[key]
-                    where = (f"stage '{first.name}'" if first is not info else "this stage") + \
-                        f" ({first.file}:{first.lf.line_of(('tables', fti, 'source', 'table'))})"
-                    self.add(info, ("tables", ti, "source", "table"),
-                             f"legacy table {tm.source.table} is already mapped by {where}; "
-                             "each legacy table is mapped once")
-                else:
+                loc: Loc = ("tables", ti, "source", "table")
+                if key not in seen:
                     seen[key] = (info, ti)
+                    continue
+                first, fti = seen[key]
+                where = f"{first.file}:{first.lf.line_of(('tables', fti, 'source', 'table'))}"
+                if first is info:
+                    self.add(info, loc, f"legacy table {tm.source.table} is already mapped by this stage ({where}); "
+                                        "map it once, with one target per target table")
+                else:
+                    self.warn(info, loc, f"legacy table {tm.source.table} is also mapped by stage '{first.name}' "
+                                         f"({where}): each of its rows is counted, and may be quarantined, once "
+                                         "per stage")
 
     def _datasets(self) -> None:
         seen: dict[str, _StageInfo] = {}

@@ -36,13 +36,24 @@ from migration.plan.stages import (
 def prepare_plan(mappings_dir: Path, *, source_url: URL | None = None,
                  stage_status: Iterable[StageStatus] | Mapping[str, StageStatus] | None = None,
                  only: Iterable[str] | None = None) -> Plan:
-    """Validate the mappings, estimate the source rows (when a source is given), build the plan."""
+    """Validate the mapping files, estimate the source rows (when a source is given), build the plan.
+
+    Raises :class:`MappingError` with every problem of the files (coverage of the whole
+    target model is `mappings validate`'s to judge), :class:`SourceError` when the given
+    source cannot be read."""
+    from migration.errors import MappingError
     from migration.mapping.loader import files_hash, mapping_files
-    from migration.mapping.validate import load_specs
+    from migration.mapping.validate import validate
     from migration.plan.estimate import count_source_rows
     from migration.secrets import redact_url
 
-    specs = load_specs(mappings_dir)
+    files = mapping_files(mappings_dir)
+    if not files:
+        raise MappingError([f"{mappings_dir}: no mapping files (*.yaml)"],
+                           hint="point --mappings (or SAFESTATS_MAPPINGS_DIR) at the mapping folder")
+    # the files as a set of their own: a plan of a set that does not cover the whole target
+    # yet is still what `run` would do (`mappings validate` says what is missing)
+    specs = validate(files).raise_for_problems()
     counts: dict[str, int] | None = None
     missing: tuple[str, ...] = ()
     if source_url is not None:
@@ -50,7 +61,7 @@ def prepare_plan(mappings_dir: Path, *, source_url: URL | None = None,
         counts, missing = found.rows, found.missing
     return build_plan(specs, source_counts=counts, stage_status=stage_status, only=only,
                       source=redact_url(source_url) if source_url is not None else None,
-                      missing_source_tables=missing, mapping_hash=files_hash(mapping_files(mappings_dir)))
+                      missing_source_tables=missing, mapping_hash=files_hash(files))
 
 
 __all__ = [

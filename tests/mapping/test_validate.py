@@ -91,8 +91,9 @@ CASES: dict[str, list[tuple[str, int, str, str]]] = {
     ],
     "duplicate_stage": [
         ("b_codes_again.yaml", 2, "stage", "stage 'codes' is already defined in "),
-        ("b_codes_again.yaml", 7, "tables[0].source.table",
-         "legacy table tblLookupCode is already mapped by stage 'codes'"),
+    ],
+    "table_twice_in_stage.yaml": [
+        ("", 18, "tables[1].source.table", "legacy table tblLookupCode is already mapped by this stage ("),
     ],
     "las_reject_in_via.yaml": [
         ("", 29, 'tables[0].targets["core.incident"].columns.occurred_at.via[0]',
@@ -226,6 +227,15 @@ def test_the_corpus_and_the_cases_agree() -> None:
         assert [s.stage for s in report.specs] == [valid.read_text().split("stage: ")[1].split()[0]]
 
 
+def test_a_legacy_table_mapped_by_two_stages_is_a_warning() -> None:
+    report = _check("duplicate_stage")
+    again = BROKEN / "duplicate_stage" / "b_codes_again.yaml"
+    assert [str(w) for w in report.warnings] == [
+        f"{again}:7: tables[0].source.table: legacy table tblLookupCode is also mapped by stage 'codes' "
+        f"({BROKEN / 'duplicate_stage' / 'a_codes.yaml'}:7): each of its rows is counted, and may be "
+        "quarantined, once per stage"]
+
+
 def test_every_problem_of_a_file_is_reported_at_once() -> None:
     report = _check("several_mistakes.yaml")
     got = _file_problems(report)
@@ -357,8 +367,8 @@ def test_cli_validate_uses_the_configured_source(tmp_path: Path, capsys: pytest.
     assert main(["--source", url, "mappings", "validate", "--offline", str(CODES_VALID)]) == 0
     assert capsys.readouterr().out == ""
     assert main(["mappings", "validate", str(CODES_VALID.parent / "b_codes_again.yaml")]) == 1
-    out = capsys.readouterr().out.splitlines()
-    assert [line.split(": ", 2)[1] for line in out] == ["stage", "tables[0].source.table"]
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(": ", 2)[1] for line in lines] == ["stage"]
 
 
 @pytest.mark.usefixtures("_clean_env")
@@ -421,9 +431,9 @@ def test_json_schema_checks_mapping_files_like_an_editor(tmp_path: Path, capsys:
     for name, needle in (("unknown_key.yaml", "coment"), ("unknown_transform.yaml", "clean_txt"),
                          ("bad_parameter_value.yaml", "lower"), ("bad_parameter_name.yaml", "widht"),
                          ("unknown_target_table.yaml", "ref.code_values")):
-        errors = list(validator.iter_errors(yaml.safe_load((BROKEN / name).read_text(encoding="utf-8"))))
-        assert errors, name
-        assert needle in " ".join(str(e.message) + str(list(e.absolute_path)) + str(e.instance) for e in errors), name
+        found = list(validator.iter_errors(yaml.safe_load((BROKEN / name).read_text(encoding="utf-8"))))
+        assert found, name
+        assert needle in " ".join(str(e.message) + str(list(e.absolute_path)) + str(e.instance) for e in found), name
 
 
 def test_json_schema_lists_transforms_and_their_parameters() -> None:
