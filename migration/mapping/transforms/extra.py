@@ -338,6 +338,21 @@ class BoroughIdParams(_Params):
         default_factory=dict, description="legacy BoroughID → what the pseudo-area means (34 Heathrow, 99 Unknown)")
 
 
+def borough_from_id(pseudo: dict[str, PseudoArea], borough_id: Any, found_gss: Any) -> tuple[Any, ...]:
+    """(gss, flags, reject) of a legacy BoroughID whose GSS code ref_lookup found (or not)."""
+    found = clean(found_gss)
+    if found is not None:
+        return (found, (), None)
+    raw = clean(borough_id)
+    if raw is None:
+        return (None, ("borough_missing",), None)
+    n = parse_int(raw)
+    area = pseudo.get(str(n)) if n is not None else None
+    if area is not None:
+        return (area.gss, (f"borough_{area.flag}",), None)
+    return (None, (), "UNRESOLVED_BOROUGH")
+
+
 @register
 class BoroughIdGss(Transform):
     name = "borough_id_gss"
@@ -349,21 +364,11 @@ class BoroughIdGss(Transform):
     params_model = BoroughIdParams
 
     def py(self, p: BoroughIdParams, lookups: Any, borough_id: Any, found_gss: Any) -> tuple[Any, ...]:
-        found = clean(found_gss)
-        if found is not None:
-            return (found, (), None)
-        raw = clean(borough_id)
-        if raw is None:
-            return (None, ("borough_missing",), None)
-        n = parse_int(raw)
-        pseudo = p.pseudo.get(str(n)) if n is not None else None
-        if pseudo is not None:
-            return (pseudo.gss, (f"borough_{pseudo.flag}",), None)
-        return (None, (), "UNRESOLVED_BOROUGH")
+        return borough_from_id(p.pseudo, borough_id, found_gss)
 
 
 # ------------------------------------------------------------------------- istv_geo
-class IstvGeoParams(_Params):
+class IstvGeoParams(BoroughIdParams):
     levels: dict[str, str] = Field(description="GeoLevel → location_precision of a point geocoded at that level")
     none_levels: list[str] = Field(description="GeoLevel values meaning the record has no location (9)")
 
@@ -371,17 +376,18 @@ class IstvGeoParams(_Params):
 @register
 class IstvGeo(Transform):
     name = "istv_geo"
-    summary = ("ISTV GeoLevel with the row's point precision and borough → location precision, final GSS code "
-               "and whether the point is kept. No-location level (9) or NULL → precision none, no area, no point "
-               "(flag geo_level_none / geo_level_missing, grid_discarded if a point was given); an unlisted level "
-               "→ reject UNKNOWN_GEO_LEVEL; otherwise the borough's reject (if any) applies, and the precision is "
-               "the level's when the point is valid, else borough/none.")
-    inputs = ("geo_level", "point_precision", "gss_code", "gss_reject")
+    summary = ("ISTV GeoLevel, point precision, BoroughID and its looked-up GSS code → location precision, GSS "
+               "code and whether the point is kept.  No-location level (9) or NULL → precision none, no area, no "
+               "point (flag geo_level_none / geo_level_missing, grid_discarded if a valid point was given), never "
+               "rejected; an unlisted level → reject UNKNOWN_GEO_LEVEL; otherwise the borough as borough_id_gss "
+               "(pseudo-areas, borough flags, reject UNRESOLVED_BOROUGH) and the level's precision when the point "
+               "is valid, else borough (with a GSS code) or none.")
+    inputs = ("geo_level", "point_precision", "borough_id", "found_gss")
     outputs = {"value": "text", "gss": "text", "keep_point": "boolean", "flags": "text[]", "reject": "text"}
     params_model = IstvGeoParams
 
-    def py(self, p: IstvGeoParams, lookups: Any, geo_level: Any, point_precision: Any, gss_code: Any,
-           gss_reject: Any) -> tuple[Any, ...]:
+    def py(self, p: IstvGeoParams, lookups: Any, geo_level: Any, point_precision: Any, borough_id: Any,
+           found_gss: Any) -> tuple[Any, ...]:
         raw = clean(geo_level)
         level = parse_int(raw, 0, 255)
         has_point = clean(point_precision) is not None
@@ -390,15 +396,14 @@ class IstvGeo(Transform):
             return ("none", None, False, flags + (("grid_discarded",) if has_point else ()), None)
         if level is None or str(level) not in p.levels:
             return (None, None, False, (), "UNKNOWN_GEO_LEVEL")
-        reject = clean(gss_reject)
+        gss, flags, reject = borough_from_id(p.pseudo, borough_id, found_gss)
         if reject is not None:
-            return (None, None, False, (), reject)
-        gss = clean(gss_code)
+            return (None, None, False, flags, reject)
         if has_point:
             precision = p.levels[str(level)]
         else:
             precision = "borough" if gss is not None else "none"
-        return (precision, gss, True, (), None)
+        return (precision, gss, True, flags, None)
 
 
 # ------------------------------------------------------------------------- point_if
