@@ -85,6 +85,9 @@ class _Tracer:
         if head in tm.lookups:
             lk = tm.lookups[head]
             return [(src, [f"lookup {lk.table}.{out}"]) for src in lk.match.values()]
+        col = head.removeprefix("scrub_")
+        if head.startswith("scrub_") and col in tm.personal_data.scrub:
+            return [(col, [f"{tm.personal_data.scrub[col]} (scrub" + ("" if out == "value" else f".{out}") + ")"])]
         return [(ref, [])]
 
     def column(self, target: str, spec: ColumnSpec) -> list[LineageRow]:
@@ -94,10 +97,13 @@ class _Tracer:
         if kind == "default":
             return [LineageRow("", f"default {_fmt_value(spec.default)}", target)]
         if kind == "flags":
-            names = spec.flags or []
-            sources = sorted({c for d in names for c, _ in self.trace(f"{d}.flags")})
-            note = f"from {', '.join(sources)}" if sources else ""
-            return [LineageRow("", f"data-quality flags of {', '.join(names)}", target, note)]
+            flag_rows: list[LineageRow] = []
+            for d in spec.flags or []:
+                for col, steps in self.trace(f"{d}.flags"):
+                    row = LineageRow(col, " → ".join(steps), target, "data-quality flags")
+                    if row not in flag_rows:
+                        flag_rows.append(row)
+            return flag_rows or [LineageRow("", "no flags", target)]
         via = [c.name for c in spec.via]
         rows = []
         for ref in spec.from_ or []:
@@ -133,7 +139,8 @@ def lineage(specs: Iterable[StageSpec], table: str) -> TableLineage:
         elif c in by_column:
             note = "; ".join(other_uses.get(c, []))
             for i, r in enumerate(by_column[c]):
-                rows.append(LineageRow(r.legacy_column, r.through, r.target, note if i == 0 else r.note))
+                first = "; ".join(n for n in (note, r.note) if n)
+                rows.append(LineageRow(r.legacy_column, r.through, r.target, first if i == 0 else r.note))
         elif c in tm.not_migrated:
             rows.append(LineageRow(c, "", "not migrated", tm.not_migrated[c]))
         elif c in scrub:
