@@ -57,7 +57,7 @@ CORPUS: list[tuple[str, str | None, tuple[str, ...], tuple[str, ...]]] = [
     ('Flat 3 Acacia Court',
      'Flat', ('pid_removed', 'home_address_removed'), ('Acacia', '3')),
     ('lives at 22b Baker Street, NW1 6XE. Assault outside the Red Lion pub, Holborn',
-     'NW1 6, outside the Red Lion pub, Holborn', ('pid_removed', 'postcode_to_sector', 'home_address_removed'), ('22b', 'Baker', '6XE')),
+     'NW1 6; outside the Red Lion pub, Holborn', ('pid_removed', 'postcode_to_sector', 'home_address_removed'), ('22b', 'Baker', '6XE')),
     ('Acacia Dr, near Tesco',
      'Acacia Dr, near Tesco', (), ()),
     ('Dr Patel at A&E',
@@ -302,7 +302,7 @@ def test_home_context() -> None:
     assert scrub_location_text("14 Acacia Road (patient's home)")[0] == "home"
     assert scrub_location_text("Tesco, Mile End Road - lives at 3 Acacia Close")[0] == "Tesco, Mile End Road"
     # the home sentence ends at a full stop; the next one is read afresh
-    assert scrub_location_text("at home. Later outside the Red Lion pub")[0] == "at home, outside the Red Lion pub"
+    assert scrub_location_text("at home. Later outside the Red Lion pub")[0] == "at home; outside the Red Lion pub"
     # a postcode in a home sentence keeps its sector
     assert scrub_location_text("his flat, 3 Kings Court E1 4NS")[0] == "flat, E1 4"
     # a dwelling word naming a venue is not a home
@@ -353,7 +353,7 @@ def test_known_limit_dropped_location_detail() -> None:
     """Allow-list costs: names after a venue kind, road numbers, 3-digit bus routes, misspellings."""
     assert scrub_location_text("Hotel Continental")[0] == "Hotel"
     assert scrub_location_text("on the A13 near Beckton")[0] == "near Beckton"
-    assert scrub_location_text("on the 341 bus")[0] == "bus"
+    assert scrub_location_text("on the 341 bus")[0] == "on the bus"
     assert scrub_location_text("outsid Tescco")[0] is None
 
 
