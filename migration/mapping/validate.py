@@ -38,8 +38,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from geoalchemy2 import Geometry
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Table, inspect
+from sqlalchemy import Column, Table, inspect
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -855,10 +857,24 @@ class _TableChecker:
         dup = self.tm.duplicates
         if dup is None:
             return
+        # the duplicate rule runs over the whole table before any chunk, from the raw legacy
+        # columns (and lookups): derives do not exist yet
         for i, c in enumerate(dup.partition or []):
-            self.ref(c, ("duplicates", "partition", i), "duplicate partition")
+            self.ref(c, ("duplicates", "partition", i), "duplicate group", plain_source_only=True)
+        if dup.partition is None:
+            derived = [c for c in self.tm.business_key.columns if "." in c]
+            if derived:
+                self.add(("duplicates",), f"duplicates are grouped by the business key, read from the raw legacy "
+                                          f"columns before any derive; '{derived[0]}' is not one: give "
+                                          "duplicates.partition (legacy columns)")
         for i, w in enumerate(dup.winner):
-            self.ref(w.expr, ("duplicates", "winner", i, "expr"), "duplicate winner")
+            loc: Loc = ("duplicates", "winner", i, "expr")
+            head = w.expr.partition(".")[0]
+            if "." in w.expr and head not in self.tm.lookups:
+                self.add(loc, f"'{w.expr}': a winner is ordered by a legacy column or a lookup.column, "
+                              "read before any derive")
+                continue
+            self.ref(w.expr, loc, "duplicate winner")
 
     def _condition(self, cond: ConditionSpec, loc: Loc, role: str, rows: set[str] | None = None) -> None:
         if cond.column is not None:
@@ -973,7 +989,10 @@ class _TableChecker:
                 self.add(loc + (spec.kind,), f"{tname}.{col} is NOT NULL; a {spec.kind} of null would fail the load")
         kind = spec.kind
         role = f"{tname}.{col}"
+        target_col = table.c[col] if table is not None and col in table.c else None
         if kind == "flags":
+            if target_col is not None and not isinstance(target_col.type, ARRAY):
+                self.add(loc + ("flags",), f"{tname}.{col} is {target_col.type}, not a list (text[]) for flags")
             for fi, d in enumerate(spec.flags or []):
                 floc = loc + ("flags", fi)
                 scrubbed = self._scrubber(d)
@@ -996,20 +1015,41 @@ class _TableChecker:
         row_refs = [r for r in refs if r.startswith("row.")]
         if row_refs and (len(refs) > 1 or spec.via):
             self.add(loc + ("from",), f"'{row_refs[0]}' is written as it is: it takes no `via` and no other input")
-        for ri, r in enumerate(refs):
-            self.ref(r, loc + ("from", ri) if len(refs) > 1 else loc + ("from",), role, rows=rows)
+        resolved = [self.ref(r, loc + ("from", ri) if len(refs) > 1 else loc + ("from",), role, rows=rows)
+                    for ri, r in enumerate(refs)]
         if not spec.via:
             if len(refs) != 1:
                 self.add(loc + ("from",), f"{len(refs)} inputs need a `via` transform that takes them")
+            elif resolved[0] is not None and target_col is not None:
+                self._type_fits(target_col, resolved[0].type, loc + ("from",), f"'{refs[0]}'")
             return
+        last: Transform | None = None
         for vi, call in enumerate(spec.via):
-            self._via(call, loc + ("via", vi), len(refs) if vi == 0 else 1, vi)
+            last = self._via(call, loc + ("via", vi), len(refs) if vi == 0 else 1, vi)
+        if last is not None and target_col is not None:
+            self._type_fits(target_col, last.outputs["value"], loc + ("via", len(spec.via) - 1),
+                            f"transform '{last.name}'")
 
-    def _via(self, call: TransformCall, loc: Loc, n_inputs: int, position: int) -> None:
+    def _type_fits(self, column: Column[Any], typ: str | None, loc: Loc, what: str) -> None:
+        """Only the mismatches no cast can mend: a point and a geometry, a list and an array."""
+        if typ is None:
+            return
+        is_geom = isinstance(column.type, Geometry)
+        is_array = isinstance(column.type, ARRAY)
+        where = f"{column.table.fullname}.{column.name}"
+        if is_geom != (typ == "point"):
+            self.add(loc, f"{what} gives {typ}; {where} is {column.type}")
+        elif is_array != (typ == "text[]"):
+            self.add(loc, f"{what} gives {typ}; {where} is {column.type}")
+
+    def _via(self, call: TransformCall, loc: Loc, n_inputs: int, position: int) -> Transform | None:
         t = self.transform(call.name, loc)
         if t is None:
-            return
+            return None
         params = self.params(t, call.params, loc + (call.name,))
+        if "value" not in t.outputs:
+            self.add(loc, f"transform '{t.name}' has no value output to pass on")
+            return None
         if can_reject(t, params):
             self.add(loc, f"transform '{t.name}' can reject rows, and rejects inside a `via` chain are lost: "
                           "make it a derive, quarantine its `reject`, and map `from: <derive>.value`")
@@ -1018,6 +1058,7 @@ class _TableChecker:
                    else "the one value of the previous step")
             self.add(loc, f"transform '{t.name}' takes {_describe_inputs(t)}, got {got}")
         self._reads(t, params, loc + (call.name,))
+        return t
 
     # -- every legacy column accounted for
     def _accounting(self) -> None:

@@ -123,6 +123,15 @@ CASES: dict[str, list[tuple[str, int, str, str]]] = {
         ("", 39, 'tables[0].targets["core.ambulance_assault"].link',
          "link 'core.incidents' must name an earlier target of this table mapping (did you mean 'core.incident'?)"),
     ],
+    "las_type_mismatch.yaml": [
+        ("", 35, 'tables[0].targets["core.incident"].columns.geom.via[0]',
+         "transform 'clean_text' gives text; core.incident.geom is geometry(POINT,27700)"),
+    ],
+    "derived_key_duplicates.yaml": [
+        ("", 10, "tables[0].duplicates",
+         "duplicates are grouped by the business key, read from the raw legacy columns before any derive; "
+         "'code.value' is not one: give duplicates.partition (legacy columns)"),
+    ],
     "unaccounted_column.yaml": [
         ("", 8, "tables[0].source.columns[2]",
          "legacy column 'Descr' of tblLookupCode is not accounted for: map it, drop it (personal_data.drop) "
