@@ -330,8 +330,10 @@ class _SetChecker:
         self.location = location
         self.by_name: dict[str, _StageInfo] = {}
         self.ancestors: dict[str, set[str]] = {}
-        #: target table → [(stage name, table index or -1 for a before_tables seed, -2 after)]
+        #: target table → [(stage name, table index; -1 for a before_tables seed, ≥ 10000 after)]
         self.writers: dict[str, list[tuple[str | None, int]]] = {}
+        #: target table → the columns some table mapping writes
+        self.mapped_columns: dict[str, set[str]] = {}
 
     def add(self, info: _StageInfo, loc: Loc, message: str) -> None:
         self.out.problems.append(Problem(info.file, info.lf.line_of(loc), _fmt_path(loc), message))
@@ -392,8 +394,9 @@ class _SetChecker:
                 pos = -1 if seed.load == "before_tables" else 10_000 + si
                 self.writers.setdefault(seed.target, []).append((info.name, pos))
             for ti, tm in info.tables:
-                for tname in tm.targets:
+                for tname, tspec in tm.targets.items():
                     self.writers.setdefault(tname, []).append((info.name, ti))
+                    self.mapped_columns.setdefault(tname, set()).update(tspec.columns)
             for tname in info.other_targets:  # malformed parts: position unknown, so never "earlier"
                 self.writers.setdefault(tname, []).append((info.name, 10**9))
 
@@ -495,11 +498,14 @@ class _SetChecker:
             if missing:
                 self.add(info, base + ("columns",),
                          f"{seed.target} needs {', '.join(missing)} (NOT NULL, no default); map them to CSV columns")
+            # columns a table mapping writes are filled when it upserts the seeded rows
             left = [c for c in table.c.keys()
-                    if c not in seed.columns and c not in missing and c not in _exempt_columns(table, None)]
+                    if c not in seed.columns and c not in missing and c not in _exempt_columns(table, None)
+                    and c not in self.mapped_columns.get(seed.target, set())]
             if left:
                 self.warn(info, base + ("columns",),
-                          f"{seed.target}: {', '.join(left)} not in the seed; they get NULL or the column default")
+                          f"{seed.target}: {', '.join(left)} not in the seed, nor mapped by any table; "
+                          "they get NULL or the column default")
 
     # -- coverage
     def _coverage(self) -> None:

@@ -305,6 +305,21 @@ def test_reading_a_reference_table_needs_the_stage_that_writes_it(tmp_path: Path
     assert _file_problems(validate(tmp_path, refdata_dir=refdata)) == []
 
 
+def test_seeds_give_every_column_an_insert_needs(tmp_path: Path) -> None:
+    (tmp_path / "seeds.yaml").write_text(
+        "stage: seeds\ntitle: Seeds\nseeds:\n"
+        "  - file: codes.csv\n    target: ref.code_value\n    columns: {code_system: system, code: code}\n"
+        "  - file: codes.csv\n    target: ref.offence_category\n"
+        "    columns: {scheme: system, code: code, label: label}\n", encoding="utf-8")
+    report = validate(tmp_path, refdata_dir=REFDATA)
+    f = tmp_path / "seeds.yaml"
+    assert [str(p) for p in _file_problems(report)] == [
+        f"{f}:6: seeds[0].columns: ref.code_value needs label (NOT NULL, no default); map them to CSV columns"]
+    assert [str(w) for w in report.warnings] == [
+        f"{f}:9: seeds[1].columns: ref.offence_category: parent_id, ho_code, police_uk_category, violent, retired "
+        "not in the seed, nor mapped by any table; they get NULL or the column default"]
+
+
 # --------------------------------------------------------------------------- the live source
 
 
