@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -74,7 +74,10 @@ class Settings:
 
 def parse_url(text: str, *, origin: str) -> URL:
     try:
-        return make_url(text.strip())
+        url = make_url(text.strip())
+        if url.drivername == "postgresql":  # SQLAlchemy 2.1 would pick psycopg 3; we ship psycopg2
+            url = url.set(drivername="postgresql+psycopg2")
+        return url
     except (ArgumentError, ValueError) as exc:
         raise SettingsError(
             f"cannot parse the database URL from {origin}: {redact_url(text)}",

@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import polars as pl
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from migration.db.codec import column_to_text
+from migration.db.codec import decode_column
 from migration.errors import SourceError
 from migration.secrets import scrub
 
@@ -41,15 +42,21 @@ def is_transient(exc: BaseException) -> bool:
 
 @dataclass(frozen=True)
 class Chunk:
-    """Decoded rows of one chunk: column → list of text values (column-oriented)."""
+    """Decoded rows of one chunk: every column as text (Polars String), in key order."""
 
-    columns: dict[str, list[str | None]]
-    keys: list[str]
+    frame: pl.DataFrame
+    key: str | None
     last_key: Any
 
     @property
     def size(self) -> int:
-        return len(self.keys)
+        return self.frame.height
+
+    @property
+    def keys(self) -> pl.Series:
+        """The primary key as text (``_src_key``); ordinals for keyless tables are added by the caller."""
+        assert self.key is not None
+        return self.frame.get_column(self.key)
 
 
 class SourceReader:
@@ -115,21 +122,11 @@ class SourceReader:
             sql, params = self.select_sql(conn, table, columns, key, key_type, after, upto)
             result = conn.execution_options(stream_results=True, max_row_buffer=chunk_rows).execute(
                 text(sql), params)
-            ordinal = 0
             while True:
                 rows = result.fetchmany(chunk_rows)
                 if not rows:
                     break
-                cols = list(zip(*rows, strict=True))
-                decoded = {c: column_to_text(list(cols[i])) for i, c in enumerate(columns)}
-                if kidx is not None:
-                    keys = [str(v) for v in cols[kidx]]
-                    last = cols[kidx][-1]
-                else:
-                    keys = [str(ordinal + i + 1) for i in range(len(rows))]
-                    last = None
-                ordinal += len(rows)
-                yield Chunk(columns=decoded, keys=keys, last_key=last)
+                yield _chunk(rows, columns, key, kidx)
 
 
 def fetch_by_keys(reader: SourceReader, table: str, columns: list[str], *, key: str, key_type: str,
@@ -148,8 +145,11 @@ def fetch_by_keys(reader: SourceReader, table: str, columns: list[str], *, key: 
             part = keys[i:i + batch]
             values = [int(k) for k in part] if key_type == "int" else part
             rows = conn.execute(sql, dict(keys=values)).all()
-            if not rows:
-                continue
-            cols = list(zip(*rows, strict=True))
-            decoded = {c: column_to_text(list(cols[j])) for j, c in enumerate(columns)}
-            yield Chunk(columns=decoded, keys=[str(v) for v in cols[kidx]], last_key=cols[kidx][-1])
+            if rows:
+                yield _chunk(rows, columns, key, kidx)
+
+
+def _chunk(rows: Any, columns: list[str], key: str | None, kidx: int | None) -> Chunk:
+    cols = list(zip(*rows, strict=True))
+    frame = pl.DataFrame([decode_column(c, cols[i]) for i, c in enumerate(columns)])
+    return Chunk(frame=frame, key=key, last_key=cols[kidx][-1] if kidx is not None else None)

@@ -25,10 +25,22 @@ def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> 
     return True
 
 
+#: schemas whose tables are created at run time (the loader's key snapshots), not by revisions
+RUNTIME_SCHEMAS = frozenset({"staging"})
+
+
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    """Belt and braces for objects ``include_name`` cannot see the schema of."""
+    """Belt and braces for objects ``include_name`` cannot see the schema of; the loader's
+    own tables in ``staging`` are not part of the model."""
     if type_ == "table":
-        return getattr(obj, "schema", None) in OUR_SCHEMAS
+        schema = getattr(obj, "schema", None)
+        if reflected and compare_to is None and schema in RUNTIME_SCHEMAS:
+            return False
+        return schema in OUR_SCHEMAS
+    if type_ == "index" and reflected and compare_to is None:
+        table = getattr(obj, "table", None)
+        if getattr(table, "schema", None) in RUNTIME_SCHEMAS:
+            return False
     return True
 
 

@@ -78,6 +78,26 @@ def _array_literal(e: pl.Expr) -> pl.Expr:
     return pl.concat_str([pl.lit("{"), quoted.list.join(","), pl.lit("}")])
 
 
+_EWKB_POINT_27700 = bytes.fromhex("0101000020346c0000")  # little-endian Point with SRID 27700
+
+
+def _ewkb_hex(points: pl.Series) -> pl.Series:
+    """Points {x, y} as hex EWKB (PostGIS parses it faster than WKT), nulls kept."""
+    import numpy as np
+
+    x = points.struct.field("x").fill_null(0.0).to_numpy().astype("<f8")
+    y = points.struct.field("y").fill_null(0.0).to_numpy().astype("<f8")
+    n = len(x)
+    buf = np.empty((n, 25), dtype=np.uint8)
+    buf[:, :9] = np.frombuffer(_EWKB_POINT_27700, dtype=np.uint8)
+    buf[:, 9:17] = x.view(np.uint8).reshape(n, 8)
+    buf[:, 17:25] = y.view(np.uint8).reshape(n, 8)
+    flat = buf.tobytes().hex()
+    hexes = [flat[i * 50:(i + 1) * 50] for i in range(n)]
+    return pl.Series(points.name, hexes, dtype=pl.String).zip_with(points.is_not_null(),
+                                                                    pl.Series([None] * n, dtype=pl.String))
+
+
 def to_copy_csv(frame: pl.DataFrame) -> tuple[bytes, list[tuple[str, str]]]:
     """The frame as COPY CSV (NULL = unquoted \\N) and its (column, PostgreSQL type) list."""
     cols: list[tuple[str, str]] = []
@@ -87,9 +107,7 @@ def to_copy_csv(frame: pl.DataFrame) -> tuple[bytes, list[tuple[str, str]]]:
         if isinstance(dtype, pl.List):
             exprs.append(_array_literal(pl.col(name)).alias(name))
         elif isinstance(dtype, pl.Struct):
-            exprs.append(pl.when(pl.col(name).is_not_null()).then(pl.format(
-                "SRID=27700;POINT({} {})", pl.col(name).struct.field("x"), pl.col(name).struct.field("y")))
-                .alias(name))
+            exprs.append(pl.lit(_ewkb_hex(frame.get_column(name))).alias(name))
         elif isinstance(dtype, pl.Datetime):
             exprs.append(pl.col(name).dt.strftime("%Y-%m-%d %H:%M:%S%.6f+00").alias(name))
         else:
@@ -113,6 +131,16 @@ class _FaultyStream(io.BytesIO):
             self.fired = True
             self.fault("mid_copy", self.chunk_no)
         return super().read(size)
+
+
+@dataclass
+class FreshPart:
+    table: str
+    columns: list[str]
+    frame: pl.DataFrame
+    identity: str | None = None
+    link: str | None = None
+    link_column: str | None = None
 
 
 @dataclass
@@ -140,21 +168,27 @@ class TableLoad:
         self.keys_table = staging_table(stage.stage, self.table, "keys")
         self.losers_table = staging_table(stage.stage, self.table, "losers")
         self.extracted = [c for c in tm.source.columns if c not in set(tm.personal_data.drop)]
+        #: seconds spent per phase of the main pass (reported with the stage, used by the benchmark)
+        self.timings: dict[str, float] = {}
+
+    def _t(self, phase: str, since: float) -> float:
+        now = time.perf_counter()
+        self.timings[phase] = self.timings.get(phase, 0.0) + now - since
+        return now
 
     # ------------------------------------------------------------------ common
     def _params(self) -> dict[str, Any]:
         return dict(run_id=self.run_id, stage=self.stage.stage, source_table=self.table)
 
     def _frame(self, chunk: Chunk, first_row_no: int) -> pl.DataFrame:
-        data: dict[str, Any] = {c: chunk.columns[c] for c in self.extracted}
-        df = pl.DataFrame(data, schema={c: pl.String for c in self.extracted})
-        keys = chunk.keys
+        df = chunk.frame.select(self.extracted)
+        row_no = pl.int_range(first_row_no, first_row_no + chunk.size, dtype=pl.Int64)
         if self.tm.source.key is None:  # keyless reference table: business key + ordinal
-            keys = [f"{'|'.join(str(chunk.columns[c][i]) for c in self.tm.business_key.columns)}#{first_row_no + i}"
-                    for i in range(chunk.size)]
-        return df.with_columns(
-            _row_no=pl.int_range(first_row_no, first_row_no + chunk.size, dtype=pl.Int64),
-            _src_key=pl.Series(keys, dtype=pl.String))
+            src_key = pl.concat_str([pl.concat_str([pl.col(c).fill_null("") for c in self.tm.business_key.columns],
+                                                   separator="|"), pl.lit("#"), row_no.cast(pl.String)])
+        else:
+            src_key = pl.col(self.tm.source.key)
+        return df.with_columns(_row_no=row_no, _src_key=src_key)
 
     # ------------------------------------------------------------------ key snapshot
     def winner_frame(self, df: pl.DataFrame) -> pl.DataFrame:
@@ -217,9 +251,10 @@ class TableLoad:
             total = 0
             for chunk in lc.source.stream(self.table, cols, key=self.tm.source.key,
                                           key_type=self.tm.source.key_type, upto=upto, chunk_rows=lc.chunk_rows * 2):
-                df = pl.DataFrame({c: chunk.columns[c] for c in cols}, schema={c: pl.String for c in cols})
-                df = df.with_columns(_row_no=pl.int_range(row_no, row_no + chunk.size, dtype=pl.Int64),
-                                     _src_key=pl.Series(chunk.keys, dtype=pl.String))
+                df = chunk.frame.select(cols).with_columns(
+                    _row_no=pl.int_range(row_no, row_no + chunk.size, dtype=pl.Int64),
+                    _src_key=pl.col(self.tm.source.key) if self.tm.source.key else pl.int_range(
+                        row_no, row_no + chunk.size).cast(pl.String))
                 frame = self.winner_frame(df)
                 data, types = to_copy_csv(frame)
                 if not created:
@@ -293,9 +328,31 @@ class TableLoad:
 
         t = threading.Thread(target=reader, name=f"read-{self.table}", daemon=True)
         t.start()
-        try:
+        # the writer thread commits chunks in order while this thread transforms the next one
+        wq: queue.Queue[Any] = queue.Queue(maxsize=1)
+        failure: list[BaseException] = []
+
+        def writer() -> None:
             while True:
+                job = wq.get()
+                if job is None:
+                    return
+                if failure:
+                    continue
+                try:
+                    self._write_chunk(*job[0], **job[1])
+                    if progress is not None:
+                        progress.advance(job[1]["rows"])
+                except BaseException as exc:
+                    failure.append(exc)
+
+        w = threading.Thread(target=writer, name=f"write-{self.table}", daemon=True)
+        w.start()
+        try:
+            while not failure:
+                t0 = time.perf_counter()
                 item = q.get()
+                t0 = self._t("wait_source", t0)
                 if item is None:
                     break
                 if isinstance(item, BaseException):
@@ -303,7 +360,9 @@ class TableLoad:
                 chunk: Chunk = item
                 chunk_no += 1
                 df = self._frame(chunk, row_no)
+                t0 = self._t("frame", t0)
                 out = self.evaluator.evaluate(df)
+                t0 = self._t("transform", t0)
                 if losers.len():
                     is_loser = pl.col("_src_key").is_in(losers)
                     out = out.with_columns(
@@ -311,23 +370,41 @@ class TableLoad:
                         _reason=pl.when(is_loser).then(pl.lit(merged_reason)).otherwise(pl.col("_reason")),
                         _fields=pl.when(is_loser).then(pl.lit(list(partition_fields), dtype=pl.List(pl.String)))
                         .otherwise(pl.col("_fields")))
-                self._write_chunk(out, chunk_no=chunk_no, last_key=chunk.last_key, rows=chunk.size, fresh=fresh)
+                payload = self._payload(out, fresh)
+                self._t("payload", t0)
+                wq.put(((payload,), dict(chunk_no=chunk_no, last_key=chunk.last_key, rows=chunk.size,
+                                         fresh=fresh)))
                 row_no += chunk.size
-                if progress is not None:
-                    progress.advance(chunk.size)
         finally:
+            wq.put(None)
+            w.join()
             stop.set()
             t.join(timeout=5)
+        if failure:
+            raise failure[0]
 
-    def _write_chunk(self, out: pl.DataFrame, *, chunk_no: int, last_key: Any, rows: int, fresh: bool) -> None:
+    def _payload(self, out: pl.DataFrame, fresh: bool) -> Any:
+        if fresh:
+            return self._fresh_payload(out)
         data, types = to_copy_csv(out)
-        ddl = "CREATE TEMP TABLE _chunk (" + ", ".join(f"{qident(n)} {t}" for n, t in types) + ") ON COMMIT DROP"
+        return ("CREATE TEMP TABLE _chunk (" + ", ".join(f"{qident(n)} {t}" for n, t in types)
+                + ") ON COMMIT DROP", data)
+
+    def _write_chunk(self, payload: Any, *, chunk_no: int, last_key: Any, rows: int, fresh: bool) -> None:
         attempt = 0
         while True:
             attempt += 1
             try:
                 with self.lc.target.begin() as conn:
-                    self._apply_chunk(conn, ddl, data, chunk_no=chunk_no, last_key=last_key, rows=rows, fresh=fresh)
+                    if fresh:
+                        self._apply_fresh(conn, payload, chunk_no=chunk_no)
+                    else:
+                        self._apply_chunk(conn, *payload, chunk_no=chunk_no)
+                    self.lc.ledger.checkpoint(conn, run_id=self.run_id, stage=self.stage.stage,
+                                              source_table=self.table, phase="load", chunk_no=chunk_no,
+                                              last_key=None if last_key is None else str(last_key), rows=rows)
+                    if self.lc.fault:
+                        self.lc.fault("before_commit", chunk_no)
                 if self.lc.fault:
                     self.lc.fault("after_commit", chunk_no)
                 return
@@ -345,27 +422,111 @@ class TableLoad:
                     hint="fix the cause and run the same command again: it resumes from the last committed chunk",
                 ) from exc
 
-    def _apply_chunk(self, conn: Connection, ddl: str, data: bytes, *, chunk_no: int, last_key: Any, rows: int,
-                     fresh: bool) -> None:
+    # -- fresh bulk load: COPY straight into the final tables
+    def _fresh_payload(self, out: pl.DataFrame) -> list[FreshPart]:
+        """What to COPY, per table: ledger records, then each target in mapping order.
+
+        Each target's rows are cut from the engine output exactly as the upsert SQL would
+        select them (disposition 'load', the target's ``where`` columns, exploded lists —
+        an empty list gives no row, as unnest does).  A parent's surrogate keys are drawn
+        from its identity sequence when the chunk is written and handed to linked
+        children by source row (``_row_no``)."""
+        parts: list[FreshPart] = []
+        rec = ["_src_key", "_reason", "_fields"]
+        quarantined = out.filter(pl.col("_disp") == "quarantine").select(rec)
+        if quarantined.height:
+            parts.append(FreshPart("ledger.quarantine", ["source_key", "reason_code", "fields"], quarantined))
+        disposed = out.filter(pl.col("_disp").is_in(["filter", "merged"])).select(["_src_key", "_disp"] + rec[1:])
+        if disposed.height:
+            parts.append(FreshPart("ledger.disposition", ["source_key", "disposition", "reason_code", "fields"],
+                                   disposed))
+        load = out.filter(pl.col("_disp") == "load")
+        for tp in self.apply.targets:
+            f = load
+            for w in tp.where:
+                f = f.filter(pl.col(w.removeprefix("c.")))
+            for name in tp.explode:
+                col = f"_x{tp.index}_{name}"
+                f = f.filter(pl.col(col).list.len() > 0).explode(col)
+            table = models.table(tp.table)
+            exprs, cols = [pl.col("_row_no")], []
+            for c in tp.columns:
+                src = tp.chunk_column[c]
+                if src.startswith("p."):
+                    continue  # the parent's surrogate key, joined when ids are drawn
+                if src.startswith("e_"):
+                    exprs.append(pl.col(f"_x{tp.index}_{src[2:].split('.')[0]}").alias(c))
+                else:
+                    exprs.append(pl.col(src.removeprefix("c.")).alias(c))
+                cols.append(c)
+            identity = next((c.name for c in table.primary_key.columns if c.identity is not None), None)
+            parts.append(FreshPart(tp.table, cols, f.select(exprs),
+                                   identity=identity if identity and identity not in cols else None,
+                                   link=tp.link, link_column=tp.link_column))
+        return parts
+
+    def _apply_fresh(self, conn: Connection, parts: list[FreshPart], *, chunk_no: int) -> None:
+        fault = self.lc.fault
+        raw = conn.connection.dbapi_connection
+        t0 = time.perf_counter()
+        ids: dict[str, pl.DataFrame] = {}
+        with raw.cursor() as cur:  # type: ignore[union-attr]
+            for part in parts:
+                frame, cols = part.frame, list(part.columns)
+                if part.table.startswith("ledger."):
+                    frame = frame.select(pl.lit(self.run_id, dtype=pl.Int64).alias("run_id"),
+                                         pl.lit(self.stage.stage).alias("stage"),
+                                         pl.lit(self.table).alias("source_table"), pl.all())
+                    cols = ["run_id", "stage", "source_table"] + cols
+                else:
+                    if part.link and part.link_column:
+                        frame = frame.join(ids[part.link], on="_row_no", how="inner", maintain_order="left")
+                        cols = [part.link_column] + cols
+                    if part.identity:
+                        # one range per chunk (the migration lock keeps other writers out; ids of a
+                        # chunk that rolls back are simply never used)
+                        cur.execute("SELECT setval(s, nextval(s) + %s - 1) FROM "
+                                    "(SELECT pg_get_serial_sequence(%s, %s) AS s) q",
+                                    (frame.height, part.table, part.identity))
+                        last = int(cur.fetchone()[0])  # type: ignore[index]
+                        drawn = range(last - frame.height + 1, last + 1)
+                        t0 = self._t("draw ids", t0)
+                        frame = frame.with_columns(pl.int_range(drawn.start, drawn.stop, dtype=pl.Int64)
+                                                   .alias(part.identity))
+                        ids[part.table] = frame.select("_row_no", pl.col(part.identity))
+                        cols = [part.identity] + cols
+                    frame = frame.with_columns(load_run_id=pl.lit(self.run_id, dtype=pl.Int64))
+                    cols = cols + ["load_run_id"]
+                    frame = frame.select(cols)
+                if frame.height == 0:
+                    continue
+                data, _ = to_copy_csv(frame)
+                t0 = self._t(f"csv {part.table}", t0)
+                stream: io.BytesIO = io.BytesIO(data) if fault is None else _FaultyStream(data, fault, chunk_no)
+                cur.copy_expert(f"COPY {part.table} ({', '.join(qident(c) for c in cols)}) FROM STDIN "
+                                f"WITH (FORMAT csv, NULL '\\N')", stream, size=65536)
+                t0 = self._t(f"copy {part.table}", t0)
+        if fault:
+            fault("after_copy", chunk_no)
+
+    def _apply_chunk(self, conn: Connection, ddl: str, data: bytes, *, chunk_no: int) -> None:
         fault = self.lc.fault
         conn.execute(text(ddl))
         raw = conn.connection.dbapi_connection
+        t0 = time.perf_counter()
         with raw.cursor() as cur:  # type: ignore[union-attr]
             stream: io.BytesIO = io.BytesIO(data) if fault is None else _FaultyStream(data, fault, chunk_no)
             cur.copy_expert("COPY _chunk FROM STDIN WITH (FORMAT csv, NULL '\\N')", stream, size=65536)
+            t0 = self._t("copy", t0)
             if fault:
                 fault("after_copy", chunk_no)
             params = self._params()
-            if not fresh:
-                for stmt in self.apply.before_images:
-                    cur.execute(stmt, params)
-            for stmt in self.apply.statements:
+            for stmt in self.apply.before_images:
                 cur.execute(stmt, params)
-        self.lc.ledger.checkpoint(conn, run_id=self.run_id, stage=self.stage.stage, source_table=self.table,
-                                  phase="load", chunk_no=chunk_no, last_key=None if last_key is None else str(last_key),
-                                  rows=rows)
-        if fault:
-            fault("before_commit", chunk_no)
+            t0 = self._t("before_images", t0)
+            for i, stmt in enumerate(self.apply.statements):
+                cur.execute(stmt, params)
+                t0 = self._t(f"apply_{i}", t0)
 
     # ------------------------------------------------------------------ accounting
     def count(self, conn: Connection, dataset: str | None) -> TableCount:
