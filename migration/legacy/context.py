@@ -55,10 +55,13 @@ class Context:
 
     def ward(self, r: float, r2: float, borough_id: int, day: int) -> str:
         """A ward code of the borough, of the vintage in use on ``day`` (mostly)."""
-        b = self.geo.by_id(borough_id)
         use_2014 = (day >= WARD_2014_FROM) != (r2 < 0.06)
-        wards = b.wards_2014 if use_2014 else b.wards_2002
-        return wards[int(r * len(wards))][0]
+        codes = self._wards14[borough_id] if use_2014 else self._wards02[borough_id]
+        return codes[int(r * len(codes))]
+
+    def __post_init__(self) -> None:
+        self._wards14: list[tuple[str, ...]] = [()] + [tuple(c for c, _ in b.wards_2014) for b in self.geo.boroughs]
+        self._wards02: list[tuple[str, ...]] = [()] + [tuple(c for c, _ in b.wards_2002) for b in self.geo.boroughs]
 
 
 def _newer_ward_codes() -> tuple[str, ...]:

@@ -19,7 +19,8 @@ from typing import Any
 
 from migration.legacy import vocab
 from migration.legacy.context import WARD_2014_FROM, Context
-from migration.legacy.inject import Injector, Rotation, exclusive, target_count
+from migration.legacy.geo import LONDON_E, LONDON_N
+from migration.legacy.inject import Injector, Rotation, target_count
 from migration.legacy.manifest import DuplicateGroup, Manifest
 from migration.legacy.plan import DATA_LAST_DAY, Batch, Plan
 from migration.legacy.reference import CrimeType
@@ -76,6 +77,13 @@ GROUPS: tuple[tuple[str, ...], ...] = (  # applied in this order: later groups s
     ("mps.domestic_flag_alt", "mps.domestic_flag_unknown"),
     ("mps.crimeref_trailing_space", "mps.blank_crimeref"),
 )
+_OUTCOMES = vocab.OUTCOMES
+_N_OUTCOMES = len(vocab.OUTCOMES)
+_FORCES = vocab.FORCES
+E_LO, E_HI = LONDON_E[0] + 200, LONDON_E[1] - 200
+N_LO, N_HI = LONDON_N[0] + 200, LONDON_N[1] - 200
+_GROUP_OF = {kind: g for g, group in enumerate(GROUPS) for kind in group}
+_ORDER = {kind: _GROUP_OF.get(kind, len(GROUPS) + n) for n, kind in enumerate(RATES)}
 _NO_VALUE_OR_NULL = (None,) + vocab.NO_VALUE_TEXTS
 _IMPOSSIBLE = ("31/04", "29/02", "31/06", "31/09", "31/11", "30/02")
 _NON_LEAP = (2009, 2010, 2011, 2013, 2014, 2015)
@@ -122,6 +130,16 @@ class MpsGenerator:
         max_id = max(self.type_by_id)
         self.orphan_ids = (0, 999, 1234, 9999, max_id + 5, max_id + 17, -1)
         self.streets = tuple("On or near " + s for s in vocab.STREETS)
+        # per-borough data and formatting tables bound once: the row function is the hot path
+        self.bdata: list[Any] = [None] + [
+            (ctx.speller.official[b.id], b.mps_code, b.cx, b.cy, b.sd,
+             tuple(c for c, _ in b.wards_2014), tuple(c for c, _ in b.wards_2002)) for b in ctx.geo.boroughs]
+        self.normal = ctx.points.normal_table
+        self.hours = tuple(h * 3600 for h in ctx.hour_table)
+        self.base = ctx.clock.base
+        self.iso, self.dmy, self.hhmm, self.hms = ctx.clock.iso, ctx.clock.dmy, ctx.clock.hhmm, ctx.clock.hms
+        self.spring, self.autumn = ctx.clock.spring, ctx.clock.autumn
+        self.yy = tuple(d[2:4] for d in ctx.clock.iso)
         self.streets_cp = tuple("On or near " + s for s in vocab.STREETS_CP1252)
         self.rot: dict[str, Rotation] = {
             name: Rotation(items, start=self.rng.randrange(len(items)))
@@ -159,8 +177,7 @@ class MpsGenerator:
     def _emit(self, it: Item, b: Batch) -> None:
         self.recid += 1
         body = it.body
-        row = (self.recid, body[0], body[1], body[2], body[3], body[4], body[5], body[6], body[7], body[8],
-               body[9], body[10], body[11], body[12], body[13], body[14], b.batch_id, body[15])
+        row = (self.recid, *body[:15], b.batch_id, body[15])
         self.writer.add(row)
         b.rows_in_table += 1
         kinds = it.kinds
@@ -246,6 +263,20 @@ class MpsGenerator:
                     items.append(self._pair(it, copy_wins=True, trailing_p=0.3, revise=False))
         return items
 
+    def _pick(self, due: list[str], i: int) -> list[str]:
+        """The due kinds in application order, at most one per exclusive group (others retry)."""
+        out: list[str] = []
+        used: set[int] = set()
+        for kind in sorted(due, key=_ORDER.__getitem__):
+            g = _GROUP_OF.get(kind)
+            if g is not None:
+                if g in used:
+                    self.inj.retry(kind, i)
+                    continue
+                used.add(g)
+            out.append(kind)
+        return out
+
     def _row(self, b: Batch) -> tuple[Item, bool]:
         ctx = self.ctx
         clock = ctx.clock
@@ -257,10 +288,10 @@ class MpsGenerator:
 
         bt = ctx.borough_table
         bid = bt[int(r() * len(bt))]
+        name, code, cx, cy, sd, w14, w02 = self.bdata[bid]
         # reported
         rep_day = b.first_day + int(r() * (b.last_day - b.first_day + 1))
-        ht = ctx.hour_table
-        rep_secs = ht[int(r() * 1000)] * 3600 + int(r() * 3600)
+        rep_secs = self.hours[int(r() * 1000)] + int(r() * 3600)
         # committed: before reported
         x = r()
         if x < 0.6:
@@ -274,21 +305,26 @@ class MpsGenerator:
         ctype = table[int(r() * len(table))]
         t = self.type_by_id[ctype]
         major: str | None = t.major
-        # place
-        ward = ctx.ward(r(), r(), bid, rep_day)
-        e, n = ctx.points.point(self.rng, bid)
+        # place (ward vintage by date, mostly; points around the borough centroid)
+        wards = w14 if (rep_day >= WARD_2014_FROM) != (r() < 0.06) else w02
+        ward = wards[int(r() * len(wards))]
+        normal = self.normal
+        e = int(cx + normal[int(r() * 8192)] * sd)
+        n = int(cy + normal[int(r() * 8192)] * sd)
+        e = E_LO if e < E_LO else (E_HI if e > E_HI else e)
+        n = N_LO if n < N_LO else (N_HI if n > N_HI else n)
         easting: str | None = str(e)
         northing: str | None = str(n)
-        borough: str | None = ctx.speller.official[bid]
+        borough: str | None = name
         location: str | None = self.streets[int(r() * len(self.streets))]
         violent = t.violent
         domestic: str | None = "Y" if r() < (0.25 if violent else 0.04) else "N"
         knife: int | None = 1 if violent and r() < 0.08 else 0
         outcome: str | None = None
         if r() < 0.85:
-            outcome = vocab.OUTCOMES[int(r() * len(vocab.OUTCOMES))]
-        ref: str | None = f"{clock.d_iso(rep_day)[2:4]}{ctx.geo.by_id(bid).mps_code}{i:07d}"
-        force = vocab.FORCES[1] if bid == 1 else vocab.FORCES[0]
+            outcome = _OUTCOMES[int(r() * _N_OUTCOMES)]
+        ref: str | None = f"{self.yy[rep_day - self.base]}{code}{i:07d}"
+        force = _FORCES[1] if bid == 1 else _FORCES[0]
         lm_day = -1
         lm_secs = 0
         if r() < 0.12:
@@ -302,10 +338,7 @@ class MpsGenerator:
 
         if due:
             inj = self.inj
-            for group in GROUPS:
-                chosen = exclusive(due, group, inj, i)
-                if chosen is None:
-                    continue
+            for chosen in self._pick(due, i):
                 if chosen == "mps.reported_dst_repeated" or chosen == "mps.reported_dst_gap":
                     days = (clock.autumn_between if chosen == "mps.reported_dst_repeated"
                             else clock.spring_between)(b.first_day, b.last_day)
@@ -421,45 +454,49 @@ class MpsGenerator:
                 elif chosen == "mps.blank_crimeref":
                     ref = self.rot["ref"].next()
                     kinds.append(chosen)
-            for kind in due:
-                if kind == "mps.knife_flag_null":
+                elif chosen == "mps.knife_flag_null":
                     knife = None
-                    kinds.append(kind)
-                elif kind == "mps.outcome_no_value_text":
+                    kinds.append(chosen)
+                elif chosen == "mps.outcome_no_value_text":
                     outcome = self.rot["outcome"].next()
-                    kinds.append(kind)
-                elif kind == "mps.lastmodified_dst_repeated":
+                    kinds.append(chosen)
+                elif chosen == "mps.lastmodified_dst_repeated":
                     autumns = clock.autumn_between(max(b.loaded_day + 1, LASTMOD_FROM), DATA_LAST_DAY)
                     if not autumns:
-                        inj.retry(kind, i)
+                        inj.retry(chosen, i)
                         continue
                     lm_day = autumns[0]
                     lm_secs = 3600 + int(r() * 3600)
-                elif kind == INTRA_DUP:
+                elif chosen == INTRA_DUP:
                     intra = True
 
         # committed from reported
+        base = self.base
+        clock_spring, clock_autumn = self.spring, self.autumn
         total_min = rep_day * 1440 + rep_secs // 60 - delay
         c_day, c_min = divmod(total_min, 1440)
+        hhmm = self.hhmm
         if cdate_text is None:
-            cdate_text = clock.d_dmy(c_day)
-            if ctime_text is None and c_day in clock.spring and 60 <= c_min < 120:
+            cdate_text = self.dmy[c_day - base]
+            if ctime_text is None and c_day in clock_spring and 60 <= c_min < 120:
                 kinds.append("mps.dst_gap_committed")
         if ctime_text is None:
-            ctime_text = clock.hhmm[c_min]
-        if rep_day in clock.autumn and 3600 <= rep_secs < 7200:
-            kinds.append("mps.reported_dst_repeated")
-        elif rep_day in clock.spring and 3600 <= rep_secs < 7200:
-            kinds.append("mps.reported_dst_gap")
+            ctime_text = hhmm[c_min]
+        if 3600 <= rep_secs < 7200:
+            if rep_day in clock_autumn:
+                kinds.append("mps.reported_dst_repeated")
+            elif rep_day in clock_spring:
+                kinds.append("mps.reported_dst_gap")
         lastmod = None
         if lm_day >= 0:
-            lastmod = clock.dt(lm_day, lm_secs)
+            lastmod = self.iso[lm_day - base] + self.hms[lm_secs]
             kinds.append("mps.revised")
-            if lm_day in clock.autumn and 3600 <= lm_secs < 7200:
+            if lm_day in clock_autumn and 3600 <= lm_secs < 7200:
                 kinds.append("mps.lastmodified_dst_repeated")
         if ctype in self.retired_ids:
             kinds.append("mps.retired_crimetype")
-        body = [ref, force, cdate_text, ctime_text, clock.dt(rep_day, rep_secs), ctype, major, borough, ward,
+        reported = self.iso[rep_day - base] + self.hms[rep_secs]
+        body = [ref, force, cdate_text, ctime_text, reported, ctype, major, borough, ward,
                 easting, northing, location, domestic, knife, outcome, lastmod]
         return Item(body, kinds), intra
 

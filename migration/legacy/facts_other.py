@@ -179,7 +179,7 @@ class LfbGenerator(PeriodicGenerator):
         date_text = clock.d_dmy(day)
         number = f"{self.serial % 1_000_000:06d}-{date_text.replace('/', '')}"
         if time_text is None:
-            time_text = f"{clock.hhmm[secs // 60]}:{secs % 60:02d}"
+            time_text = clock.hms[secs][1:]
         e_round, n_round = (e // 100) * 100 + 50, (n // 100) * 100 + 50
         cost = f"{cost_10000 // 10000}.{cost_10000 % 10000:04d}"
         row = (number, date_text, time_text, group, stop, category, ptype, postcode, borough, ward,

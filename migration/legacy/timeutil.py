@@ -67,6 +67,7 @@ class Clock:
     dmy: tuple[str, ...] = field(default=(), repr=False)
     iso: tuple[str, ...] = field(default=(), repr=False)
     hhmm: tuple[str, ...] = field(default=(), repr=False)
+    hms: tuple[str, ...] = field(default=(), repr=False)  # " HH:MM:SS" for every second of a day
     spring: frozenset[int] = frozenset()
     autumn: frozenset[int] = frozenset()
 
@@ -78,10 +79,11 @@ class Clock:
         dmy = tuple(f"{d.day:02d}/{d.month:02d}/{d.year:04d}" for d in days)
         iso = tuple(d.isoformat() for d in days)
         hhmm = tuple(f"{m // 60:02d}:{m % 60:02d}" for m in range(1440))
+        hms = tuple(f" {h}:{s:02d}" for h in hhmm for s in range(60))
         years = range(SPAN_FIRST.year, SPAN_LAST.year + 1)
         spring = frozenset(spring_forward(y).toordinal() for y in years)
         autumn = frozenset(autumn_back(y).toordinal() for y in years)
-        return cls(base, dmy, iso, hhmm, spring, autumn)
+        return cls(base, dmy, iso, hhmm, hms, spring, autumn)
 
     # formatting ---------------------------------------------------------------
     def d_dmy(self, day: int) -> str:
@@ -95,8 +97,7 @@ class Clock:
 
     def dt(self, day: int, secs: int) -> str:
         """``YYYY-MM-DD HH:MM:SS``, the text form every engine accepts for DATETIME."""
-        m, s = divmod(secs, 60)
-        return f"{self.iso[day - self.base]} {self.hhmm[m]}:{s:02d}"
+        return self.iso[day - self.base] + self.hms[secs]
 
     # DST ---------------------------------------------------------------------
     def in_gap(self, day: int, secs: int) -> bool:
