@@ -58,7 +58,8 @@ def nhs_number_invalid(digits9: str) -> str:
 
 
 class IstvGenerator:
-    def __init__(self, ctx: Context, plan: Plan, manifest: Manifest, writer: TableWriter) -> None:
+    def __init__(self, ctx: Context, plan: Plan, manifest: Manifest, writer: TableWriter, *,
+                 first_index: int = 0, first_istvid: int = 0) -> None:
         self.ctx = ctx
         self.clock = ctx.clock
         self.plan = plan
@@ -67,9 +68,10 @@ class IstvGenerator:
         self.rng = ctx.rng("istv")
         self.batches = plan.of("ISTV")
         n = sum(b.base_rows for b in self.batches if b.role == "normal")
-        self.inj = Injector(f"{ctx.seed}:istv:inject", n, {k: target_count(r, n, m) for k, (r, m) in RATES.items()})
-        self.i = 0
-        self.istvid = 0
+        self.inj = Injector(f"{ctx.seed}:istv:inject:{first_index}", n,
+                            {k: target_count(r, n, m) for k, (r, m) in RATES.items()}, offset=first_index)
+        self.i = first_index
+        self.istvid = first_istvid
         self.pending: dict[int, list[tuple[list[Any], list[str]]]] = {}
         self.gaps = {(hid, ym) for hid, ym in plan.istv_gaps}
         self.method_table = weighted_table(list(range(len(METHOD_WEIGHTS))), list(METHOD_WEIGHTS.values()), 1000)

@@ -104,7 +104,10 @@ class Item:
 
 
 class MpsGenerator:
-    def __init__(self, ctx: Context, plan: Plan, manifest: Manifest, writer: TableWriter) -> None:
+    def __init__(self, ctx: Context, plan: Plan, manifest: Manifest, writer: TableWriter, *,
+                 first_index: int = 0, first_recid: int = 0) -> None:
+        """``first_index``/``first_recid`` continue numbering after existing rows (for a later
+        ``legacy advance``): CrimeRefs derive from the index, so they stay unique."""
         self.ctx = ctx
         self.plan = plan
         self.manifest = manifest
@@ -115,9 +118,10 @@ class MpsGenerator:
         n = sum(b.base_rows for b in self.batches if b.role == "normal")
         self.n_base = n
         targets = {k: target_count(rate, n, minimum) for k, (rate, minimum) in RATES.items()}
-        self.inj = Injector(f"{ctx.seed}:mps:inject", n, targets, spans={"mps.lastmodified_dst_repeated": 0.75})
-        self.i = 0
-        self.recid = 0
+        self.inj = Injector(f"{ctx.seed}:mps:inject:{first_index}", n, targets,
+                            spans={"mps.lastmodified_dst_repeated": 0.75}, offset=first_index)
+        self.i = first_index
+        self.recid = first_recid
         self.unmatched = 0
         self.stash: dict[int, list[Item]] = {}
         self.pending: dict[int, list[Item]] = {}

@@ -30,7 +30,9 @@ class PeriodicGenerator:
     table = ""
     rates: dict[str, tuple[float, int]] = {}
 
-    def __init__(self, ctx: Context, plan: Plan, manifest: Manifest, writer: TableWriter) -> None:
+    def __init__(self, ctx: Context, plan: Plan, manifest: Manifest, writer: TableWriter, *,
+                 first_index: int = 0) -> None:
+        """``first_index`` continues numbering (keys derive from it) after existing rows."""
         self.ctx = ctx
         self.clock = ctx.clock
         self.writer = writer
@@ -39,8 +41,8 @@ class PeriodicGenerator:
         self.batches = plan.of(self.dataset)
         n = sum(b.base_rows for b in self.batches if b.role == "normal")
         targets = {k: target_count(rate, n, minimum) for k, (rate, minimum) in self.rates.items()}
-        self.inj = Injector(f"{ctx.seed}:{self.dataset}:inject", n, targets)
-        self.i = 0
+        self.inj = Injector(f"{ctx.seed}:{self.dataset}:inject:{first_index}", n, targets, offset=first_index)
+        self.i = first_index
 
     def run(self) -> None:
         for b in self.batches:
@@ -84,12 +86,12 @@ class LfbGenerator(PeriodicGenerator):
     GROUPS = (("lfb.borough_variant", "lfb.borough_pseudo", "lfb.borough_blank", "lfb.borough_unmatched"),
               ("lfb.ward_unknown", "lfb.ward_no_value_text"), ("lfb.call_dst_gap", "lfb.call_dst_repeated"))
 
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
         self.boroughs = BoroughText(self.ctx, self.rng, "lfb", with_ward=True)
         stops = vocab.LFB_STOP_CODES
         self.stop_table = weighted_table(list(range(len(stops))), [w for _, _, w in stops], 1000)
-        self.serial = 0
+        self.serial = self.i
 
     def _category(self, group: str) -> int:
         r = self.rng.random()
@@ -203,8 +205,8 @@ class LasGenerator(PeriodicGenerator):
               ("las.gridref_no_value", "las.gridref_zero", "las.gridref_swapped", "las.gridref_outside_london"),
               ("las.calldt_dst_gap", "las.calldt_dst_repeated"))
 
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
         self.boroughs = BoroughText(self.ctx, self.rng, "las", with_ward=True)
         cats = vocab.LAS_CATEGORIES
         self.cat_table = weighted_table(list(range(len(cats))), [w for _, _, w in cats], 1000)
@@ -294,8 +296,8 @@ class TransportGenerator(PeriodicGenerator):
               ("transport.crime_date_placeholder", "transport.crime_date_impossible",
                "transport.crime_time_unknown", "transport.crime_dst_gap"))
 
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
         self.boroughs = BoroughText(self.ctx, self.rng, "transport", with_ward=False)
         modes = vocab.TRANSPORT_MODES
         self.mode_table = weighted_table(list(range(len(modes))), [w for _, _, w in modes], 1000)

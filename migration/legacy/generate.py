@@ -1,4 +1,17 @@
-"""Generate a synthetic legacy SafeStats database and its ground-truth manifest."""
+"""Generate a synthetic legacy SafeStats database and its ground-truth manifest.
+
+The run is: context (clock, geography, reference rows; all from the seed) → plan (the
+batches of every dataset, i.e. ``tblImportLog``) → reference tables → fact tables, one
+batch at a time → import log → manifest.  Each part draws from its own random stream
+(``Context.rng(name)``), so adding a table or a kind changes nothing elsewhere.
+
+Built to be extended by a later ``legacy advance --days N --seed S``: that command can
+rebuild the same :class:`~migration.legacy.context.Context` from the manifest's seed, plan
+new batches after the last ``LoadedOn``, run the same fact generators with
+``first_index``/``first_recid`` continuing after the existing rows, apply in-place
+revisions (MPS ``LastModified``, LAS ``UpdatedOn``, ``tblUser``) and hard deletes, and
+add its changes to the manifest.
+"""
 
 from __future__ import annotations
 

@@ -29,10 +29,12 @@ def target_count(rate: float, n: int, minimum: int) -> int:
 
 class Injector:
     def __init__(self, seed: str, n: int, targets: Mapping[str, int],
-                 spans: Mapping[str, float] | None = None) -> None:
+                 spans: Mapping[str, float] | None = None, offset: int = 0) -> None:
         """``spans`` limits a kind to the first fraction of the rows (for kinds that need
-        something later rows may lack, e.g. a DST date after the row's load date)."""
+        something later rows may lack, e.g. a DST date after the row's load date);
+        ``offset`` is the index of the first row (rows already in the table)."""
         self._rng = random.Random(seed)
+        self._offset = offset
         self._n = max(n, 1)
         self._span = {kind: max(1, int(self._n * f)) for kind, f in (spans or {}).items()}
         self._heap: list[tuple[int, int, str, int, int]] = []
@@ -45,7 +47,7 @@ class Injector:
 
     def _push_stratum(self, kind: str, j: int, k: int) -> None:
         width = self._span.get(kind, self._n) / k
-        pos = int((j + self._rng.random()) * width)
+        pos = self._offset + int((j + self._rng.random()) * width)
         self._seq += 1
         heapq.heappush(self._heap, (pos, self._seq, kind, j, k))
 
