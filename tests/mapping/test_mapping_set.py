@@ -580,6 +580,17 @@ def test_codes() -> None:
     assert (ref.disp, ref.reason) == ("quarantine", "BAD_STATUS")
 
 
+def test_no_heathrow_spelling_ever_widens_a_grant() -> None:
+    _, tm = BY_TABLE["tblUser"]
+    never = set(tm.derive["areas"].params["never_widen"])
+    heathrow = {r["alias_norm"] for r in _csv("la_alias.csv") if r["flag"] == "heathrow"}
+    assert heathrow <= never
+    for spelling in ("Heathrow", "heathrow airport", "London Heathrow", "London  Heathrow Airport"):
+        _, rows = one("tblUser", AllowedBoroughs=f"Camden,{spelling}")
+        assert {g["gss_code"] for g in rows["sec.access_grant"]} == {"E09000007"}, spelling
+        assert "borough_not_widened" in rows["sec.app_user"][0]["dq_flags"]
+
+
 def test_users_and_grants() -> None:
     _, rows = one("tblUser")
     user, = rows["sec.app_user"]
