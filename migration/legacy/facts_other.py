@@ -272,7 +272,8 @@ class LasGenerator(PeriodicGenerator):
             kinds.append("las.calldt_dst_repeated")
         updated_on = None
         if updated:
-            updated_on = clock.dt(min(day + 1 + int(r() * 60), b.loaded_day + 200), 8 * 3600 + int(r() * 36000))
+            # changed in place after the load (the source re-sent a correction)
+            updated_on = clock.dt(b.loaded_day + 1 + int(r() * 90), 8 * 3600 + int(r() * 36000))
             kinds.append("las.updated")
         ref = f"LAS{clock.d_iso(b.first_day)[2:4]}{i:08d}"
         row = (ref, clock.dt(day, secs), ward, borough, grid, category, alcohol, updated_on, b.batch_id)

@@ -308,11 +308,13 @@ def test_cli_server_url_without_manifest(capsys: pytest.CaptureFixture[str]) -> 
 # ------------------------------------------------------------------ other engines
 @pytest.mark.mariadb
 def test_mariadb_tables_are_latin1_and_cp1252_round_trips(mariadb_url: URL, tmp_path: Path) -> None:
-    generate(mariadb_url, 0.0002, 3, tmp_path / "m.json", console=RecordingConsole())
     engine = create_engine(mariadb_url)
+    with engine.connect() as conn:  # a UTF-8 database: the tables themselves must ask for latin1
+        db = conn.execute(text("SELECT DATABASE()")).scalar_one()
+        conn.execute(text(f"ALTER DATABASE `{db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"))
+    generate(mariadb_url, 0.0002, 3, tmp_path / "m.json", console=RecordingConsole())
     try:
         with engine.connect() as conn:
-            db = conn.execute(text("SELECT DATABASE()")).scalar_one()
             charsets = conn.execute(text(
                 "SELECT DISTINCT CHARACTER_SET_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = :db "
                 "AND CHARACTER_SET_NAME IS NOT NULL"), {"db": db}).scalars().all()
