@@ -210,6 +210,13 @@ class Runner:
                 f"stage {spec.stage} cannot start: it depends on {', '.join(missing)}, not loaded yet",
                 hint=f"run `safestats-migrate run {' '.join(missing)}` first (or `run --all`)")
         resumed = st is not None and st.state in ("running", "failed") and st.run_id is not None
+        seed_rows = 0
+        before_runs: list[int] = []
+        if not resumed:
+            # reference rows the tables build on are written first, each under a run of its own
+            # (so a table's "rows loaded" never counts seed rows); the stage run lists them, and
+            # rollback undoes the whole group, newest write first
+            seed_rows += self._seeds(ledger, spec, None, "before_tables", before_runs)
         with self.target.begin() as conn:
             if resumed:
                 assert st is not None and st.run_id is not None
@@ -228,9 +235,9 @@ class Runner:
                                         source_url=redact_url(self.settings.source_url),
                                         options={"stage": spec.stage})
                 ledger.event(conn, run_id=run_id, stage=spec.stage, kind="stage_started",
-                             detail={"tables": [t.source.table for t in spec.tables], "file": spec.file})
+                             detail={"tables": [t.source.table for t in spec.tables], "file": spec.file,
+                                     "seed_runs": before_runs})
         try:
-            seed_rows = self._seeds(ledger, spec, run_id, "before_tables")
             counts = []
             for tm in spec.tables:
                 counts.append(self._load_table(ledger, spec, tm, run_id))
@@ -305,41 +312,60 @@ class Runner:
                          dict(r=run_id, s=spec.stage, t=tm.source.table, v=None if upto is None else str(upto)))
             return upto
 
-    def _seeds(self, ledger: Ledger, spec: StageSpec, run_id: int, when: str) -> int:
-        seeds = [s for s in spec.seeds if s.load == when]
+    def _seeds(self, ledger: Ledger, spec: StageSpec, stage_run: int | None, when: str,
+               runs: list[int] | None = None) -> int:
         total = 0
-        for seed in seeds:
-            total += self._seed(ledger, spec, seed, run_id)
+        for seed in (s for s in spec.seeds if s.load == when):
+            total += self._seed(ledger, spec, seed, stage_run, runs)
         return total
 
-    def _seed(self, ledger: Ledger, spec: StageSpec, seed: SeedSpec, stage_run: int) -> int:
+    def _seed(self, ledger: Ledger, spec: StageSpec, seed: SeedSpec, stage_run: int | None,
+              runs: list[int] | None = None) -> int:
+        """Upsert a refdata CSV under its own run: unchanged rows are left alone, changed rows of
+        other runs are imaged first (so rollback restores them)."""
+        from migration.mapping.compile import conflict_columns
+
         path = refdata_dir() / seed.file
         with path.open(newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
         table = models.table(seed.target)
         cols = list(seed.columns)
         with self.target.begin() as conn:
-            done = conn.execute(text(
-                "SELECT detail->>'seed_run' FROM ledger.event WHERE run_id = :r AND stage = :s AND kind = 'seed_loaded' "
-                "AND detail->>'file' = :f"), dict(r=stage_run, s=spec.stage, f=seed.file)).first()
-            if done:
-                return 0
+            if stage_run is not None and conn.execute(text(
+                    "SELECT 1 FROM ledger.event WHERE stage = :s AND kind = 'seed_loaded' "
+                    "AND detail->>'file' = :f AND detail->>'stage_run' = :r"),
+                    dict(s=spec.stage, f=seed.file, r=str(stage_run))).first():
+                return 0  # a resumed stage: this seed was loaded before the interruption
             seed_run = ledger.new_run(conn, kind="full", mapping_hash=self.mapping_hash,
                                       refdata_version=self.refdata_version, source_url=None,
-                                      options={"stage": spec.stage, "seed": seed.file, "stage_run": stage_run})
-            from migration.mapping.compile import conflict_columns
-
+                                      options={"stage": spec.stage, "seed": seed.file})
+            if runs is not None:
+                runs.append(seed_run)
             conflict = conflict_columns(table)
+            upd = [c for c in cols if c not in conflict]
+            conn.execute(text(f"CREATE TEMP TABLE _seed ON COMMIT DROP AS SELECT {', '.join(qident(c) for c in cols)} "
+                              f"FROM {seed.target} WITH NO DATA"))
             values = [{c: (r[seed.columns[c]] if r[seed.columns[c]] != "" else None) for c in cols} for r in rows]
-            upd = [c for c in cols if c not in conflict] + ["load_run_id"]
-            sql = (f"INSERT INTO {seed.target} ({', '.join(qident(c) for c in cols)}, load_run_id) VALUES ("
-                   + ", ".join(f":{c}" for c in cols) + ", :__run) "
-                   + f"ON CONFLICT ({', '.join(qident(c) for c in conflict)}) DO UPDATE SET "
-                   + ", ".join(f"{qident(c)} = EXCLUDED.{qident(c)}" for c in upd))
-            for v in values:
-                conn.execute(text(sql), {**v, "__run": seed_run})
-            ledger.event(conn, run_id=stage_run, stage=spec.stage, kind="seed_loaded",
-                         detail={"file": seed.file, "target": seed.target, "rows": len(values), "seed_run": seed_run})
+            conn.execute(text(f"INSERT INTO _seed ({', '.join(qident(c) for c in cols)}) VALUES ("
+                              + ", ".join(f":{c}" for c in cols) + ")"), values)
+            match = " AND ".join(f"o.{qident(k)} = s.{qident(k)}" for k in conflict)
+            differs = (f"({', '.join('o.' + qident(c) for c in upd)}) IS DISTINCT FROM "
+                       f"({', '.join('s.' + qident(c) for c in upd)})") if upd else "false"
+            conn.execute(text(
+                f"INSERT INTO ledger.before_image (run_id, stage, table_name, op, row_data) SELECT :run, :stage, "
+                f":t, 'U', to_jsonb(o) FROM _seed s JOIN {seed.target} o ON {match} WHERE {differs}"),
+                dict(run=seed_run, stage=spec.stage, t=seed.target))
+            sets = ", ".join(f"{qident(c)} = EXCLUDED.{qident(c)}" for c in upd + ["load_run_id"])
+            where = (f" WHERE ({', '.join(f't.{qident(c)}' for c in upd)}) IS DISTINCT FROM "
+                     f"({', '.join(f'EXCLUDED.{qident(c)}' for c in upd)})") if upd else ""
+            written = conn.execute(text(
+                f"INSERT INTO {seed.target} AS t ({', '.join(qident(c) for c in cols)}, load_run_id) "
+                f"SELECT {', '.join(qident(c) for c in cols)}, :run FROM _seed "
+                f"ON CONFLICT ({', '.join(qident(c) for c in conflict)}) DO UPDATE SET {sets}{where}"),
+                dict(run=seed_run)).rowcount
+            ledger.event(conn, run_id=seed_run, stage=spec.stage, kind="seed_loaded",
+                         detail={"file": seed.file, "target": seed.target, "rows": len(values), "written": written,
+                                 "seed_run": seed_run, "stage_run": stage_run, "load": seed.load})
         return len(values)
 
     def _drop_secondary_indexes(self, spec: StageSpec, tables: list[str]) -> None:

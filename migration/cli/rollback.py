@@ -1,0 +1,46 @@
+"""`safestats-migrate rollback STAGE [--run RUN_ID] | --all [--cascade] [--dry-run]`."""
+
+from __future__ import annotations
+
+import typer
+
+from migration.cli.state import state
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("rollback")
+    def rollback(
+        ctx: typer.Context,
+        stage: str | None = typer.Argument(None, help="The stage whose latest (or --run) run to undo."),
+        run: int | None = typer.Option(None, "--run", help="Undo this run (and the later runs of the stage)."),
+        all_: bool = typer.Option(False, "--all", help="Undo every stage, in reverse dependency order."),
+        cascade: bool = typer.Option(False, "--cascade", help="Undo the stages that depend on it first."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="List what would change; change nothing."),
+    ) -> None:
+        """Undo the data a run wrote: inserted rows go, updated rows get their old values, deleted rows return."""
+        from migration.db.engines import check_connect, target_engine
+        from migration.rollback import Rollback
+        from migration.steps.runner import load_specs, order_stages
+
+        st = state(ctx)
+        if not stage and not all_:
+            raise typer.BadParameter("name a stage, or pass --all")
+        engine = target_engine(st.settings.require_target())
+        check_connect(engine, role="target")
+        try:
+            rb = Rollback(engine, order_stages(load_specs(st.settings.mappings_dir)), st.console)
+            results = rb.all(dry_run=dry_run) if all_ else rb.run(
+                str(stage), run, cascade=cascade, dry_run=dry_run,
+                command=f"rollback {stage}" + (f" --run {run}" if run else ""))
+        finally:
+            engine.dispose()
+        title = "Rollback plan (dry run: nothing changed)" if dry_run else "Rolled back"
+        rows = []
+        for r in results:
+            if not r.tables:
+                rows.append((r.stage, r.run_id, "(no rows)", "", "", "", f"{r.seconds:.1f}"))
+            for t, c in r.tables.items():
+                rows.append((r.stage, r.run_id, t, f"{c['deleted']:,}", f"{c['reverted']:,}", f"{c['restored']:,}",
+                             f"{r.seconds:.1f}"))
+        st.console.table(title, ["stage", "run", "table", "inserted rows removed", "updated rows reverted",
+                                 "deleted rows restored", "seconds"], rows)

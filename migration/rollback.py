@@ -1,0 +1,252 @@
+"""Undo data, not schema: any run of a stage, exactly, last-in-first-out.
+
+Every row a run writes carries its ``load_run_id``; before a run changes or deletes a row
+written by another run it stores the old row in ``ledger.before_image``.  Undoing run R
+of a stage, in ONE transaction per run:
+
+1. rows R updated get their old values back (op ``U`` images) — in place, so rows of
+   other runs that hang off them (detail rows) are untouched;
+2. rows R inserted (``load_run_id = R`` and no image) are deleted, children first;
+3. rows R deleted come back with their original surrogate keys (op ``D`` images),
+   parents first;
+4. R's quarantine and disposition records are marked rolled back; the event log says
+   who undid what, when.
+
+A rollback killed halfway changed nothing and can simply be run again.  Nothing is ever
+TRUNCATEd: rows of other stages in the same tables (police incidents beside fire ones)
+are never touched.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from migration.console import Console
+from migration.errors import SafeStatsError
+from migration.ledger import Ledger, MigrationLock
+from migration.mapping.compile import qident, staging_table
+from migration.mapping.spec import StageSpec
+from migration.schema import models
+
+
+class RollbackError(SafeStatsError):
+    """A rollback was refused (unknown run, dependants loaded, …)."""
+
+
+@dataclass
+class RunUndo:
+    stage: str
+    run_id: int
+    tables: dict[str, dict[str, int]] = field(default_factory=dict)  # table → {deleted, restored, reverted}
+    seconds: float = 0.0
+    dry_run: bool = False
+
+
+def stage_tables(spec: StageSpec) -> list[str]:
+    """The stage's target tables, parents before children (the model's dependency order)."""
+    mine = {t for tm in spec.tables for t in tm.targets} | {s.target for s in spec.seeds}
+    return [t.fullname for t in models.metadata.sorted_tables if t.fullname in mine]
+
+
+def run_groups(conn: Connection, stage: str) -> dict[int, list[int]]:
+    """Stage runs not undone yet → their member runs in the order they wrote (oldest group first).
+
+    A stage run (``run``, a delta or a redrive) writes its tables under its own id; the
+    reference seeds it loads are runs of their own, listed before it (seeds loaded before
+    the tables) or after it.  The group is undone as one."""
+    started = conn.execute(text(
+        "SELECT run_id, coalesce(detail->'seed_runs', '[]'::jsonb) FROM ledger.event WHERE stage = :s "
+        "AND kind IN ('stage_started', 'delta_started', 'redrive_started') ORDER BY event_id"),
+        dict(s=stage)).all()
+    after = conn.execute(text(
+        "SELECT CAST(detail->>'stage_run' AS bigint), CAST(detail->>'seed_run' AS bigint) FROM ledger.event "
+        "WHERE stage = :s AND kind = 'seed_loaded' AND detail->>'stage_run' IS NOT NULL ORDER BY event_id"),
+        dict(s=stage)).all()
+    undone = {int(r[0]) for r in conn.execute(text(
+        "SELECT CAST(detail->>'run_id' AS bigint) FROM ledger.event WHERE stage = :s "
+        "AND kind = 'run_rolled_back'"), dict(s=stage))}
+    groups: dict[int, list[int]] = {}
+    for run_id, seeds in started:
+        if run_id in undone:
+            continue
+        groups[int(run_id)] = [int(x) for x in seeds] + [int(run_id)]
+    for stage_run, seed_run in after:
+        if stage_run in groups:
+            groups[stage_run].append(int(seed_run))
+    return dict(sorted(groups.items()))
+
+
+def active_runs(conn: Connection, stage: str) -> list[int]:
+    """Stage runs (group ids) not undone yet, oldest first."""
+    return list(run_groups(conn, stage))
+
+
+def dependants(specs: list[StageSpec], stage: str) -> list[str]:
+    """Stages that depend on ``stage``, directly or not, nearest last."""
+    out: list[str] = []
+
+    def visit(name: str) -> None:
+        for s in specs:
+            if name in s.depends_on and s.stage not in out:
+                visit(s.stage)
+                out.append(s.stage)
+
+    visit(stage)
+    return out
+
+
+class Rollback:
+    def __init__(self, engine: Engine, specs: list[StageSpec], console: Console) -> None:
+        self.engine = engine
+        self.specs = {s.stage: s for s in specs}
+        self.order = [s.stage for s in specs]
+        self.console = console
+        self.ledger = Ledger(engine)
+
+    def plan(self, stage: str, run_id: int | None, *, cascade: bool) -> list[tuple[str, int]]:
+        """(stage, run) pairs to undo, in order, or an error saying why not."""
+        if stage not in self.specs:
+            raise RollbackError(f"unknown stage {stage}", hint=f"stages are: {', '.join(self.order)}")
+        steps: list[tuple[str, int]] = []
+        with self.engine.connect() as conn:
+            groups = run_groups(conn, stage)
+            runs = list(groups)
+            if run_id is not None:
+                run_id = next((g for g, members in groups.items() if run_id in members), run_id)
+                known = conn.execute(text("SELECT 1 FROM ledger.run WHERE run_id = :r"), dict(r=run_id)).first()
+                if not known:
+                    raise RollbackError(f"there is no run {run_id}",
+                                        hint="list runs with `safestats-migrate report` or the ledger.run table")
+                if run_id not in runs:
+                    undone = conn.execute(text(
+                        "SELECT at, actor FROM ledger.event WHERE kind = 'run_rolled_back' AND stage = :s "
+                        "AND detail->>'run_id' = :r ORDER BY event_id DESC LIMIT 1"),
+                        dict(s=stage, r=str(run_id))).first()
+                    if undone:
+                        raise RollbackError(f"run {run_id} of {stage} was already rolled back by {undone.actor} "
+                                            f"at {undone.at:%Y-%m-%d %H:%M:%S}; nothing to do", hint="")
+                    raise RollbackError(f"run {run_id} did not load stage {stage}",
+                                        hint="name the stage the run belongs to")
+            if not runs:
+                return []
+            target = run_id if run_id is not None else runs[-1]
+            later = [r for r in runs if r >= target]
+            live = [d for d in dependants(list(self.specs.values()), stage) if active_runs(conn, d)]
+        if live and not cascade:
+            raise RollbackError(
+                f"stage {stage} cannot be rolled back: {', '.join(live)} loaded later and depend on it",
+                hint="roll those back first, or add --cascade to undo them too")
+        for d in reversed(live) if cascade else []:
+            with self.engine.connect() as conn:
+                steps += [(d, r) for r in reversed(active_runs(conn, d))]
+        steps += [(stage, r) for r in sorted(later, reverse=True)]
+        return steps
+
+    def run(self, stage: str, run_id: int | None = None, *, cascade: bool = False, dry_run: bool = False,
+            command: str = "rollback") -> list[RunUndo]:
+        self.ledger.require_installed()
+        steps = self.plan(stage, run_id, cascade=cascade)
+        if not steps:
+            self.console.info(f"{stage}: nothing to roll back (no run of it is loaded)")
+            return []
+        if dry_run:
+            return [self._count(s, r) for s, r in steps]
+        results: list[RunUndo] = []
+        with MigrationLock(self.engine, command):
+            target = run_id if run_id is not None else steps[-1][1]
+            if [r for s, r in steps if s == stage and r != target]:
+                self.console.info(f"{stage}: undoing the later runs "
+                                  f"{', '.join(str(r) for s, r in steps if s == stage and r != target)} first "
+                                  f"(runs are undone last-in-first-out)")
+            for s, r in steps:
+                results.append(self._undo(s, r))
+        return results
+
+    def all(self, *, dry_run: bool = False) -> list[RunUndo]:
+        out: list[RunUndo] = []
+        for stage in reversed(self.order):
+            with self.engine.connect() as conn:
+                if not active_runs(conn, stage):
+                    continue
+            out += self.run(stage, cascade=True, dry_run=dry_run, command="rollback --all")
+        return out
+
+    # ------------------------------------------------------------------ one run
+    def _count(self, stage: str, run_id: int) -> RunUndo:
+        res = RunUndo(stage, run_id, dry_run=True)
+        with self.engine.connect() as conn:
+            members = run_groups(conn, stage).get(run_id, [run_id])
+            for t in stage_tables(self.specs[stage]):
+                deleted = conn.execute(text(f"SELECT count(*) FROM {t} WHERE load_run_id = ANY(:r)"),
+                                       dict(r=members)).scalar_one()
+                images = dict(conn.execute(text(
+                    "SELECT op, count(*) FROM ledger.before_image WHERE run_id = ANY(:r) AND table_name = :t "
+                    "GROUP BY op"), dict(r=members, t=t)).all())
+                if deleted or images:
+                    res.tables[t] = {"deleted": int(deleted) - int(images.get("U", 0)),
+                                     "reverted": int(images.get("U", 0)), "restored": int(images.get("D", 0))}
+        return res
+
+    def _undo(self, stage: str, run_id: int) -> RunUndo:
+        """Undo a stage run and the seed runs of its group, newest write first, in one transaction."""
+        started = time.monotonic()
+        spec = self.specs[stage]
+        tables = stage_tables(spec)
+        res = RunUndo(stage, run_id)
+        with self.engine.begin() as conn:
+            conn.execute(text("SET LOCAL lock_timeout = '30s'"))
+            members = run_groups(conn, stage).get(run_id, [run_id])
+            for t in tables:
+                res.tables.setdefault(t, {"deleted": 0, "reverted": 0, "restored": 0})
+            for member in reversed(members):
+                for t in tables:  # 1. updated rows get their old values, in place
+                    res.tables[t]["reverted"] += self._revert_updates(conn, t, member)
+                for t in reversed(tables):  # 2. inserted rows go, children first
+                    n = conn.execute(text(f"DELETE FROM {t} WHERE load_run_id = :r"), dict(r=member)).rowcount
+                    res.tables[t]["deleted"] += int(n)
+                for t in tables:  # 3. deleted rows come back with their keys, parents first
+                    res.tables[t]["restored"] += self._restore_deletes(conn, t, member)
+                for book in ("quarantine", "disposition"):
+                    conn.execute(text(f"UPDATE ledger.{book} SET rolled_back_at = clock_timestamp() "
+                                      f"WHERE run_id = :r AND rolled_back_at IS NULL"), dict(r=member))
+            for tm in spec.tables:
+                for suffix in ("keys", "losers"):
+                    conn.execute(text(f"DROP TABLE IF EXISTS {staging_table(stage, tm.source.table, suffix)}"))
+            res.tables = {t: c for t, c in res.tables.items() if any(c.values())}
+            self.ledger.event(conn, run_id=None, stage=stage, kind="run_rolled_back",
+                              detail={"run_id": run_id, "members": members, "tables": res.tables})
+            if not active_runs(conn, stage):
+                self.ledger.event(conn, run_id=run_id, stage=stage, kind="stage_rolled_back",
+                                  detail={"run_id": run_id})
+        res.seconds = time.monotonic() - started
+        return res
+
+    def _revert_updates(self, conn: Connection, table: str, run_id: int) -> int:
+        t = models.table(table)
+        pk = [c.name for c in t.primary_key.columns]
+        cols = [c.name for c in t.columns if c.name not in pk]
+        sets = ", ".join(f"{qident(c)} = r.{qident(c)}" for c in cols)
+        match = " AND ".join(f"x.{qident(c)} = r.{qident(c)}" for c in pk)
+        # the oldest image of a row is its state before the run (a run images a row once)
+        n = conn.execute(text(
+            f"UPDATE {table} AS x SET {sets} FROM (SELECT DISTINCT ON ({', '.join('q.' + qident(c) for c in pk)}) "
+            f"q.* FROM (SELECT b.image_id, (jsonb_populate_record(NULL::{table}, b.row_data)).* "
+            f"FROM ledger.before_image b WHERE b.run_id = :r AND b.table_name = :t AND b.op = 'U') q "
+            f"ORDER BY {', '.join('q.' + qident(c) for c in pk)}, q.image_id) r WHERE {match}"),
+            dict(r=run_id, t=table)).rowcount
+        return int(n)
+
+    def _restore_deletes(self, conn: Connection, table: str, run_id: int) -> int:
+        t = models.table(table)
+        cols = ", ".join(qident(c.name) for c in t.columns)
+        overriding = " OVERRIDING SYSTEM VALUE" if any(c.identity is not None for c in t.columns) else ""
+        n = conn.execute(text(
+            f"INSERT INTO {table} ({cols}){overriding} SELECT {cols} FROM (SELECT (jsonb_populate_record("
+            f"NULL::{table}, b.row_data)).* FROM ledger.before_image b WHERE b.run_id = :r AND b.table_name = :t "
+            f"AND b.op = 'D') q"), dict(r=run_id, t=table)).rowcount
+        return int(n)
+
