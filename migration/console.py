@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 
 from migration.secrets import scrub
 
@@ -61,7 +62,7 @@ class RecordingConsole:
 class _PlainProgress:
     """Plain progress lines (not a terminal): one line every few seconds."""
 
-    def __init__(self, console: "RichConsole", label: str, total: int | None) -> None:
+    def __init__(self, console: RichConsole, label: str, total: int | None) -> None:
         self.console, self.label, self.total = console, label, total
         self.done = 0
         self.start = self.last = time.monotonic()

@@ -124,7 +124,8 @@ def build_apply(stage: StageSpec, tm: TableMappingSpec) -> ApplyPlan:
     for tp in targets:
         froms, conds = _from_clause(tp, by_name)
         table = models.table(tp.table)
-        key_match = " AND ".join(f"o.{qident(k)} = {tp.chunk_column[k]}" for k in tp.conflict)
+        key_match = " AND ".join(f"o.{qident(k)} = CAST({tp.chunk_column[k]} AS {pg_type(table, k)})"
+                                 for k in tp.conflict)
         plan.before_images.append(
             f"INSERT INTO ledger.before_image (run_id, stage, table_name, op, row_data) "
             f"SELECT DISTINCT ON (o.ctid) %(run_id)s, %(stage)s, {qliteral(tp.table)}, 'U', to_jsonb(o) "
@@ -154,6 +155,7 @@ def _from_clause(tp: TargetPlan, by_name: dict[str, TargetPlan]) -> tuple[str, l
         froms += f" CROSS JOIN LATERAL unnest(c._x{tp.index}_{name}) AS e_{name}(item)"
     if tp.link:
         parent = by_name[tp.link]
+        ptable = models.table(tp.link)
         froms += f" JOIN {tp.link} p ON " + " AND ".join(
-            f"p.{qident(k)} = {parent.chunk_column[k]}" for k in parent.conflict)
+            f"p.{qident(k)} = CAST({parent.chunk_column[k]} AS {pg_type(ptable, k)})" for k in parent.conflict)
     return froms, ["c._disp = 'load'"] + tp.where

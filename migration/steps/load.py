@@ -4,7 +4,9 @@
    partition and the winner-ordering values of every row are streamed and COPY'd into
    ``staging.<stage>__<table>__keys``; the duplicate rule runs there as one window
    query (``rank() … > 1`` = merged).  The snapshot also bounds the main pass for integer
-   keys: rows added to the legacy table after it are left to the next delta.
+   keys: rows added to the legacy table after it are left to the next delta.  Each group
+   keeps exactly one winner (``row_number``); rows tied on every declared value are
+   identical in them, and the one read last wins so the choice is repeatable.
 2. **Main pass**: rows are streamed in key order after the last committed checkpoint,
    transformed in Python (:mod:`migration.mapping.engine`), COPY'd into a temporary
    ``_chunk`` table and applied set-based (:mod:`migration.mapping.compile`); the chunk's
@@ -180,15 +182,18 @@ class TableLoad:
     def _params(self) -> dict[str, Any]:
         return dict(run_id=self.run_id, stage=self.stage.stage, source_table=self.table)
 
+    def _src_key(self, row_no: pl.Expr) -> pl.Expr:
+        """The legacy row's identity in the ledger: its primary key; for a keyless reference
+        table, its raw business key and position (``00AAFA|2002#17``)."""
+        if self.tm.source.key is not None:
+            return pl.col(self.tm.source.key)
+        return pl.concat_str([pl.concat_str([pl.col(c).fill_null("") for c in self.tm.business_key.columns],
+                                            separator="|"), pl.lit("#"), row_no.cast(pl.String)])
+
     def _frame(self, chunk: Chunk, first_row_no: int) -> pl.DataFrame:
         df = chunk.frame.select(self.extracted)
         row_no = pl.int_range(first_row_no, first_row_no + chunk.size, dtype=pl.Int64)
-        if self.tm.source.key is None:  # keyless reference table: business key + ordinal
-            src_key = pl.concat_str([pl.concat_str([pl.col(c).fill_null("") for c in self.tm.business_key.columns],
-                                                   separator="|"), pl.lit("#"), row_no.cast(pl.String)])
-        else:
-            src_key = pl.col(self.tm.source.key)
-        return df.with_columns(_row_no=row_no, _src_key=src_key)
+        return df.with_columns(_row_no=row_no, _src_key=self._src_key(row_no))
 
     # ------------------------------------------------------------------ key snapshot
     def winner_frame(self, df: pl.DataFrame) -> pl.DataFrame:
@@ -238,7 +243,8 @@ class TableLoad:
         if done:
             return
         cols = list(dict.fromkeys(
-            ([self.tm.source.key] if self.tm.source.key else []) + (dup.partition or self.tm.business_key.columns)
+            ([self.tm.source.key] if self.tm.source.key else []) + self.tm.business_key.columns
+            + (dup.partition or [])
             + [w.expr for w in dup.winner if "." not in w.expr]
             + [c for name in {w.expr.split(".")[0] for w in dup.winner if "." in w.expr}
                for c in self.tm.lookups[name].match.values()]))
@@ -251,10 +257,8 @@ class TableLoad:
             total = 0
             for chunk in lc.source.stream(self.table, cols, key=self.tm.source.key,
                                           key_type=self.tm.source.key_type, upto=upto, chunk_rows=lc.chunk_rows * 2):
-                df = chunk.frame.select(cols).with_columns(
-                    _row_no=pl.int_range(row_no, row_no + chunk.size, dtype=pl.Int64),
-                    _src_key=pl.col(self.tm.source.key) if self.tm.source.key else pl.int_range(
-                        row_no, row_no + chunk.size).cast(pl.String))
+                rn = pl.int_range(row_no, row_no + chunk.size, dtype=pl.Int64)
+                df = chunk.frame.select(cols).with_columns(_row_no=rn, _src_key=self._src_key(rn))
                 frame = self.winner_frame(df)
                 data, types = to_copy_csv(frame)
                 if not created:
@@ -271,9 +275,11 @@ class TableLoad:
                 conn.execute(text(f"CREATE UNLOGGED TABLE {self.keys_table} (_src_key text, _row_no bigint, "
                                   f"_part text)"))
             order = ", ".join(f"{qident(f'_w{i}')} {w.order.upper()} NULLS LAST" for i, w in enumerate(dup.winner))
+            # exactly one winner per group: rows still tied after the declared order are identical in
+            # every compared value, and the last one read wins so the choice is repeatable
             conn.execute(text(
                 f"CREATE UNLOGGED TABLE {self.losers_table} AS SELECT _src_key FROM (SELECT _src_key, "
-                f"rank() OVER (PARTITION BY _part COLLATE \"C\" ORDER BY {order}) AS rk "
+                f"row_number() OVER (PARTITION BY _part COLLATE \"C\" ORDER BY {order}, _row_no DESC) AS rk "
                 f"FROM {self.keys_table} WHERE _part IS NOT NULL) x WHERE rk > 1"))
             losers = conn.execute(text(f"SELECT count(*) FROM {self.losers_table}")).scalar_one()
             ledger.event(conn, run_id=self.run_id, stage=self.stage.stage, kind="keys_snapshot",
