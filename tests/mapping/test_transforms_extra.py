@@ -17,7 +17,8 @@ from migration.mapping.engine import PL_TYPES, to_python_value
 from migration.mapping.transforms import extra
 from migration.mapping.transforms.base import PlPlan
 
-EXTRA = ["coalesce", "flag_default", "offence_parent", "differs", "after", "present", "code_key", "user_datasets",
+EXTRA = ["coalesce", "flag_default", "offence_parent", "differs", "after", "present", "flag_map", "code_key",
+         "user_datasets",
          "location_precision", "borough_gss_text", "borough_id_gss", "istv_geo", "point_if", "grid_point_fallback"]
 
 LOOKUPS: dict[str, Any] = {
@@ -109,6 +110,14 @@ def test_present() -> None:
     assert py("present", p, " N/A ") == ("none", ("date_missing",))
     assert py("present", {"present_flag": "batch_failed"}, "FAILED") == (None, ("batch_failed",))
     assert py("present", {"present_flag": "batch_failed"}, False) == (None, ("batch_failed",))
+
+
+def test_flag_map() -> None:
+    p = {"values": {"FAILED": "batch_failed", "RELOADED": "batch_reloaded"}}
+    assert py("flag_map", p, " failed ") == ("batch_failed", ("batch_failed",))
+    assert py("flag_map", p, "RELOADED") == ("batch_reloaded", ("batch_reloaded",))
+    assert py("flag_map", p, "OK") == (None, ())
+    assert py("flag_map", p, None) == (None, ())
 
 
 def test_code_key() -> None:
@@ -245,7 +254,7 @@ def test_point_if_polars_equals_reference() -> None:
 PARAMS: dict[str, dict[str, Any]] = {
     "coalesce": {"conflict": "X"}, "flag_default": {"default": False},
     "offence_parent": {"scheme": "MPS_MAJOR_CATEGORY"}, "differs": {"flag": "f"}, "after": {"flag": "f"},
-    "present": {"if_present": "a"}, "code_key": {"widths": {"ISTV_METHOD": 2}},
+    "present": {"if_present": "a"}, "flag_map": {"values": {"X": "x"}}, "code_key": {"widths": {"ISTV_METHOD": 2}},
     "user_datasets": {"always": ["MPS"], "when_true": ["ISTV"]}, "location_precision": {},
     "borough_gss_text": {}, "borough_id_gss": {"pseudo": PSEUDO},
     "istv_geo": {"levels": {"1": "exact"}, "none_levels": ["9"], "pseudo": PSEUDO}, "point_if": {},

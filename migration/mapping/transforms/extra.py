@@ -11,6 +11,7 @@ ids, flags, codes: a handful of values among millions of rows).
 - ``differs``              flag when two values that should agree do not (stale copies, denormalised columns)
 - ``after``                flag when one instant is later than another (ISTV assault after arrival)
 - ``present``              a fixed text (and optional flag) depending on whether a value is present
+- ``flag_map``             a flag raised by listed values (batch status FAILED → batch_failed)
 - ``code_key``             the canonical code of a code list entry (zero-padded for the systems that pad)
 - ``user_datasets``        the datasets a legacy user may see (CanSeeISTV adds ISTV)
 - ``location_precision``   precision of the finest location a row holds (point, else borough, else none)
@@ -253,6 +254,28 @@ def _pl_is_set(v: pl.Expr) -> pl.Expr:
     """Non-null, and for text not a no-value spelling (the same rule as ``clean``)."""
     as_text = v.cast(pl.String, strict=False)
     return (v.is_not_null() & pl_clean(as_text).is_not_null()).fill_null(False)
+
+
+# ------------------------------------------------------------------------- flag_map
+class FlagMapParams(_Params):
+    values: dict[str, str] = Field(default_factory=dict,
+                                   description="value → the flag it raises (ASCII case-insensitive)")
+
+
+@register
+class FlagMap(Transform):
+    name = "flag_map"
+    summary = ("Raise a data-quality flag for listed values (e.g. batch status FAILED → batch_failed): the flag "
+               "is both the value and the only item of flags; other values raise nothing.")
+    outputs = {"value": "text", "flags": "text[]"}
+    params_model = FlagMapParams
+
+    def py(self, p: FlagMapParams, lookups: Any, value: Any) -> tuple[Any, ...]:
+        s = _text(value)
+        if s is None:
+            return (None, ())
+        flag = {ascii_upper(k): v for k, v in p.values.items()}.get(ascii_upper(s))
+        return (flag, (flag,) if flag else ())
 
 
 # ------------------------------------------------------------------------- code_key
