@@ -191,12 +191,12 @@ class MpsGenerator:
         g = it.group
         if g is not None:
             if it.winner:
-                g.intended_winner_batch = self.recid
+                g.intended_winner_recid = self.recid
             if g.add(self.recid, b.batch_id, b.failed):
                 winner = self.manifest.close_group(g)
-                if winner != g.intended_winner_batch:
+                if winner != g.intended_winner_recid:
                     raise AssertionError(f"duplicate group {g.ref!r}: rule picks {winner}, "
-                                         f"generator meant {g.intended_winner_batch}")
+                                         f"generator meant {g.intended_winner_recid}")
 
     # ------------------------------------------------------------------ duplicates
     def _eligible(self, it: Item) -> bool:

@@ -74,7 +74,7 @@ class DuplicateGroup:
     ref: str
     expected: int
     members: list[tuple[int, int, bool]] = field(default_factory=list)  # (RecID, BatchID, failed)
-    intended_winner_batch: int | None = None
+    intended_winner_recid: int | None = None
 
     def add(self, recid: int, batch_id: int, failed: bool) -> bool:
         self.members.append((recid, batch_id, failed))
