@@ -11,6 +11,8 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from migration.mapping.transforms.base import (
+    ASCII_LOWER,
+    ASCII_UPPER,
     TRIM_CHARS,
     NoParams,
     PlPlan,
@@ -50,13 +52,21 @@ def clean_text_value(value: Any, case: str = "keep", collapse: bool = False) -> 
     if collapse:
         s = _SPACES.sub(" ", s)
     if case == "upper":
-        s = s.upper()
+        s = ascii_upper(s)
     return s
+
+
+def pl_ascii_upper(e: pl.Expr) -> pl.Expr:
+    """Polars form of :func:`ascii_upper`: a-z → A-Z, every other character unchanged.
+
+    Not ``str.to_uppercase()``: Rust's Unicode tables are newer than Python's (U+A7CD has an
+    upper case in one and not in the other), and 'ß' → 'SS' would change lengths of codes."""
+    return e.str.replace_many(list(ASCII_LOWER), list(ASCII_UPPER))
 
 
 class CleanTextParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    case: Literal["keep", "upper"] = "keep"
+    case: Literal["keep", "upper"] = Field("keep", description="upper: ASCII letters a-z only")
     collapse_spaces: bool = False
 
 
@@ -64,7 +74,8 @@ class CleanTextParams(BaseModel):
 class CleanText(Transform):
     name = "clean_text"
     summary = ("Trim (spaces, tabs, NBSP) and map NULL/''/'NULL'/'N/A'/'n/a'/'-' to NULL; optionally "
-               "upper-case and collapse inner whitespace to one space.")
+               "upper-case the ASCII letters (codes, keys; other letters unchanged) and collapse inner "
+               "whitespace to one space.")
     params_model = CleanTextParams
 
     def py(self, p: CleanTextParams, lookups: Any, value: Any) -> tuple[Any, ...]:
@@ -75,7 +86,7 @@ class CleanText(Transform):
         if p.collapse_spaces:
             e = e.str.replace_all(SPACE_CLASS + "+", " ")
         if p.case == "upper":
-            e = e.str.to_uppercase()
+            e = pl_ascii_upper(e)
         return {"value": e}
 
 
