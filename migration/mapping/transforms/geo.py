@@ -232,9 +232,16 @@ class BoroughGss(Transform):
         ward_gss = lookups["ward"].get(ascii_upper(ward)) if ward is not None else None
         if ward_gss is not None:
             return (ward_gss, ("borough_from_ward",), None)
-        if norm is None or norm in p.no_location_values:
+        if norm is None or norm in _normalised(tuple(p.no_location_values)):
             return (None, ("borough_missing",), None)
         return (None, (), "UNRESOLVED_BOROUGH")
+
+
+@lru_cache(maxsize=256)
+def _normalised(values: tuple[str, ...]) -> frozenset[str | None]:
+    """Parameter values compared with normalised text are normalised the same way (a mapping
+    may write ``Heathrow`` or ``Not known``)."""
+    return frozenset(normalise_borough(v) for v in values)
 
 
 class BoroughListParams(BaseModel):
@@ -263,14 +270,16 @@ class BoroughList(Transform):
         codes: set[str] = set()
         flags: list[str] = []
         all_london = False
+        all_value = normalise_borough(p.all_value)
+        never_widen = _normalised(tuple(p.never_widen))
         for item in items:
             if item is None:
                 continue
             norm = normalise_borough(item)
-            if norm == ascii_upper(p.all_value):
+            if norm == all_value:
                 all_london = True
                 continue
-            if norm in p.never_widen:
+            if norm in never_widen:
                 if "borough_not_widened" not in flags:
                     flags.append("borough_not_widened")
                 continue
