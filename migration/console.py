@@ -90,7 +90,9 @@ class RichConsole:
         self.log_json = log_json
         self._stream = stream or sys.stderr
         self._rc = _RC(file=self._stream, highlight=False, soft_wrap=True)
-        self._out = _RC(file=sys.stdout, highlight=False, soft_wrap=True)
+        # tables printed to a file or pipe are read in logs and tickets: do not wrap them at 80
+        self._out = _RC(file=sys.stdout, highlight=False, soft_wrap=True,
+                        width=None if sys.stdout.isatty() else 160)
 
     def _json(self, level: str, message: str, fields: dict[str, Any]) -> None:
         rec = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "level": level, "message": scrub(message)}

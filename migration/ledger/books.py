@@ -62,10 +62,12 @@ class TableCount:
     rows_merged: int
     rows_quarantined: int
     rows_filtered: int
+    rows_unchanged: int = 0
 
     @property
     def balanced(self) -> bool:
-        return self.rows_read == self.rows_loaded + self.rows_merged + self.rows_quarantined + self.rows_filtered
+        return self.rows_read == (self.rows_loaded + self.rows_unchanged + self.rows_merged + self.rows_quarantined
+                                  + self.rows_filtered)
 
 
 class Ledger:
@@ -155,8 +157,9 @@ class Ledger:
     def record_counts(self, conn: Connection, c: TableCount, detail: dict[str, Any] | None = None) -> None:
         conn.execute(text(
             "INSERT INTO ledger.table_count (run_id, stage, source_table, rows_read, rows_loaded, rows_merged, "
-            "rows_quarantined, rows_filtered, detail) VALUES (:run_id, :stage, :source_table, :rows_read, "
-            ":rows_loaded, :rows_merged, :rows_quarantined, :rows_filtered, CAST(:detail AS jsonb)) "
+            "rows_quarantined, rows_filtered, rows_unchanged, detail) VALUES (:run_id, :stage, :source_table, "
+            ":rows_read, :rows_loaded, :rows_merged, :rows_quarantined, :rows_filtered, :rows_unchanged, "
+            "CAST(:detail AS jsonb)) "
             "ON CONFLICT (run_id, stage, source_table) DO NOTHING"),
             dict(c.__dict__, detail=json.dumps(detail or {}, default=str)))
 
@@ -164,7 +167,7 @@ class Ledger:
                      stage: str | None = None) -> list[TableCount]:
         rows = conn.execute(text(
             "SELECT run_id, stage, source_table, rows_read, rows_loaded, rows_merged, rows_quarantined, "
-            "rows_filtered FROM ledger.table_count WHERE (CAST(:r AS bigint) IS NULL OR run_id = :r) "
+            "rows_filtered, rows_unchanged FROM ledger.table_count WHERE (CAST(:r AS bigint) IS NULL OR run_id = :r) "
             "AND (CAST(:s AS text) IS NULL OR stage = :s) ORDER BY run_id, stage, source_table"),
             dict(r=run_id, s=stage))
         return [TableCount(*r) for r in rows]

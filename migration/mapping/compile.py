@@ -124,6 +124,19 @@ def build_apply(stage: StageSpec, tm: TableMappingSpec) -> ApplyPlan:
     for tp in targets:
         froms, conds = _from_clause(tp, by_name)
         table = models.table(tp.table)
+        if tp.index == 0:
+            # rows the target already holds exactly as this run would write them: left alone by the
+            # upsert, and recorded so accounting still balances (read = loaded + unchanged + …)
+            pkey = " AND ".join(f"o.{qident(k)} = CAST({tp.chunk_column[k]} AS {pg_type(table, k)})"
+                                for k in tp.conflict)
+            same = [c for c in tp.columns if c not in tp.conflict and not tp.chunk_column[c].startswith("p.")]
+            cmp = (f" AND ({', '.join(f'o.{qident(c)}' for c in same)}) IS NOT DISTINCT FROM "
+                   f"({', '.join(f'CAST({tp.chunk_column[c]} AS {pg_type(table, c)})' for c in same)})") if same else ""
+            plan.statements.insert(2,
+                f"INSERT INTO ledger.disposition (run_id, stage, source_table, source_key, disposition, reason_code, "
+                f"fields) SELECT DISTINCT ON (c._src_key) %(run_id)s, %(stage)s, %(source_table)s, c._src_key, "
+                f"'unchanged', 'UNCHANGED', '{{}}'::text[] FROM {froms} JOIN {tp.table} o ON {pkey} "
+                f"WHERE {' AND '.join(conds)} AND o.load_run_id <> %(run_id)s{cmp}")
         key_match = " AND ".join(f"o.{qident(k)} = CAST({tp.chunk_column[k]} AS {pg_type(table, k)})"
                                  for k in tp.conflict)
         plan.before_images.append(

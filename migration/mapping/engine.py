@@ -113,17 +113,26 @@ class ChunkEvaluator:
             df = df.with_columns(pl.col(_out(f"scrub_{col}", "value")).alias(col))
         return df
 
-    def evaluate(self, df: pl.DataFrame) -> pl.DataFrame:
+    @property
+    def derived_key(self) -> bool:
+        """True when the business key uses derive outputs (computed after the derives)."""
+        return any("." in c for c in self.tm.business_key.columns)
+
+    def _key_expr(self) -> pl.Expr:
+        parts = [pl.col(c).cast(pl.String) if "." in c else pl_clean(pl.col(c)) for c in self.tm.business_key.columns]
+        if len(parts) == 1:
+            return parts[0]
+        return pl.when(pl.any_horizontal([k.is_null() for k in parts])).then(None).otherwise(
+            pl.concat_str(parts, separator="|"))
+
+    def keys(self, df: pl.DataFrame) -> pl.Series:
+        """The business key of every row (runs the derives when the key is derived)."""
+        if not self.derived_key:
+            return df.select(self._key_expr()).to_series().alias("_key")
+        return self._derive(self.scrub(df)).select(self._key_expr()).to_series().alias("_key")
+
+    def _derive(self, work: pl.DataFrame) -> pl.DataFrame:
         tm = self.tm
-        work = self.scrub(df)
-        # business key
-        key_parts = [pl_clean(pl.col(c)) for c in tm.business_key.columns]
-        if len(key_parts) == 1:
-            key = key_parts[0]
-        else:
-            key = pl.when(pl.any_horizontal([k.is_null() for k in key_parts])).then(None).otherwise(
-                pl.concat_str(key_parts, separator="|"))
-        work = work.with_columns(key.alias("_key"))
         # lookups (joins against reference frames)
         for name, spec in tm.lookups.items():
             frame = self.lookup_frames[name]
@@ -137,6 +146,16 @@ class ChunkEvaluator:
             spec = tm.derive[name]
             t = transforms.get(spec.transform)
             work = self._apply(work, t, t.parse_params(spec.params), [self._ref_column(a) for a in spec.args], name)
+        return work
+
+    def evaluate(self, df: pl.DataFrame) -> pl.DataFrame:
+        tm = self.tm
+        work = self.scrub(df)
+        if not self.derived_key:  # a raw key may be used by derives (``key``)
+            work = self._derive(work.with_columns(self._key_expr().alias("_key")))
+        else:
+            work = self._derive(work)
+            work = work.with_columns(self._key_expr().alias("_key"))
         # dispositions
         work = work.with_columns(self._disposition())
         # targets

@@ -56,8 +56,14 @@ class RowEvaluator:
             for o, v in zip(t.outputs, out, strict=True):
                 env[f"scrub_{col}.{o}"] = v
             env[col] = env[f"scrub_{col}.value"]
-        parts = [clean(env.get(c)) for c in tm.business_key.columns]
-        key = None if any(p is None for p in parts) else "|".join(p for p in parts if p is not None)
+        derived_key = any("." in c for c in tm.business_key.columns)
+
+        def business_key() -> str | None:
+            parts = [(None if env.get(c) is None else str(env.get(c))) if "." in c else clean(env.get(c))
+                     for c in tm.business_key.columns]
+            return None if any(p is None for p in parts) else "|".join(p for p in parts if p is not None)
+
+        key = None if derived_key else business_key()
         env["key"] = key
         for name, spec in tm.lookups.items():
             k = tuple(clean(row.get(src)) for src in spec.match.values())
@@ -70,6 +76,9 @@ class RowEvaluator:
             out = t.py(self._params[name], self.lookups, *[env[a] for a in spec.args])
             for o, v in zip(t.outputs, out, strict=True):
                 env[f"{name}.{o}"] = v
+        if derived_key:
+            key = business_key()
+            env["key"] = key
         disp, reason, fields = self._disposition(env, key)
         outcome = RowOutcome(key=key, disp=disp, reason=reason, fields=fields)
         for tname, tspec in tm.targets.items():

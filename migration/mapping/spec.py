@@ -112,7 +112,9 @@ class LookupSpec(_Strict):
 
 
 class BusinessKeySpec(_Strict):
-    columns: list[str] = Field(description="trimmed and joined with '|' when more than one")
+    columns: list[str] = Field(description="legacy columns (trimmed) or derive outputs (e.g. a padded code), "
+                                           "joined with '|' when more than one; a derived key cannot be used "
+                                           "by the derives themselves")
 
     @field_validator("columns", mode="before")
     @classmethod

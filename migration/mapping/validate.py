@@ -867,12 +867,8 @@ class _TableChecker:
         # columns (and lookups): derives do not exist yet
         for i, c in enumerate(dup.partition or []):
             self.ref(c, ("duplicates", "partition", i), "duplicate group", plain_source_only=True)
-        if dup.partition is None:
-            derived = [c for c in self.tm.business_key.columns if "." in c]
-            if derived:
-                self.add(("duplicates",), f"duplicates are grouped by the business key, read from the raw legacy "
-                                          f"columns before any derive; '{derived[0]}' is not one: give "
-                                          "duplicates.partition (legacy columns)")
+        # without a partition the groups are the business key, derived keys included: the key
+        # snapshot computes it with the same engine as the load
         for i, w in enumerate(dup.winner):
             loc: Loc = ("duplicates", "winner", i, "expr")
             head = w.expr.partition(".")[0]

@@ -182,12 +182,28 @@ class TableLoad:
     def _params(self) -> dict[str, Any]:
         return dict(run_id=self.run_id, stage=self.stage.stage, source_table=self.table)
 
+    def _raw_key_columns(self) -> list[str]:
+        """The legacy columns the business key is made of (through derives, for a derived key)."""
+        out: list[str] = []
+
+        def visit(ref: str) -> None:
+            head = ref.split(".", 1)[0]
+            if "." in ref and head in self.tm.derive:
+                for a in self.tm.derive[head].args:
+                    visit(a)
+            elif ref in self.extracted and ref not in out:
+                out.append(ref)
+
+        for c in self.tm.business_key.columns:
+            visit(c)
+        return out
+
     def _src_key(self, row_no: pl.Expr) -> pl.Expr:
         """The legacy row's identity in the ledger: its primary key; for a keyless reference
-        table, its raw business key and position (``00AAFA|2002#17``)."""
+        table, the raw values its business key is made of and its position (``00AAFA|2002#17``)."""
         if self.tm.source.key is not None:
             return pl.col(self.tm.source.key)
-        return pl.concat_str([pl.concat_str([pl.col(c).fill_null("") for c in self.tm.business_key.columns],
+        return pl.concat_str([pl.concat_str([pl.col(c).fill_null("") for c in self._raw_key_columns()],
                                             separator="|"), pl.lit("#"), row_no.cast(pl.String)])
 
     def _frame(self, chunk: Chunk, first_row_no: int) -> pl.DataFrame:
@@ -200,11 +216,13 @@ class TableLoad:
         """_src_key, _ord, _part (partition text; null = blank, never merged) and the ordering values."""
         dup = self.tm.duplicates
         assert dup is not None
-        part_cols = dup.partition or self.tm.business_key.columns
-        parts = [pl_clean(pl.col(c)) for c in part_cols]
-        part = parts[0] if len(parts) == 1 else pl.when(pl.any_horizontal([p.is_null() for p in parts])).then(
-            None).otherwise(pl.concat_str(parts, separator="|"))
-        work = df.with_columns(_part=part)
+        if dup.partition:
+            parts = [pl_clean(pl.col(c)) for c in dup.partition]
+            part = parts[0] if len(parts) == 1 else pl.when(pl.any_horizontal([p.is_null() for p in parts])).then(
+                None).otherwise(pl.concat_str(parts, separator="|"))
+            work = df.with_columns(_part=part)
+        else:  # the business key, exactly as the load computes it (derived keys included)
+            work = df.with_columns(self.evaluator.keys(df).alias("_part"))
         exprs = []
         for i, w in enumerate(dup.winner):
             if "." in w.expr:
@@ -242,8 +260,10 @@ class TableLoad:
                 "AND detail->>'source_table' = :t"), dict(r=self.run_id, s=self.stage.stage, t=self.table)).first()
         if done:
             return
+        key_cols = (self.extracted if any("." in c for c in self.tm.business_key.columns)
+                    else self.tm.business_key.columns)
         cols = list(dict.fromkeys(
-            ([self.tm.source.key] if self.tm.source.key else []) + self.tm.business_key.columns
+            ([self.tm.source.key] if self.tm.source.key else []) + key_cols
             + (dup.partition or [])
             + [w.expr for w in dup.winner if "." not in w.expr]
             + [c for name in {w.expr.split(".")[0] for w in dup.winner if "." in w.expr}
@@ -555,4 +575,5 @@ class TableLoad:
             "AND source_table = :t GROUP BY 1"), dict(r=self.run_id, s=self.stage.stage, t=self.table)).all())
         return TableCount(run_id=self.run_id, stage=self.stage.stage, source_table=self.table,
                           rows_read=int(read), rows_loaded=int(loaded), rows_merged=int(disp.get("merged", 0)),
-                          rows_quarantined=int(quarantined), rows_filtered=int(disp.get("filter", 0)))
+                          rows_quarantined=int(quarantined), rows_filtered=int(disp.get("filter", 0)),
+                          rows_unchanged=int(disp.get("unchanged", 0)))

@@ -251,8 +251,8 @@ class Runner:
                     c = unbalanced[0]
                     raise StageError(
                         f"accounting of {spec.stage}/{c.source_table} does not balance: read {c.rows_read} ≠ "
-                        f"loaded {c.rows_loaded} + merged {c.rows_merged} + quarantined {c.rows_quarantined} "
-                        f"+ filtered {c.rows_filtered}",
+                        f"loaded {c.rows_loaded} + unchanged {c.rows_unchanged} + merged {c.rows_merged} + "
+                        f"quarantined {c.rows_quarantined} + filtered {c.rows_filtered}",
                         hint="rows were lost or doubled: do not go on; see runbooks/accounting.md")
                 ledger.event(conn, run_id=run_id, stage=spec.stage, kind="stage_loaded",
                              detail={"counts": [c.__dict__ for c in counts], "seed_rows": seed_rows,

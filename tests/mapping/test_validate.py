@@ -128,9 +128,9 @@ CASES: dict[str, list[tuple[str, int, str, str]]] = {
          "transform 'clean_text' gives text; core.incident.geom is geometry(POINT,27700)"),
     ],
     "derived_key_duplicates.yaml": [
-        ("", 10, "tables[0].duplicates",
-         "duplicates are grouped by the business key, read from the raw legacy columns before any derive; "
-         "'code.value' is not one: give duplicates.partition (legacy columns)"),
+        ("", 16, "tables[0].derive.label.args[0]",
+         "the business key is computed after the derives (a key part is a derive output), so no derive can "
+         "read `key`"),
     ],
     "unaccounted_column.yaml": [
         ("", 8, "tables[0].source.columns[2]",
