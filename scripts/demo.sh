@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# The demo: generate a synthetic legacy SafeStats database (SQLite) and bring a demo
-# target PostgreSQL database to head.  Later issues extend it to the full migration.
+# The demo: generate a synthetic legacy SafeStats database (SQLite) and migrate it end to
+# end into a fresh PostgreSQL + PostGIS database, printing what happens at each step.
 set -euo pipefail
 BIN=${BIN:-.venv/bin}
 SCALE=${DEMO_SCALE:-0.002}
 WORK=demo
 PGHOST=${PGHOST:-127.0.0.1}
 DEMO_DB=${SAFESTATS_DEMO_DB:-safestats_demo}
+CLI="$BIN/safestats-migrate"
 mkdir -p "$WORK"
 rm -f "$WORK/legacy.sqlite" "$WORK/legacy.manifest.json"
 
 echo "== 1. generate a synthetic legacy SafeStats database (scale $SCALE, seed 42)"
-"$BIN/safestats-migrate" legacy generate --url "sqlite:///$WORK/legacy.sqlite" --scale "$SCALE" --seed 42
+"$CLI" legacy generate --url "sqlite:///$WORK/legacy.sqlite" --scale "$SCALE" --seed 42
 
 echo "== 2. create the demo target database $DEMO_DB on $PGHOST"
 psql -h "$PGHOST" -U postgres -d postgres -v ON_ERROR_STOP=1 -q \
@@ -20,6 +21,19 @@ export SAFESTATS_SOURCE_URL="sqlite:///$WORK/legacy.sqlite"
 export SAFESTATS_TARGET_URL="postgresql+psycopg2://postgres@$PGHOST:5432/$DEMO_DB"
 
 echo "== 3. bring the target schema to head"
-"$BIN/safestats-migrate" schema upgrade
-"$BIN/safestats-migrate" schema current
-echo "demo done: legacy in $WORK/legacy.sqlite, manifest $WORK/legacy.manifest.json, target $DEMO_DB"
+"$CLI" schema upgrade
+"$CLI" schema current
+
+echo "== 4. check the mapping files against the model and the live legacy database"
+"$CLI" mappings validate
+
+echo "== 5. the plan"
+"$CLI" plan
+
+echo "== 6. run every stage (streamed, checkpointed, accounted)"
+"$CLI" run --all
+
+echo "== 7. what was quarantined (keys and reasons only)"
+"$CLI" quarantine list
+
+echo "demo done: legacy in $WORK/legacy.sqlite (manifest $WORK/legacy.manifest.json), target database $DEMO_DB"
