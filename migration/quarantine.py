@@ -68,7 +68,9 @@ def records(engine: Engine, *, stage: str | None = None, reason: str | None = No
             f"AND (CAST(:s AS text) IS NULL OR stage = :s) AND (CAST(:r AS text) IS NULL OR reason_code = :r) "
             f"AND (CAST(:k AS text) IS NULL OR source_key = :k) AND (CAST(:q AS bigint) IS NULL OR quarantine_id = :q) "
             f"ORDER BY quarantine_id {lim}"), dict(s=stage, r=reason, k=key, q=quarantine_id)).all()
-    return [QuarantineRecord(*r[:6], list(r[6]), *r[7:]) for r in rows]
+    return [QuarantineRecord(quarantine_id=r[0], run_id=r[1], stage=r[2], source_table=r[3], source_key=r[4],
+                             reason_code=r[5], fields=list(r[6]), created_at=r[7], redriven_by_run_id=r[8],
+                             rolled_back_at=r[9]) for r in rows]
 
 
 def export(engine: Engine, path: Path, *, stage: str | None = None, fmt: str = "csv",

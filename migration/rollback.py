@@ -183,7 +183,7 @@ class Rollback:
             for t in stage_tables(self.specs[stage]):
                 deleted = conn.execute(text(f"SELECT count(*) FROM {t} WHERE load_run_id = ANY(:r)"),
                                        dict(r=members)).scalar_one()
-                images = dict(conn.execute(text(
+                images: dict[str, int] = dict(conn.execute(text(
                     "SELECT op, count(*) FROM ledger.before_image WHERE run_id = ANY(:r) AND table_name = :t "
                     "GROUP BY op"), dict(r=members, t=t)).all())
                 if deleted or images:

@@ -250,9 +250,10 @@ def load_settings(
 
     # passwords from the environment or a pgpass file, whatever layer gave the URL
     for role in ROLES:
-        url = values.get(f"{role}_url")
-        if not isinstance(url, URL):
+        found = values.get(f"{role}_url")
+        if not isinstance(found, URL):
             continue
+        url = found
         pw_name = f"SAFESTATS_{role.upper()}_PASSWORD"
         if env.get(pw_name):
             register_secret(env[pw_name])

@@ -38,11 +38,11 @@ def register(app: typer.Typer) -> None:
         rows = []
         for r in results:
             if not r.counts:
-                rows.append((r.stage, r.run_id or "", r.action, "", "", "", "", "", "", f"{r.seconds:.1f}"))
+                rows.append((r.stage, str(r.run_id or ""), r.action, "", "", "", "", "", "", f"{r.seconds:.1f}"))
             for c in r.counts:
                 rate = f"{c.rows_read / r.seconds:,.0f}" if r.seconds else ""
                 loaded = f"{c.rows_loaded:,}" + (f" (+{c.rows_unchanged:,} unchanged)" if c.rows_unchanged else "")
-                rows.append((r.stage, r.run_id, r.action, c.source_table, f"{c.rows_read:,}", loaded,
+                rows.append((r.stage, str(r.run_id), r.action, c.source_table, f"{c.rows_read:,}", loaded,
                              f"{c.rows_merged:,}", f"{c.rows_quarantined:,}", f"{c.rows_filtered:,}",
                              f"{r.seconds:.1f} ({rate}/s)"))
         st.console.table("Stage summary", ["stage", "run", "action", "table", "read", "loaded", "merged",

@@ -49,7 +49,7 @@ def conflict_columns(table: Table) -> list[str]:
     pk = [c.name for c in table.primary_key.columns]
     if pk and not any(table.c[c].identity is not None for c in pk):
         return pk
-    for cons in sorted(table.constraints, key=lambda c: c.name or ""):
+    for cons in sorted(table.constraints, key=lambda c: str(c.name or "")):
         if cons.__class__.__name__ == "UniqueConstraint":
             return [c.name for c in cons.columns]  # type: ignore[attr-defined]
     for idx in sorted(table.indexes, key=lambda i: i.name or ""):

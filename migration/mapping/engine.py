@@ -143,9 +143,9 @@ class ChunkEvaluator:
                              how="left", maintain_order="left").drop(left)
         # derives, in dependency order
         for name in self.derive_order():
-            spec = tm.derive[name]
-            t = transforms.get(spec.transform)
-            work = self._apply(work, t, t.parse_params(spec.params), [self._ref_column(a) for a in spec.args], name)
+            dspec = tm.derive[name]
+            t = transforms.get(dspec.transform)
+            work = self._apply(work, t, t.parse_params(dspec.params), [self._ref_column(a) for a in dspec.args], name)
         return work
 
     def evaluate(self, df: pl.DataFrame) -> pl.DataFrame:

@@ -71,10 +71,10 @@ class RowEvaluator:
             for c in spec.columns:
                 env[f"{name}.{c}"] = None if found is None else found[c]
         for name in self._order:
-            spec = tm.derive[name]
-            t = transforms.get(spec.transform)
-            out = t.py(self._params[name], self.lookups, *[env[a] for a in spec.args])
-            for o, v in zip(t.outputs, out, strict=True):
+            dspec = tm.derive[name]
+            t = transforms.get(dspec.transform)
+            values = t.py(self._params[name], self.lookups, *[env[a] for a in dspec.args])
+            for o, v in zip(t.outputs, values, strict=True):
                 env[f"{name}.{o}"] = v
         if derived_key:
             key = business_key()
@@ -96,12 +96,12 @@ class RowEvaluator:
             for ex in tspec.explode:
                 items = env[ex.from_] or ()
                 rows = [{**r, "__" + ex.name: item} for r in rows for item in items]
-            result = []
+            result: list[dict[str, Any]] = []
             for r in rows:
-                out = {k: v for k, v in r.items() if not k.startswith("__")}
+                target_row = {k: v for k, v in r.items() if not k.startswith("__")}
                 for col, name in row_cols.items():
-                    out[col] = r.get("__" + name)
-                result.append(out)
+                    target_row[col] = r.get("__" + name)
+                result.append(target_row)
             outcome.rows[tname] = result
         return outcome
 

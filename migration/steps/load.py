@@ -570,7 +570,7 @@ class TableLoad:
         quarantined = conn.execute(text(
             "SELECT count(*) FROM ledger.quarantine WHERE run_id = :r AND stage = :s AND source_table = :t"),
             dict(r=self.run_id, s=self.stage.stage, t=self.table)).scalar_one()
-        disp = dict(conn.execute(text(
+        disp: dict[str, int] = dict(conn.execute(text(
             "SELECT disposition, count(*) FROM ledger.disposition WHERE run_id = :r AND stage = :s "
             "AND source_table = :t GROUP BY 1"), dict(r=self.run_id, s=self.stage.stage, t=self.table)).all())
         return TableCount(run_id=self.run_id, stage=self.stage.stage, source_table=self.table,

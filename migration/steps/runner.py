@@ -173,7 +173,7 @@ class Runner:
         ledger.require_installed()
         if dry_run:
             states = ledger.stage_states()
-            return [StageResult(s.stage, states.get(s.stage).run_id if s.stage in states else None,
+            return [StageResult(s.stage, states[s.stage].run_id if s.stage in states else None,
                                 "dry-run", message=self._would(s, states)) for s in stages]
         results: list[StageResult] = []
         with MigrationLock(self.target, command) as lock:

@@ -301,7 +301,7 @@ def _word(w: str, sp: bool) -> _Tok:
 
 
 def _normalise(s: str) -> str:
-    pairs = _ASCII_PUNCT
+    pairs: tuple[tuple[str, str], ...] = _ASCII_PUNCT
     if not s.isascii():
         s = unicodedata.normalize("NFKC", s)
         pairs = _PUNCT + _ASCII_PUNCT
