@@ -22,10 +22,19 @@ What is kept (the vocabulary below is data, not code):
 - postcodes reduced to their SECTOR (``E1 6AN`` → ``E1 6``; a London district or sector on
   its own is kept).
 
-Home context: a sentence (split at ``. ; ! ?`` and new lines) that mentions a home
-(``home``, ``house``, ``flat``, ``address``, ``lives`` …) keeps only the home word, the
+Home context: in a sentence (split at ``. ; ! ? |`` and new lines) that mentions a dwelling
+(``home``, ``house``, ``flat``, ``care home`` …) or an address (``address``, ``lives`` …), the
+segment (split at commas, brackets, slashes, dashes) holding that word, every later segment
+of the sentence and every earlier segment holding a number keep only the dwelling word, the
 preposition before it, room words and postcode sectors — so ``outside his home at 14 Acacia
-Road`` → ``outside home``.
+Road`` → ``outside home`` and ``14 Acacia Road (patient's home)`` → ``home``, while ``Tesco,
+Rye Lane - refused to give address`` keeps ``Tesco, Rye Lane``.  A dwelling word right before
+a venue kind names the venue (``White House pub``).
+
+Output: kept words in their order and spelling (curly quotes made straight), a space between
+words, ``, `` between segments, ``; `` between sentences; a connector is kept only before
+something kept (``hit with a bottle at the pub`` → ``at the pub``).  Scrubbing the output
+again gives the same output.
 
 Flags (fixed order, names only — never the removed text): ``pid_removed`` when something
 that looked like an identifier was dropped (anything with digits, a name marked by a title,
@@ -35,11 +44,13 @@ when a home sentence lost words, ``text_dropped`` when nothing location-like rem
 value is then NULL).
 
 Known limits (tests/mapping/test_scrub.py pins each one): a person's name that is itself
-location vocabulary (``Victoria``, ``Chelsea``, ``Mr Green`` without the title → ``Green``)
-or that stands right before a street type or venue kind with no separator (``John Smith
-pub``) reads as a place and is kept; business names *after* a venue kind (``Hotel
-Continental``), road numbers (``A13``) and bus routes of 3 digits are dropped; misspelt
-vocabulary is dropped.
+location vocabulary (``Sutton``, ``Chelsea``, ``Hill`` in ``John Hill Road``) or that stands
+right before a street type or venue kind with no separator (``John Smith pub``) reads as a
+place and is kept — a title or relation before it (``Mr``, ``pt``, ``wife``) or any
+punctuation or connector after it prevents that; business names *after* a venue kind
+(``Hotel Continental``), road numbers (``A13``), bus routes of 3 digits and misspelt
+vocabulary are dropped; an address in a sentence that does not say it is a home keeps its
+street name (never its number).
 
 The function is pure and deterministic, never raises on any ``str``/``None`` input, and
 runs in tens of microseconds per value (results are cached per distinct text).
@@ -171,6 +182,7 @@ told telling details detail info information unclear not-known sector postcode d
 
 #: multi-word vocabulary (matched before single words, longest first): words → category
 PHRASES: dict[tuple[str, ...], str] = {
+    **{tuple(p.split()): "street" for p in ("high road", "high street", "main road", "service road")},
     **{tuple(p.split()): "venue" for p in (
         "off licence", "off license", "bus stop", "bus shelter", "bus garage", "bus station",
         "car park", "tube station", "train station", "railway station", "police station",
@@ -183,13 +195,12 @@ PHRASES: dict[tuple[str, ...], str] = {
     )},
     **{tuple(p.split()): "place" for p in (
         "a & e", "a and e", "accident and emergency", "emergency department", "waiting room",
-        "town centre", "city centre", "public place", "high road", "open space", "bus seat",
+        "town centre", "city centre", "public place", "open space", "bus seat",
         "top deck", "lower deck", "upper deck",
     )},
     **{tuple(p.split()): "room" for p in ("living room", "front door", "back door", "front garden", "back garden")},
     **{tuple(p.split()): "home" for p in (
         "care home", "nursing home", "residential home", "childrens home", "house party",
-        "block of flat",  # "block of flats" is a venue: see below
     )},
     **{tuple(p.split()): "home_trigger" for p in ("home address", "no fixed abode")},
     **{tuple(p.split()): "venue" for p in ("block of flats", "tower block", "council estate")},
