@@ -198,7 +198,8 @@ def test_apply_sql_builds_for_every_table_mapping() -> None:
     for stage in SPECS:
         for tm in stage.tables:
             plan = build_apply(stage, tm)
-            assert len(plan.statements) == 2 + len(tm.targets)
+            for tname in tm.targets:
+                assert any(f"INSERT INTO {tname} " in sql for sql in plan.statements), (stage.stage, tname)
 
 
 def test_the_in_memory_lookups_hold_every_key_the_set_asks_for() -> None:
