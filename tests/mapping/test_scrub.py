@@ -347,6 +347,8 @@ def test_known_limit_name_right_before_a_venue_kind() -> None:
     assert scrub_location_text("John Smith, pub")[0] == "pub"
     assert scrub_location_text("John Smith outside pub")[0] == "outside pub"
     assert scrub_location_text("pt John Smith pub")[0] == "pub"
+    # a possessive before a venue kind reads as the venue's name ("Mario's cafe")
+    assert scrub_location_text("outside Ahmed's shop")[0] == "outside Ahmed's shop"
 
 
 def test_known_limit_dropped_location_detail() -> None:
