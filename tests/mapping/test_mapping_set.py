@@ -524,8 +524,8 @@ def test_mps_agency_grid_and_batch() -> None:
         assert inc["geom"] is None and flag in inc["dq_flags"] and inc["location_precision"] == "borough"
     _, rows = one("tblMPSCrime", BatchID="17")  # a FAILED batch
     assert "batch_failed" in rows["core.incident"][0]["dq_flags"]
-    _, rows = one("tblMPSCrime", BatchID="22")  # a RELOADED batch: no newer copy of this crime exists
-    assert "batch_reloaded" in rows["core.incident"][0]["dq_flags"]
+    _, rows = one("tblMPSCrime", BatchID="22")  # a RELOADED batch: its rows without a newer copy are current
+    assert rows["core.incident"][0]["dq_flags"] == ()
 
 
 def test_borough_table() -> None:
