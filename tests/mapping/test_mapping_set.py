@@ -251,7 +251,7 @@ def test_la_alias_seed_is_normalised_unique_and_complete() -> None:
     for r in rows:
         assert normalise_borough(r["alias_norm"]) == r["alias_norm"], r
         assert r["gss_code"] in gss, r
-        assert r["flag"] in ("", "heathrow"), r
+        assert r["flag"] in ("", "heathrow", "misspelt"), r
         assert (r["flag"] == "heathrow") == ("HEATHROW" in r["alias_norm"]), r
     assert "UNKNOWN" not in aliases and "CITY" not in aliases
     table = LOOKUPS["la_alias"]
@@ -439,6 +439,8 @@ def test_mps_blank_crime_ref_is_quarantined_never_dropped(crime_ref: str | None)
     ("City of London", "E09000001", ()),
     ("London Borough of Barnet", "E09000003", ()),
     ("Heathrow", "E09000017", ("borough_heathrow",)),
+    ("Westminister", "E09000033", ("borough_misspelt",)),
+    ("Haringay", "E09000014", ("borough_misspelt",)),
     ("Unknown", None, ("borough_missing",)),
     ("N/A", None, ("borough_missing",)),
 ])
