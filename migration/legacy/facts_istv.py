@@ -232,7 +232,8 @@ class IstvGenerator:
             first, last = rc(vocab.FIRST_NAMES), rc(vocab.SURNAMES)
             style = int(r() * 3)
             if style == 0:
-                parts.insert(0, f"{rc(vocab.HONORIFICS)} {first} {last}")
+                title = rc(vocab.HONORIFICS[1:]) if first in vocab.FEMALE_FIRST_NAMES else "Mr"
+                parts.insert(0, f"{title} {first} {last}")
             elif style == 1:
                 parts.insert(0, f"patient {first} {last}")
             else:

@@ -228,6 +228,7 @@ HOME_STREETS: tuple[str, ...] = (
     "Chestnut Gardens", "Orchard Way", "Maple Crescent", "Albert Terrace", "Church Place",
 )
 HONORIFICS: tuple[str, ...] = ("Mr", "Mrs", "Ms", "Miss")
+FEMALE_FIRST_NAMES = frozenset({"Chloe", "Aisha", "Emily", "Sophie", "Olivia", "Priya", "Fatima", "Jade", "Zoe"})
 
 # --------------------------------------------------------------------------- hospitals
 #: (name, borough GSS index 1-33, ODS-style site code, former code or "", ISTV start
