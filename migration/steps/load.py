@@ -123,15 +123,15 @@ def to_copy_csv(frame: pl.DataFrame) -> tuple[bytes, list[tuple[str, str]]]:
 class _FaultyStream(io.BytesIO):
     """COPY input that calls the fault hook halfway through (the kill-9 test's mid-COPY point)."""
 
-    def __init__(self, data: bytes, fault: Callable[[str, int], None], chunk_no: int) -> None:
+    def __init__(self, data: bytes, fault: Callable[..., None], chunk_no: int, table: str) -> None:
         super().__init__(data)
         self.half = len(data) // 2
-        self.fault, self.chunk_no, self.fired = fault, chunk_no, False
+        self.fault, self.chunk_no, self.table, self.fired = fault, chunk_no, table, False
 
     def read(self, size: int | None = -1) -> bytes:
         if not self.fired and self.tell() >= self.half:
             self.fired = True
-            self.fault("mid_copy", self.chunk_no)
+            self.fault("mid_copy", self.chunk_no, self.table)
         return super().read(size)
 
 
@@ -154,7 +154,7 @@ class LoadContext:
     chunk_rows: int = 50_000
     retries: int = 4
     #: test hook called at named points ("before_commit", "after_copy", "after_commit")
-    fault: Callable[[str, int], None] | None = None
+    fault: Callable[..., None] | None = None
 
 
 class TableLoad:
@@ -390,7 +390,7 @@ class TableLoad:
                 out = self.evaluator.evaluate(df)
                 t0 = self._t("transform", t0)
                 if losers.len():
-                    is_loser = pl.col("_src_key").is_in(losers)
+                    is_loser = pl.col("_src_key").is_in(losers.implode())
                     out = out.with_columns(
                         _disp=pl.when(is_loser).then(pl.lit("merged")).otherwise(pl.col("_disp")),
                         _reason=pl.when(is_loser).then(pl.lit(merged_reason)).otherwise(pl.col("_reason")),
@@ -430,9 +430,9 @@ class TableLoad:
                                               source_table=self.table, phase="load", chunk_no=chunk_no,
                                               last_key=None if last_key is None else str(last_key), rows=rows)
                     if self.lc.fault:
-                        self.lc.fault("before_commit", chunk_no)
+                        self.lc.fault("before_commit", chunk_no, self.table)
                 if self.lc.fault:
-                    self.lc.fault("after_commit", chunk_no)
+                    self.lc.fault("after_commit", chunk_no, self.table)
                 return
             except Exception as exc:
                 if is_transient(exc) and attempt <= self.lc.retries:
@@ -528,12 +528,12 @@ class TableLoad:
                     continue
                 data, _ = to_copy_csv(frame)
                 t0 = self._t(f"csv {part.table}", t0)
-                stream: io.BytesIO = io.BytesIO(data) if fault is None else _FaultyStream(data, fault, chunk_no)
+                stream: io.BytesIO = io.BytesIO(data) if fault is None else _FaultyStream(data, fault, chunk_no, self.table)
                 cur.copy_expert(f"COPY {part.table} ({', '.join(qident(c) for c in cols)}) FROM STDIN "
                                 f"WITH (FORMAT csv, NULL '\\N')", stream, size=65536)
                 t0 = self._t(f"copy {part.table}", t0)
         if fault:
-            fault("after_copy", chunk_no)
+            fault("after_copy", chunk_no, self.table)
 
     def _apply_chunk(self, conn: Connection, ddl: str, data: bytes, *, chunk_no: int) -> None:
         fault = self.lc.fault
@@ -541,11 +541,11 @@ class TableLoad:
         raw = conn.connection.dbapi_connection
         t0 = time.perf_counter()
         with raw.cursor() as cur:  # type: ignore[union-attr]
-            stream: io.BytesIO = io.BytesIO(data) if fault is None else _FaultyStream(data, fault, chunk_no)
+            stream: io.BytesIO = io.BytesIO(data) if fault is None else _FaultyStream(data, fault, chunk_no, self.table)
             cur.copy_expert("COPY _chunk FROM STDIN WITH (FORMAT csv, NULL '\\N')", stream, size=65536)
             t0 = self._t("copy", t0)
             if fault:
-                fault("after_copy", chunk_no)
+                fault("after_copy", chunk_no, self.table)
             params = self._params()
             for stmt in self.apply.before_images:
                 cur.execute(stmt, params)

@@ -100,28 +100,30 @@ def order_stages(specs: list[StageSpec]) -> list[StageSpec]:
     return out
 
 
-def fault_from_environment() -> Callable[[str, int], None] | None:
-    """Fault injection for the kill-9 tests: ``SAFESTATS_FAULT_KILL=point:chunk`` makes the
-    process SIGKILL itself at that point (after_copy, mid_copy, before_commit, after_commit)
-    of that chunk number.  Unset in production; documented in runbooks/testing.md."""
+def fault_from_environment() -> Callable[..., None] | None:
+    """Fault injection for the kill-9 tests: ``SAFESTATS_FAULT_KILL=point:chunk[:table]`` makes
+    the process SIGKILL itself at that point (mid_copy, after_copy, before_commit,
+    after_commit) of that chunk number (of that legacy table, if given).  Unset in
+    production; documented in runbooks/testing.md."""
     import os
     import signal
 
     spec = os.environ.get("SAFESTATS_FAULT_KILL")
     if not spec:
         return None
-    point, _, n = spec.partition(":")
+    point, _, rest = spec.partition(":")
+    n, _, table = rest.partition(":")
     chunk = int(n or "1")
 
-    def fault(where: str, chunk_no: int) -> None:
-        if where == point and chunk_no == chunk:
+    def fault(where: str, chunk_no: int, source_table: str | None = None) -> None:
+        if where == point and chunk_no == chunk and (not table or table == source_table):
             os.kill(os.getpid(), signal.SIGKILL)
 
     return fault
 
 
 class Runner:
-    def __init__(self, settings: Settings, console: Console, *, fault: Callable[[str, int], None] | None = None):
+    def __init__(self, settings: Settings, console: Console, *, fault: Callable[..., None] | None = None):
         self.settings = settings
         self.console = console
         self.fault = fault or fault_from_environment()
