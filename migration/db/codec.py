@@ -82,6 +82,13 @@ _C1_CHARS = "".join(_C1)
 _CP_CHARS = "".join(_CP)
 
 
+def repair_column(s: pl.Series) -> pl.Series:
+    """A text column with Windows-1252 mis-decoding (C1 controls) repaired, vectorised."""
+    if s.dtype == pl.String and s.str.contains("[\u0080-\u009f]").any():
+        return s.str.replace_many(list(_C1_CHARS), list(_CP_CHARS))
+    return s
+
+
 def decode_column(name: str, values: list[Any] | tuple[Any, ...]) -> pl.Series:
     """One column of legacy values as a Polars String series, equal to ``[to_text(v) …]``.
 
@@ -94,9 +101,7 @@ def decode_column(name: str, values: list[Any] | tuple[Any, ...]) -> pl.Series:
         return pl.Series(name, [to_text(v) for v in values], dtype=pl.String)
     dt = s.dtype
     if dt == pl.String:
-        if s.str.contains("[\u0080-\u009f]").any():
-            s = s.str.replace_many(list(_C1_CHARS), list(_CP_CHARS))
-        return s
+        return repair_column(s)
     if dt == pl.Null:
         return s.cast(pl.String)
     if dt.is_integer():

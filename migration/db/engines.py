@@ -42,8 +42,9 @@ def _sqlite_engine(url: URL, *, read_only: bool, **kw: Any) -> Engine:
         conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
         return conn
 
-    eng = create_engine("sqlite://", creator=connect, **kw)
-    return eng
+    # the URL keeps the file's path (shown in messages, used by the ADBC fast path); the
+    # creator decides how it is opened (read-only URI)
+    return create_engine(f"sqlite:///{path.resolve()}", creator=connect, **kw)
 
 
 def source_engine(url: URL, **kw: Any) -> Engine:

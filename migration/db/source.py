@@ -95,6 +95,78 @@ class SourceReader:
             return f'{q} COLLATE "C"'
         return f"{q} COLLATE BINARY"
 
+    # ------------------------------------------------------------ SQLite fast path
+    def _adbc_ok(self, table: str, columns: list[str], key: str | None, key_type: str) -> bool:
+        """SQLite through ADBC (Arrow, no Python object per value) when the result is sure to be
+        the same text: integer or no key (rows come in rowid order, which is checked), and no
+        REAL or BLOB column (their text would differ from :func:`migration.db.codec.to_text`)."""
+        from migration.db.engines import sqlite_path
+
+        if self.dialect != "sqlite" or (key is not None and key_type != "int") or not _adbc_available():
+            return False
+        if sqlite_path(self.engine.url) is None:
+            return False
+        with self.engine.connect() as conn:
+            info = conn.exec_driver_sql(f"PRAGMA table_info({self._q(table)})").all()
+        decl = {r[1]: (r[2] or "").upper() for r in info}
+        if key is not None:
+            pk = [r[1] for r in info if r[5]]
+            if pk != [key] or "INT" not in decl.get(key, ""):
+                return False  # not the rowid alias: scan order would not be key order
+        return not any(("REAL" in decl.get(c, "") or "FLOA" in decl.get(c, "") or "DOUB" in decl.get(c, "")
+                        or "BLOB" in decl.get(c, "")) for c in columns)
+
+    def _stream_sqlite_adbc(self, table: str, columns: list[str], key: str | None, after: Any, upto: Any,
+                            chunk_rows: int) -> Iterator[Chunk]:
+        import adbc_driver_sqlite.dbapi as adbc
+
+        from migration.db.codec import repair_column
+        from migration.db.engines import sqlite_path
+
+        path = sqlite_path(self.engine.url)
+        # a first row of empty strings makes ADBC type every column as text (it infers types
+        # from the first batch, and an all-NULL column would otherwise become an integer)
+        dummy = ", ".join(f"'' AS {self._q(c)}" for c in columns)
+        cast = ", ".join(f"CAST({self._q(c)} AS TEXT)" for c in columns)
+        where, params = [], []
+        if key is not None and after is not None:
+            where.append(f"{self._q(key)} > ?")
+            params.append(int(after))
+        if key is not None and upto is not None:
+            where.append(f"{self._q(key)} <= ?")
+            params.append(int(upto))
+        w = f" WHERE {' AND '.join(where)}" if where else ""
+        sql = f"SELECT 0 AS _o, {dummy} UNION ALL SELECT 1, {cast} FROM {self._q(table)}{w}"
+        conn = adbc.connect(f"file:{path}?mode=ro")
+        try:
+            cur = conn.cursor()
+            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(chunk_rows)})
+            cur.execute(sql, params)
+            reader = cur.fetch_record_batch()
+            last: int | None = int(after) if after is not None else None
+            pending: pl.DataFrame | None = None
+            for batch in reader:
+                df = pl.from_arrow(batch)
+                assert isinstance(df, pl.DataFrame)
+                df = df.filter(pl.col("_o") == 1).drop("_o")
+                if df.height == 0:
+                    continue
+                df = pl.DataFrame([repair_column(df.get_column(c)) for c in columns])
+                if key is not None:
+                    ids = df.get_column(key).cast(pl.Int64)
+                    if (last is not None and ids[0] <= last) or not bool((ids.diff().drop_nulls() > 0).all()):
+                        raise SourceError(f"rows of {table} did not arrive in {key} order",
+                                          hint="the SQLite table is not keyed on its rowid; report this")
+                    last = int(ids[-1])
+                pending = df if pending is None else pl.concat([pending, df])
+                while pending is not None and pending.height >= chunk_rows:
+                    head, pending = pending.head(chunk_rows), pending.slice(chunk_rows)
+                    yield Chunk(frame=head, key=key, last_key=head.get_column(key)[-1] if key else None)
+            if pending is not None and pending.height:
+                yield Chunk(frame=pending, key=key, last_key=pending.get_column(key)[-1] if key else None)
+        finally:
+            conn.close()
+
     def select_sql(self, conn: Connection, table: str, columns: list[str], key: str | None, key_type: str,
                    after: Any, upto: Any = None) -> tuple[str, dict[str, Any]]:
         cols = ", ".join(self._q(c) for c in columns)
@@ -117,6 +189,9 @@ class SourceReader:
         """Yield decoded chunks of rows in key order, after ``after`` (exclusive) up to ``upto``."""
         if key is not None and key not in columns:
             columns = [key] + columns
+        if self._adbc_ok(table, columns, key, key_type):
+            yield from self._stream_sqlite_adbc(table, columns, key, after, upto, chunk_rows)
+            return
         kidx = columns.index(key) if key is not None else None
         with self.engine.connect() as conn:
             sql, params = self.select_sql(conn, table, columns, key, key_type, after, upto)
@@ -127,6 +202,14 @@ class SourceReader:
                 if not rows:
                     break
                 yield _chunk(rows, columns, key, kidx)
+
+
+def _adbc_available() -> bool:
+    try:
+        import adbc_driver_sqlite.dbapi  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def fetch_by_keys(reader: SourceReader, table: str, columns: list[str], *, key: str, key_type: str,

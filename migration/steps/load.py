@@ -316,9 +316,11 @@ class TableLoad:
     # ------------------------------------------------------------------ main pass
     def run(self, *, fresh: bool, upto: Any = None, progress: Any = None) -> None:
         lc = self.lc
+        t0 = time.perf_counter()
         if self.tm.duplicates is not None:
             self.snapshot_keys(upto)
         losers = self.losers()
+        self._t("key snapshot", t0)
         merged_reason = self.tm.duplicates.reason if self.tm.duplicates else "DUPLICATE_MERGED"
         partition_fields = (self.tm.duplicates.partition if self.tm.duplicates and self.tm.duplicates.partition
                             else self.tm.business_key.columns)

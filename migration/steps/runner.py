@@ -244,7 +244,9 @@ class Runner:
             for tm in spec.tables:
                 counts.append(self._load_table(ledger, spec, tm, run_id))
             seed_rows += self._seeds(ledger, spec, run_id, "after_tables")
+            t0 = time.perf_counter()
             self._finish_indexes(spec)
+            self.timings.setdefault((spec.stage, "*"), {})["indexes and keys"] = time.perf_counter() - t0
             unbalanced = [c for c in counts if not c.balanced]
             with self.target.begin() as conn:
                 for c in counts:
@@ -285,8 +287,10 @@ class Runner:
             lookups = load_lookups(conn, ref_lookup_keys(self.specs))
             tables, frames = load_table_lookups(conn, tm)
             fresh = all(self._fresh(conn, spec, t, run_id) for t in tm.targets)
+        t0 = time.perf_counter()
         if fresh:
             self._drop_secondary_indexes(spec, list(tm.targets))
+        self.timings.setdefault((spec.stage, "*"), {})["drop indexes"] = time.perf_counter() - t0
         upto = None
         if tm.source.key is not None and tm.source.key_type == "int" and tm.duplicates is not None:
             upto = self._snapshot_bound(ledger, spec, tm, run_id, reader)
@@ -297,8 +301,11 @@ class Runner:
         with self.console.progress(f"{spec.stage}: {tm.source.table}", total) as bar:
             load.run(fresh=fresh, upto=upto, progress=bar)
         self.timings[(spec.stage, tm.source.table)] = dict(load.timings)
+        t0 = time.perf_counter()
         with self.target.connect() as conn:
-            return load.count(conn, spec.dataset)
+            counted = load.count(conn, spec.dataset)
+        self.timings[(spec.stage, tm.source.table)]["count"] = time.perf_counter() - t0
+        return counted
 
     def _snapshot_bound(self, ledger: Ledger, spec: StageSpec, tm: Any, run_id: int, reader: SourceReader) -> Any:
         """The highest key when the run began (kept in the ledger so a resume uses the same bound)."""
