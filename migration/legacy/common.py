@@ -28,6 +28,11 @@ def impossible_date(rng: random.Random, year: int) -> str:
     return f"{dm}/{year}"
 
 
+def misspellings_by_id(ctx: Context) -> dict[int, tuple[str, ...]]:
+    """BoroughID → the misspellings of that borough the generator knows (most have some)."""
+    return {bid: vocab.MISSPELT[name] for bid, name in ctx.speller.official.items() if name in vocab.MISSPELT}
+
+
 class BoroughText:
     """Applies the borough-text kinds of one table (prefix ``mps``, ``lfb`` …)."""
 
@@ -38,14 +43,24 @@ class BoroughText:
         self.with_ward = with_ward
         self.blank = Rotation(NO_VALUE_OR_NULL, start=rng.randrange(len(NO_VALUE_OR_NULL)))
         self.ward_blank = Rotation(vocab.NO_VALUE_TEXTS, start=rng.randrange(len(vocab.NO_VALUE_TEXTS)))
-        self._unmatched = 0  # every other unmatched text also loses its ward (blank, then unknown code)
+        self.misspelt = misspellings_by_id(ctx)
+        self._not_london = 0  # every other not-London text also loses its ward (blank, then unknown code)
         self.kinds = (f"{prefix}.borough_variant", f"{prefix}.borough_pseudo", f"{prefix}.borough_blank",
-                      f"{prefix}.borough_unmatched")
+                      f"{prefix}.borough_misspelt", f"{prefix}.borough_not_london")
 
-    def apply(self, kind: str, borough_id: int, ward: str | None, kinds: list[str]) -> tuple[str | None, str | None]:
-        """Return (borough text, ward code) for ``kind``; append the kinds the row now carries."""
+    def apply(self, kind: str, borough_id: int, ward: str | None,
+              kinds: list[str]) -> tuple[str | None, str | None] | None:
+        """Return (borough text, ward code) for ``kind`` and append the kinds the row now
+        carries; None when the kind does not fit this row (a borough with no known
+        misspelling): the caller retries it on the next row."""
         r = self.rng.random
         p = self.prefix
+        if kind.endswith(".borough_misspelt"):
+            pool = self.misspelt.get(borough_id)
+            if not pool:
+                return None
+            kinds.append(kind)
+            return pool[int(r() * len(pool))], ward  # the row's own borough, misspelt: its ward still agrees
         kinds.append(kind)
         if kind.endswith(".borough_variant"):
             return self.ctx.speller.variant(self.rng, borough_id), ward
@@ -54,12 +69,11 @@ class BoroughText:
             return pool[int(r() * len(pool))], ward
         if kind.endswith(".borough_blank"):
             return self.blank.next(), ward
-        pool2 = vocab.MISSPELLINGS + vocab.NON_LONDON
-        text = pool2[int(r() * len(pool2))]
-        self._unmatched += 1
-        if self.with_ward and self._unmatched % 2 == 1:
-            kinds.append(f"{p}.borough_unmatched_no_ward")
-            if self._unmatched % 4 == 1:
+        text = vocab.NON_LONDON[int(r() * len(vocab.NON_LONDON))]
+        self._not_london += 1
+        if self.with_ward and self._not_london % 2 == 1:
+            kinds.append(f"{p}.borough_not_london_no_ward")
+            if self._not_london % 4 == 1:
                 kinds.append(f"{p}.ward_no_value_text")
                 return text, self.ward_blank.next()
             kinds.append(f"{p}.ward_unknown")

@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any
 
 from migration.legacy import vocab
+from migration.legacy.common import misspellings_by_id
 from migration.legacy.context import WARD_2014_FROM, Context
 from migration.legacy.geo import LONDON_E, LONDON_N
 from migration.legacy.inject import Injector, Rotation, target_count
@@ -49,7 +50,8 @@ RATES: dict[str, tuple[float, int]] = {
     "mps.borough_variant": (0.02, 8),
     "mps.borough_pseudo": (0.005, 5),
     "mps.borough_blank": (0.003, 7),
-    "mps.borough_unmatched": (0.0006, 6),
+    "mps.borough_misspelt": (0.0003, 4),
+    "mps.borough_not_london": (0.0003, 6),
     "mps.ward_unknown": (0.002, 3),
     "mps.ward_no_value_text": (0.003, 7),
     "mps.orphan_crimetype": (0.003, 4),
@@ -68,7 +70,8 @@ GROUPS: tuple[tuple[str, ...], ...] = (  # applied in this order: later groups s
     ("mps.reported_dst_repeated", "mps.reported_dst_gap"),
     ("mps.committed_date_placeholder", "mps.committed_date_impossible", "mps.committed_time_unknown",
      "mps.dst_gap_committed"),
-    ("mps.borough_variant", "mps.borough_pseudo", "mps.borough_blank", "mps.borough_unmatched"),
+    ("mps.borough_variant", "mps.borough_pseudo", "mps.borough_blank", "mps.borough_misspelt",
+     "mps.borough_not_london"),
     ("mps.ward_unknown", "mps.ward_no_value_text"),
     ("mps.grid_missing", "mps.grid_zero", "mps.grid_99999", "mps.grid_swapped", "mps.grid_non_numeric",
      "mps.grid_outside_london"),
@@ -122,7 +125,8 @@ class MpsGenerator:
                             spans={"mps.lastmodified_dst_repeated": 0.75}, offset=first_index)
         self.i = first_index
         self.recid = first_recid
-        self.unmatched = 0
+        self.not_london = 0
+        self.misspelt = misspellings_by_id(ctx)
         self.stash: dict[int, list[Item]] = {}
         self.pending: dict[int, list[Item]] = {}
         types = ctx.types
@@ -407,27 +411,34 @@ class MpsGenerator:
                 elif chosen == "mps.borough_blank":
                     borough = self.rot["blank_borough"].next()
                     kinds.append(chosen)
-                elif chosen == "mps.borough_unmatched":
-                    pool = vocab.MISSPELLINGS + vocab.NON_LONDON
+                elif chosen == "mps.borough_misspelt":
+                    pool = self.misspelt.get(bid)
+                    if not pool:  # no known misspelling of this row's borough: the next row
+                        inj.retry(chosen, i)
+                        continue
                     borough = pool[int(r() * len(pool))]
                     kinds.append(chosen)
-                    self.unmatched += 1  # every other one also loses its ward: blank, then unknown code
-                    if self.unmatched % 2 == 1:
-                        kinds.append("mps.borough_unmatched_no_ward")
-                        if self.unmatched % 4 == 1:
+                elif chosen == "mps.borough_not_london":
+                    pool = vocab.NON_LONDON
+                    borough = pool[int(r() * len(pool))]
+                    kinds.append(chosen)
+                    self.not_london += 1  # every other one also loses its ward: blank, then unknown code
+                    if self.not_london % 2 == 1:
+                        kinds.append("mps.borough_not_london_no_ward")
+                        if self.not_london % 4 == 1:
                             ward = self.rot["ward"].next()
                             kinds.append("mps.ward_no_value_text")
                         else:
                             ward = ctx.unknown_ward_codes[int(r() * len(ctx.unknown_ward_codes))]
                             kinds.append("mps.ward_unknown")
                 elif chosen == "mps.ward_unknown":
-                    if "mps.borough_unmatched" in due:  # that kind decides the ward itself
+                    if "mps.borough_not_london" in due:  # that kind decides the ward itself
                         inj.retry(chosen, i)
                         continue
                     ward = ctx.unknown_ward_codes[int(r() * len(ctx.unknown_ward_codes))]
                     kinds.append(chosen)
                 elif chosen == "mps.ward_no_value_text":
-                    if "mps.borough_unmatched" in due:
+                    if "mps.borough_not_london" in due:
                         inj.retry(chosen, i)
                         continue
                     ward = self.rot["ward"].next()

@@ -79,11 +79,13 @@ class LfbGenerator(PeriodicGenerator):
     table = "tblLFBIncident"
     rates = {
         "lfb.borough_variant": (0.01, 4), "lfb.borough_pseudo": (0.001, 3), "lfb.borough_blank": (0.002, 7),
-        "lfb.borough_unmatched": (0.0005, 4), "lfb.ward_unknown": (0.002, 3), "lfb.ward_no_value_text": (0.002, 7),
+        "lfb.borough_misspelt": (0.0003, 3),
+        "lfb.borough_not_london": (0.0003, 4), "lfb.ward_unknown": (0.002, 3), "lfb.ward_no_value_text": (0.002, 7),
         "lfb.postcode_null": (0.01, 3), "lfb.time_no_seconds": (0.003, 3), "lfb.first_pump_null": (0.04, 3),
         "lfb.cost_sub_penny": (0.01, 4), "lfb.call_dst_gap": (0.00001, 2), "lfb.call_dst_repeated": (0.00001, 2),
     }
-    GROUPS = (("lfb.borough_variant", "lfb.borough_pseudo", "lfb.borough_blank", "lfb.borough_unmatched"),
+    GROUPS = (("lfb.borough_variant", "lfb.borough_pseudo", "lfb.borough_blank", "lfb.borough_misspelt",
+               "lfb.borough_not_london"),
               ("lfb.ward_unknown", "lfb.ward_no_value_text"), ("lfb.call_dst_gap", "lfb.call_dst_repeated"))
 
     def __init__(self, *args: Any, **kw: Any) -> None:
@@ -136,10 +138,14 @@ class LfbGenerator(PeriodicGenerator):
                 if chosen is None:
                     continue
                 if chosen in self.boroughs.kinds:
-                    borough, ward = self.boroughs.apply(chosen, bid, ward, kinds)
+                    got = self.boroughs.apply(chosen, bid, ward, kinds)
+                    if got is None:
+                        self.inj.retry(chosen, i)
+                        continue
+                    borough, ward = got
                     borough_kind = chosen
                 elif chosen.startswith("lfb.ward"):
-                    if "lfb.borough_unmatched" in due:
+                    if "lfb.borough_not_london" in due:
                         self.inj.retry(chosen, i)
                         continue
                     ward = self.boroughs.ward_kind(chosen, kinds)
@@ -195,12 +201,14 @@ class LasGenerator(PeriodicGenerator):
     table = "tblLASAssault"
     rates = {
         "las.borough_variant": (0.05, 4), "las.borough_pseudo": (0.003, 3), "las.borough_blank": (0.01, 7),
-        "las.borough_unmatched": (0.001, 4), "las.ward_unknown": (0.003, 3), "las.ward_no_value_text": (0.005, 7),
+        "las.borough_misspelt": (0.0005, 3),
+        "las.borough_not_london": (0.0005, 4), "las.ward_unknown": (0.003, 3), "las.ward_no_value_text": (0.005, 7),
         "las.gridref_no_value": (0.04, 4), "las.gridref_zero": (0.003, 3), "las.gridref_swapped": (0.002, 3),
         "las.gridref_outside_london": (0.001, 3), "las.alcohol_flag_unknown": (0.08, 4),
         "las.calldt_dst_gap": (0.00001, 2), "las.calldt_dst_repeated": (0.00001, 2),
     }
-    GROUPS = (("las.borough_variant", "las.borough_pseudo", "las.borough_blank", "las.borough_unmatched"),
+    GROUPS = (("las.borough_variant", "las.borough_pseudo", "las.borough_blank", "las.borough_misspelt",
+               "las.borough_not_london"),
               ("las.ward_unknown", "las.ward_no_value_text"),
               ("las.gridref_no_value", "las.gridref_zero", "las.gridref_swapped", "las.gridref_outside_london"),
               ("las.calldt_dst_gap", "las.calldt_dst_repeated"))
@@ -235,9 +243,13 @@ class LasGenerator(PeriodicGenerator):
                 if chosen is None:
                     continue
                 if chosen in self.boroughs.kinds:
-                    borough, ward = self.boroughs.apply(chosen, bid, ward, kinds)
+                    got = self.boroughs.apply(chosen, bid, ward, kinds)
+                    if got is None:
+                        self.inj.retry(chosen, i)
+                        continue
+                    borough, ward = got
                 elif chosen.startswith("las.ward"):
-                    if "las.borough_unmatched" in due:
+                    if "las.borough_not_london" in due:
                         self.inj.retry(chosen, i)
                         continue
                     ward = self.boroughs.ward_kind(chosen, kinds)
@@ -286,14 +298,15 @@ class TransportGenerator(PeriodicGenerator):
     table = "tblTransportCrime"
     rates = {
         "transport.borough_variant": (0.06, 4), "transport.borough_pseudo": (0.005, 3),
-        "transport.borough_blank": (0.02, 7), "transport.borough_unmatched": (0.002, 4),
+        "transport.borough_blank": (0.02, 7), "transport.borough_misspelt": (0.001, 3),
+        "transport.borough_not_london": (0.001, 4),
         "transport.route_no_value_text": (0.05, 7), "transport.station_no_value_text": (0.02, 7),
         "transport.crime_date_placeholder": (0.002, 4), "transport.crime_date_impossible": (0.0005, 3),
         "transport.crime_time_unknown": (0.02, 3), "transport.crime_dst_gap": (0.00001, 2),
         "transport.offence_cp1252": (0.01, 3),
     }
     GROUPS = (("transport.borough_variant", "transport.borough_pseudo", "transport.borough_blank",
-               "transport.borough_unmatched"),
+               "transport.borough_misspelt", "transport.borough_not_london"),
               ("transport.crime_date_placeholder", "transport.crime_date_impossible",
                "transport.crime_time_unknown", "transport.crime_dst_gap"))
 
@@ -335,7 +348,11 @@ class TransportGenerator(PeriodicGenerator):
                 if chosen is None:
                     continue
                 if chosen in self.boroughs.kinds:
-                    borough, _ = self.boroughs.apply(chosen, bid, None, kinds)
+                    got = self.boroughs.apply(chosen, bid, None, kinds)
+                    if got is None:
+                        self.inj.retry(chosen, i)
+                        continue
+                    borough = got[0]
                 elif chosen == "transport.crime_date_placeholder":
                     date_text = self.placeholder.next()
                     kinds.append(chosen)

@@ -48,7 +48,7 @@ from migration.legacy.reference import (
 from migration.legacy.writer import Sink, TableWriter, sink_for
 from migration.secrets import redact_url, scrub
 
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 MAX_SCALE = 10.0
 KEYS_UP_TO_SCALE = 0.02
 

@@ -16,10 +16,17 @@ terms used below:
   ``CITY OF WESTMINSTER`` → ``WESTMINSTER``; the short forms ``KINGSTON``, ``RICHMOND``
   and ``BARKING`` → their boroughs.  A text is *resolvable* when ``N(x)`` is the upper
   case of an official name (after those rules).
+- *one slip from* a name ``o``: a text obtained from ``o`` by substituting, inserting or
+  deleting one character, or by swapping two adjacent characters (edit distance 1, with
+  transpositions).
 - *borough text classes* (for each free-text borough column): **variant** = not an
   official name but resolvable; **pseudo** = ``N(x)`` in ``HEATHROW``, ``UNKNOWN``;
   **blank** = NULL or no-value text; **unmatched** = none of official / variant /
-  pseudo / blank (misspellings, places outside London, garbage).
+  pseudo / blank, split into **misspelt** = unmatched and ``N(x)`` is one slip from the
+  upper case of an official name (a misspelling of a real borough: the migration's alias
+  table should resolve it to that borough and load it flagged ``borough_misspelt``) and
+  **not London** = unmatched and not misspelt (places outside London, garbage: nothing
+  should resolve it).
 - *ward resolvable*: ``T(WardCode)`` equals some ``T(tblWard.WardCode)``.
 - *London box*: easting 503,568–561,957 and northing 155,851–200,934.
 - *grid classes* for a pair (E, N) of texts: **missing** = both NULL or no-value text;
@@ -51,11 +58,16 @@ def _borough_kinds(prefix: str, table: str, column: str, *, ward: bool) -> dict[
         f"{prefix}.borough_variant": Kind(table, f"{column} is a borough *variant* (not official, resolvable)."),
         f"{prefix}.borough_pseudo": Kind(table, f"{column} is *pseudo* (N = HEATHROW or UNKNOWN)."),
         f"{prefix}.borough_blank": Kind(table, f"{column} is NULL or no-value text."),
-        f"{prefix}.borough_unmatched": Kind(table, f"{column} is *unmatched* (misspelt, outside London, garbage)."),
+        f"{prefix}.borough_misspelt": Kind(
+            table, f"{column} is *misspelt* (one slip from an official name): it should resolve to that "
+            "borough, flagged borough_misspelt."),
+        f"{prefix}.borough_not_london": Kind(
+            table, f"{column} is *not London* (outside London or garbage): it should resolve to no borough."),
     }
     if ward:
-        kinds[f"{prefix}.borough_unmatched_no_ward"] = Kind(
-            table, f"{column} is *unmatched* and WardCode is not ward resolvable.")
+        kinds[f"{prefix}.borough_not_london_no_ward"] = Kind(
+            table, f"{column} is *not London* and WardCode is not ward resolvable (nothing places the row "
+            "in a borough).")
     return kinds
 
 
@@ -92,7 +104,9 @@ KINDS: dict[str, Kind] = {
     # ---------------------------------------------------------------- tblOrganisation
     "org.name_cp1252": Kind("tblOrganisation", "OrgName is cp1252 text."),
     "org.borough_variant": Kind("tblOrganisation", "BoroughName is a borough variant."),
-    "org.borough_unmatched": Kind("tblOrganisation", "BoroughName is not NULL and *unmatched*."),
+    "org.borough_misspelt": Kind(
+        "tblOrganisation", "BoroughName is *misspelt*: it should resolve to that borough, flagged borough_misspelt."),
+    "org.borough_not_london": Kind("tblOrganisation", "BoroughName is *not London*: it should resolve to no borough."),
     # ---------------------------------------------------------------- tblUser
     "user.password_md5": Kind("tblUser", "Password is exactly 32 lower-case hex digits (unsalted MD5)."),
     "user.password_plaintext": Kind("tblUser", "Password is not NULL and not 32 lower-case hex digits."),
@@ -102,9 +116,12 @@ KINDS: dict[str, Kind] = {
         "tblUser", "A comma-separated token of AllowedBoroughs has N(token) = 'HEATHROW'."),
     "user.allowed_variant": Kind(
         "tblUser", "A token T(token) of AllowedBoroughs is a borough variant (not official, resolvable)."),
+    "user.allowed_misspelt": Kind(
+        "tblUser", "A non-empty token T(token) of AllowedBoroughs (not the whole value ALL) is *misspelt*: "
+        "it should grant that borough (flagged borough_misspelt)."),
     "user.allowed_unmatched": Kind(
-        "tblUser", "A non-empty token of AllowedBoroughs (not the whole value ALL) is *unmatched*, "
-        "i.e. neither official, variant, nor pseudo."),
+        "tblUser", "A non-empty token T(token) of AllowedBoroughs (not the whole value ALL) is *not London* "
+        "(neither official, variant, pseudo nor misspelt): it grants nothing."),
     # ---------------------------------------------------------------- tblImportLog
     "importlog.failed": Kind("tblImportLog", "Status = 'FAILED'."),
     "importlog.reloaded": Kind("tblImportLog", "Status = 'RELOADED'."),

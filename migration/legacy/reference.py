@@ -292,15 +292,21 @@ def organisations(rng: random.Random, geo: Geography) -> list[Org]:
 
 def organisation_rows(rng: random.Random, orgs: list[Org], speller: BoroughSpeller) -> list[RefRow]:
     out = []
-    unmatched = set(rng.sample([o.id for o in orgs if o.borough_id is not None], 2))
+    placed = [o.id for o in orgs if o.borough_id is not None]
+    misspellable = [o.id for o in orgs if o.borough_id is not None and speller.official[o.borough_id] in vocab.MISSPELT]
+    misspelt = set(rng.sample(misspellable, 2))
+    not_london = set(rng.sample([i for i in placed if i not in misspelt], 1))
     for o in orgs:
         kinds = []
         text: str | None = None
         if o.borough_id is not None:
             text = speller.official[o.borough_id]
-            if o.id in unmatched:
-                text = rng.choice(vocab.MISSPELLINGS)
-                kinds.append("org.borough_unmatched")
+            if o.id in misspelt:
+                text = rng.choice(vocab.MISSPELT[text])
+                kinds.append("org.borough_misspelt")
+            elif o.id in not_london:
+                text = rng.choice(vocab.NEAR_LONDON)  # the neighbouring district, typed for the borough
+                kinds.append("org.borough_not_london")
             elif rng.random() < 0.15:
                 text = speller.variant(rng, o.borough_id)
                 kinds.append("org.borough_variant")
@@ -317,7 +323,8 @@ def user_rows(rng: random.Random, orgs: list[Org], speller: BoroughSpeller, geo:
     n_orphans = 6
     orphan_ids = set(rng.sample(range(1, n_users + 1), n_orphans))
     heathrow_users = set(rng.sample(range(1, n_users + 1), 5))
-    misspelt_users = set(rng.sample(range(1, n_users + 1), 8))
+    odd = rng.sample(range(1, n_users + 1), 10)
+    misspelt_users, outside_users = set(odd[:6]), set(odd[6:])
     alls = Rotation(("ALL", "ALL", "All", "ALL "))
     hillingdon = next(b.id for b in geo.boroughs if b.name == "Hillingdon")
     for uid in range(1, n_users + 1):
@@ -337,7 +344,7 @@ def user_rows(rng: random.Random, orgs: list[Org], speller: BoroughSpeller, geo:
         if uid in orphan_ids:
             org_id = 900 + uid % 97
             kinds.append("user.orphan_org")
-        special = uid in heathrow_users or uid in misspelt_users
+        special = uid in heathrow_users or uid in misspelt_users or uid in outside_users
         if org.borough_id is None and not special:
             allowed = alls.next()
             kinds.append("user.allowed_all")
@@ -345,8 +352,21 @@ def user_rows(rng: random.Random, orgs: list[Org], speller: BoroughSpeller, geo:
             home = org.borough_id if org.borough_id is not None else hillingdon
             ids = [home] + [rng.randrange(1, 34) for _ in range(rng.choice((0, 0, 0, 1, 2)))]
             tokens: list[str] = []
+            misspell: int | None = None
+            if uid in misspelt_users:
+                # one of the user's boroughs typed wrongly; a borough of their own when one has a
+                # known misspelling, else an extra borough that has one
+                known = [bid for bid in dict.fromkeys(ids) if speller.official[bid] in vocab.MISSPELT]
+                if not known:
+                    extra = [b.id for b in geo.boroughs if b.name in vocab.MISSPELT]
+                    known = [extra[rng.randrange(len(extra))]]
+                    ids.append(known[0])
+                misspell = known[rng.randrange(len(known))]
             for bid in dict.fromkeys(ids):
-                if rng.random() < 0.2:
+                if bid == misspell:
+                    tokens.append(rng.choice(vocab.MISSPELT[speller.official[bid]]))
+                    kinds.append("user.allowed_misspelt")
+                elif rng.random() < 0.2:
                     tokens.append(speller.variant(rng, bid, outer_space=False))
                     if "user.allowed_variant" not in kinds:
                         kinds.append("user.allowed_variant")
@@ -355,8 +375,8 @@ def user_rows(rng: random.Random, orgs: list[Org], speller: BoroughSpeller, geo:
             if uid in heathrow_users:
                 tokens.append("Heathrow")
                 kinds.append("user.allowed_heathrow")
-            if uid in misspelt_users:
-                tokens.insert(rng.randrange(len(tokens) + 1), rng.choice(vocab.MISSPELLINGS + vocab.NON_LONDON[:4]))
+            if uid in outside_users:
+                tokens.insert(rng.randrange(len(tokens) + 1), rng.choice(vocab.NON_LONDON))
                 kinds.append("user.allowed_unmatched")
             allowed = rng.choice((",", ", ")).join(tokens)
         plain = rng.choice(vocab.PASSWORDS)

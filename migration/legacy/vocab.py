@@ -38,17 +38,41 @@ SHORT_FORMS: dict[str, str] = {
     "Richmond upon Thames": "Richmond",
     "Barking and Dagenham": "Barking",
 }
-#: Misspellings of real boroughs that no alias table lists.
-MISSPELLINGS: tuple[str, ...] = (
-    "Camdon", "Hackny", "Southwalk", "Islignton", "Wandsworht", "Greenwhich", "Hillingdom",
-    "Kensington & Chelsa", "Tower Hamlet", "Hammersmith and Fullham", "Bromely", "Lewsham",
-    "Newam", "Haringay", "Redbrige", "Waltham Forrest",
+#: Misspellings of real boroughs (official name → misspellings), each one slip away from
+#: the name: a letter wrong, missing or doubled, or two adjacent letters swapped.  The
+#: migration's alias table should resolve them (flagged), not drop them.
+MISSPELT: dict[str, tuple[str, ...]] = {
+    "Barnet": ("Barnett",),
+    "Bromley": ("Bromely",),
+    "Camden": ("Camdon",),
+    "Croydon": ("Croyden",),
+    "Enfield": ("Enfeild",),
+    "Greenwich": ("Greenwhich",),
+    "Hackney": ("Hackny",),
+    "Hammersmith and Fulham": ("Hammersmith and Fullham",),
+    "Haringey": ("Haringay",),
+    "Hillingdon": ("Hillingdom",),
+    "Islington": ("Islignton",),
+    "Kensington and Chelsea": ("Kensington & Chelsa",),
+    "Lewisham": ("Lewsham",),
+    "Newham": ("Newam",),
+    "Redbridge": ("Redbrige",),
+    "Southwark": ("Southwalk",),
+    "Tower Hamlets": ("Tower Hamlet",),
+    "Waltham Forest": ("Waltham Forrest",),
+    "Wandsworth": ("Wandsworht",),
+    "Westminster": ("Westminister",),
+}
+MISSPELLINGS: tuple[str, ...] = tuple(m for ms in MISSPELT.values() for m in ms)
+#: Places near London that are not London authorities (typed for incidents over the boundary).
+NEAR_LONDON: tuple[str, ...] = (
+    "Surrey", "Epping Forest", "Essex", "Kent", "Spelthorne", "Dartford", "Hertsmere", "Thurrock",
+    "Slough",
 )
-#: Places that are not London authorities at all, and plain garbage.
-NON_LONDON: tuple[str, ...] = (
-    "Surrey", "Epping Forest", "Narnia", "Essex", "Kent", "Spelthorne", "Dartford",
-    "Hertsmere", "Thurrock", "Walthamstow", "XXXX", "???", "Test",
-)
+#: Plain garbage typed into borough fields.
+GARBAGE_PLACES: tuple[str, ...] = ("Narnia", "XXXX", "???", "Test")
+#: Texts that name no London borough at all: they must stay unresolved.
+NON_LONDON: tuple[str, ...] = NEAR_LONDON + GARBAGE_PLACES
 PSEUDO_HEATHROW: tuple[str, ...] = ("Heathrow", "HEATHROW", "Heathrow ")
 PSEUDO_UNKNOWN: tuple[str, ...] = ("Unknown", "UNKNOWN", "unknown")
 

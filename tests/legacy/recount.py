@@ -148,6 +148,36 @@ class Sql:
         return (f"(NOT {self.blank(x)} AND NOT {self.official(x)} AND NOT {self.resolvable(x)} "
                 f"AND NOT {self.pseudo(x)})")
 
+    def slips(self) -> str:
+        """CTEs ``pos(i)``, ``off(o)`` and ``slip(p)``: a LIKE pattern for every text one slip
+        from the upper case of an official name (one character substituted, inserted or
+        deleted, or two adjacent characters swapped), written out from the names."""
+        off = " UNION ALL ".join(f"SELECT {_lit(n.upper())} AS o" for n in self.officials)
+        c, n = self.concat, self.length("o")
+        return (
+            "pos(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM pos WHERE i < 40), "
+            f"off(o) AS ({off}), "
+            "slip(p) AS ("
+            f"SELECT {c('SUBSTR(o, 1, i - 1)', 'SUBSTR(o, i + 1)')} FROM off, pos WHERE i <= {n}"
+            f" UNION SELECT {c('SUBSTR(o, 1, i - 1)', chr(39) + '_' + chr(39), 'SUBSTR(o, i + 1)')} "
+            f"FROM off, pos WHERE i <= {n}"
+            f" UNION SELECT {c('SUBSTR(o, 1, i - 1)', chr(39) + '_' + chr(39), 'SUBSTR(o, i)')} "
+            f"FROM off, pos WHERE i <= {n} + 1"
+            f" UNION SELECT {c('SUBSTR(o, 1, i - 1)', 'SUBSTR(o, i + 1, 1)', 'SUBSTR(o, i, 1)', 'SUBSTR(o, i + 2)')} "
+            f"FROM off, pos WHERE i < {n})")
+
+    def unmatched_split(self, source: str, key: str, x: str, extra: str = "", *, misspelt: bool,
+                        ctes: str = "") -> str:
+        """Keys of ``source`` rows whose text ``x`` is *misspelt* (or *not London*).  The
+        unmatched texts are collected first (DISTINCT keeps them materialised and few),
+        then compared with the slip patterns."""
+        u = (f"u AS (SELECT DISTINCT {key} AS k, {self.norm(x)} AS x FROM {source} "
+             f"WHERE {self.unmatched(x)}{extra})")
+        head = f"WITH RECURSIVE {ctes}{self.slips()}, {u} "
+        if misspelt:
+            return head + "SELECT DISTINCT u.k FROM u JOIN slip ON u.x LIKE slip.p"
+        return head + "SELECT DISTINCT u.k FROM u WHERE NOT EXISTS (SELECT 1 FROM slip WHERE u.x LIKE slip.p)"
+
     def ward_ok(self, w: str) -> str:
         return f"({w} IS NOT NULL AND TRIM({w}) IN (SELECT TRIM(WardCode) FROM tblWard WHERE WardCode IS NOT NULL))"
 
@@ -231,7 +261,8 @@ def _queries(s: Sql) -> dict[str, str]:
     # tblOrganisation
     where("org.name_cp1252", "tblOrganisation", "OrgID", s.cp1252("OrgName"))
     where("org.borough_variant", "tblOrganisation", "OrgID", s.variant("BoroughName"))
-    where("org.borough_unmatched", "tblOrganisation", "OrgID", f"BoroughName IS NOT NULL AND {s.unmatched('BoroughName')}")
+    for kind, misspelt in (("misspelt", True), ("not_london", False)):
+        Q[f"org.borough_{kind}"] = s.unmatched_split("tblOrganisation", "OrgID", "BoroughName", misspelt=misspelt)
     # tblUser
     pw = s.q("Password")
     md5 = s.regexp(pw, "^[0-9a-f]{32}$")
@@ -240,17 +271,19 @@ def _queries(s: Sql) -> dict[str, str]:
     where("user.orphan_org", "tblUser", "u.UserID",
           "NOT EXISTS (SELECT 1 FROM tblOrganisation o WHERE o.OrgID = u.OrgID)", "u")
     where("user.allowed_all", "tblUser", "UserID", "UPPER(TRIM(AllowedBoroughs)) = 'ALL'")
-    split = (
-        "WITH RECURSIVE split(UserID, tok, rest) AS ("
+    split_cte = (
+        "split(UserID, tok, rest) AS ("
         f" SELECT UserID, {s.empty_text(255)}, {s.concat('AllowedBoroughs', chr(39) + ',' + chr(39))}"
         " FROM tblUser WHERE AllowedBoroughs IS NOT NULL AND UPPER(TRIM(AllowedBoroughs)) <> 'ALL'"
         " UNION ALL"
         " SELECT UserID, SUBSTR(rest, 1, INSTR(rest, ',') - 1), SUBSTR(rest, INSTR(rest, ',') + 1)"
-        " FROM split WHERE INSTR(rest, ',') > 0)"
-        " SELECT DISTINCT UserID FROM split WHERE TRIM(tok) <> '' AND ")
+        " FROM split WHERE INSTR(rest, ',') > 0)")
+    split = f"WITH RECURSIVE {split_cte} SELECT DISTINCT UserID FROM split WHERE TRIM(tok) <> '' AND "
     Q["user.allowed_heathrow"] = split + f"{s.norm('tok')} = 'HEATHROW'"
     Q["user.allowed_variant"] = split + s.variant("TRIM(tok)")
-    Q["user.allowed_unmatched"] = split + s.unmatched("TRIM(tok)")
+    for kind, misspelt in (("misspelt", True), ("unmatched", False)):
+        Q[f"user.allowed_{kind}"] = s.unmatched_split("split", "UserID", "TRIM(tok)", " AND TRIM(tok) <> ''",
+                                                      misspelt=misspelt, ctes=split_cte + ", ")
     # tblImportLog
     where("importlog.failed", "tblImportLog", "BatchID", "Status = 'FAILED'")
     where("importlog.reloaded", "tblImportLog", "BatchID", "Status = 'RELOADED'")
@@ -384,10 +417,11 @@ def _borough_queries(Q: dict[str, str], s: Sql, p: str, table: str, key: str, co
     Q[f"{p}.borough_variant"] = f"SELECT {key} FROM {table} WHERE {s.variant(col)}"
     Q[f"{p}.borough_pseudo"] = f"SELECT {key} FROM {table} WHERE {s.pseudo(col)}"
     Q[f"{p}.borough_blank"] = f"SELECT {key} FROM {table} WHERE {s.blank(col)}"
-    Q[f"{p}.borough_unmatched"] = f"SELECT {key} FROM {table} WHERE {s.unmatched(col)}"
+    Q[f"{p}.borough_misspelt"] = s.unmatched_split(table, key, col, misspelt=True)
+    Q[f"{p}.borough_not_london"] = s.unmatched_split(table, key, col, misspelt=False)
     if ward:
-        Q[f"{p}.borough_unmatched_no_ward"] = (
-            f"SELECT {key} FROM {table} WHERE {s.unmatched(col)} AND NOT {s.ward_ok('WardCode')}")
+        Q[f"{p}.borough_not_london_no_ward"] = s.unmatched_split(
+            table, key, col, f" AND NOT {s.ward_ok('WardCode')}", misspelt=False)
         Q[f"{p}.ward_unknown"] = f"SELECT {key} FROM {table} WHERE {s.ward_unknown('WardCode')}"
         Q[f"{p}.ward_no_value_text"] = f"SELECT {key} FROM {table} WHERE {s.nv('WardCode')}"
 
