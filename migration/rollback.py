@@ -214,8 +214,13 @@ class Rollback:
                     conn.execute(text(f"UPDATE ledger.{book} SET rolled_back_at = clock_timestamp() "
                                       f"WHERE run_id = :r AND rolled_back_at IS NULL"), dict(r=member))
             for tm in spec.tables:
-                for suffix in ("keys", "losers"):
-                    conn.execute(text(f"DROP TABLE IF EXISTS {staging_table(stage, tm.source.table, suffix)}"))
+                for member in members:
+                    for suffix in (f"keys_r{member}", f"losers_r{member}"):
+                        conn.execute(text(f"DROP TABLE IF EXISTS {staging_table(stage, tm.source.table, suffix)}"))
+            # quarantine records a later run re-evaluated are current again once that run is undone
+            for member in members:
+                conn.execute(text("UPDATE ledger.quarantine SET redriven_by_run_id = NULL "
+                                  "WHERE redriven_by_run_id = :r"), dict(r=member))
             res.tables = {t: c for t, c in res.tables.items() if any(c.values())}
             self.ledger.event(conn, run_id=None, stage=stage, kind="run_rolled_back",
                               detail={"run_id": run_id, "members": members, "tables": res.tables})

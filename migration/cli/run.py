@@ -15,6 +15,11 @@ def register(app: typer.Typer) -> None:
         all_: bool = typer.Option(False, "--all", help="Run every stage in dependency order."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Say what would happen; change nothing."),
         chunk_rows: int | None = typer.Option(None, "--chunk-rows", help="Rows per committed chunk."),
+        delta: bool = typer.Option(False, "--delta", help="Bring loaded stages up to date with the legacy."),
+        accept_mapping_change: bool = typer.Option(
+            False, "--accept-mapping-change", help="With --delta: go on although the mapping files changed."),
+        redrive: bool = typer.Option(False, "--redrive-quarantine",
+                                     help="Re-process exactly the quarantined rows (after a mapping fix)."),
     ) -> None:
         """Load stages: streamed extract, Polars transforms, COPY, one transaction per chunk with its checkpoint."""
         from dataclasses import replace
@@ -22,10 +27,14 @@ def register(app: typer.Typer) -> None:
         from migration.steps.runner import Runner
 
         st = state(ctx)
-        if not stages and not all_:
+        if not stages and not all_ and not (delta or redrive):
             raise typer.BadParameter("name the stages to run, or pass --all")
         settings = st.settings if chunk_rows is None else replace(st.settings, chunk_rows=chunk_rows)
         runner = Runner(settings, st.console)
+        if delta or redrive:
+            _delta(st, runner, list(stages or []), all_=all_ or not stages, dry_run=dry_run,
+                   accept=accept_mapping_change, redrive=redrive)
+            return
         try:
             results = runner.run(list(stages or []), all_=all_, dry_run=dry_run, command="run " + " ".join(
                 ["--all"] if all_ else list(stages or [])))
@@ -47,3 +56,34 @@ def register(app: typer.Typer) -> None:
                              f"{r.seconds:.1f} ({rate}/s)"))
         st.console.table("Stage summary", ["stage", "run", "action", "table", "read", "loaded", "merged",
                                             "quarantined", "filtered", "seconds"], rows)
+
+
+def _delta(st, runner, stages: list[str], *, all_: bool, dry_run: bool, accept: bool,  # type: ignore[no-untyped-def]
+           redrive: bool) -> None:
+    from migration.steps.delta import run_delta
+
+    try:
+        results = run_delta(runner, stages, all_=all_, dry_run=dry_run, accept_mapping_change=accept,
+                            redrive=redrive, command="run --redrive-quarantine" if redrive else "run --delta")
+    finally:
+        runner.close()
+    if dry_run:
+        plan_rows = [(r.stage, p.source_table, p.strategy, p.watermark_from or "", f"{p.new_keys:,}", f"{p.gone_keys:,}",
+                 f"{p.changed_rows:,}", f"{p.groups:,}", f"{p.target_rows:,}")
+                for r in results for p in r.plans] or [(r.stage, "", r.message, "", "", "", "", "", "")
+                                                       for r in results]
+        st.console.table("What the delta would do (nothing changed)",
+                         ["stage", "table", "strategy", "re-read since", "new keys", "deleted keys",
+                          "changed rows", "groups to re-derive (lag)", "legacy rows to re-read"], plan_rows)
+        return
+    rows: list[tuple[str, ...]] = []
+    for r in results:
+        if not r.counts:
+            rows.append((r.stage, str(r.run_id or ""), r.action, "", "", "", "", "", "", r.message))
+        for c in r.counts:
+            rows.append((r.stage, str(r.run_id), r.action, c.source_table, f"{c.rows_read:,}", f"{c.rows_loaded:,}",
+                         f"{c.rows_unchanged:,}", f"{c.rows_merged:,}", f"{c.rows_quarantined:,}",
+                         f"{c.rows_filtered:,}"))
+    st.console.table("Delta summary" if not redrive else "Redrive summary",
+                     ["stage", "run", "action", "table", "re-read", "written", "unchanged", "merged", "quarantined",
+                      "filtered"], rows)

@@ -79,8 +79,46 @@ class SourceReader:
             return int(conn.execute(text(f"SELECT COUNT(*) FROM {self._q(table)}")).scalar_one())
 
     def max_key(self, table: str, key: str) -> Any:
+        return self.max_value(table, key)
+
+    def max_value(self, table: str, column: str) -> Any:
+        """The largest value of a column (a watermark), decoded as text like every value."""
+        from migration.db.codec import to_text
+
         with self.engine.connect() as conn:
-            return conn.execute(text(f"SELECT MAX({self._q(key)}) FROM {self._q(table)}")).scalar_one()
+            v = conn.execute(text(f"SELECT MAX({self._q(column)}) FROM {self._q(table)}")).scalar_one()
+        return v if isinstance(v, int) else to_text(v)
+
+    def keys_where(self, table: str, key: str, column: str, since: str | None) -> list[str]:
+        """Keys of rows whose datetime ``column`` is at or after ``since`` (every non-NULL one when
+        since is None).  Compared as datetimes by the legacy engine (SQLite through julianday,
+        since it keeps datetimes as text)."""
+        from migration.mapping.transforms.dates import parse_local_datetime
+
+        q = self._q
+        params: dict[str, Any]
+        if since is None:
+            cond, params = f"{q(column)} IS NOT NULL", {}
+        elif self.dialect == "sqlite":
+            cond, params = f"julianday({q(column)}) >= julianday(:since)", {"since": since}
+        else:
+            cond, params = f"{q(column)} >= :since", {"since": parse_local_datetime(since)}
+        with self.engine.connect() as conn:
+            return [str(r[0]) for r in conn.execute(text(f"SELECT {q(key)} FROM {q(table)} WHERE {cond}"), params)]
+
+    def keys_in(self, table: str, key: str, column: str, values: list[str]) -> list[str]:
+        """Keys of rows whose ``column`` is one of ``values`` (e.g. the BatchIDs whose status changed)."""
+        from sqlalchemy import bindparam
+
+        q = self._q
+        sql = text(f"SELECT {q(key)} FROM {q(table)} WHERE {q(column)} IN :v").bindparams(
+            bindparam("v", expanding=True))
+        out: list[str] = []
+        with self.engine.connect() as conn:
+            for i in range(0, len(values), 500):
+                part = [int(v) if str(v).lstrip("-").isdigit() else v for v in values[i:i + 500]]
+                out += [str(r[0]) for r in conn.execute(sql, dict(v=part))]
+        return out
 
     def _binary(self, conn: Connection, table: str, key: str) -> str:
         q = self._q(key)

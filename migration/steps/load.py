@@ -83,6 +83,15 @@ def _array_literal(e: pl.Expr) -> pl.Expr:
 _EWKB_POINT_27700 = bytes.fromhex("0101000020346c0000")  # little-endian Point with SRID 27700
 
 
+def keys_table(stage: str, source_table: str, run_id: int) -> str:
+    """The key snapshot of a table as a run left it (what the next delta compares with)."""
+    return staging_table(stage, source_table, f"keys_r{run_id}")
+
+
+def losers_table(stage: str, source_table: str, run_id: int) -> str:
+    return staging_table(stage, source_table, f"losers_r{run_id}")
+
+
 def _ewkb_hex(points: pl.Series) -> pl.Series:
     """Points {x, y} as hex EWKB (PostGIS parses it faster than WKT), nulls kept."""
     import numpy as np
@@ -167,8 +176,8 @@ class TableLoad:
         self.table = tm.source.table
         self.evaluator = ChunkEvaluator(tm, lookups, lookup_frames)
         self.apply: ApplyPlan = build_apply(stage, tm)
-        self.keys_table = staging_table(stage.stage, self.table, "keys")
-        self.losers_table = staging_table(stage.stage, self.table, "losers")
+        self.keys_table = keys_table(stage.stage, self.table, run_id)
+        self.losers_table = losers_table(stage.stage, self.table, run_id)
         self.extracted = [c for c in tm.source.columns if c not in set(tm.personal_data.drop)]
         #: seconds spent per phase of the main pass (reported with the stage, used by the benchmark)
         self.timings: dict[str, float] = {}
@@ -213,9 +222,11 @@ class TableLoad:
 
     # ------------------------------------------------------------------ key snapshot
     def winner_frame(self, df: pl.DataFrame) -> pl.DataFrame:
-        """_src_key, _ord, _part (partition text; null = blank, never merged) and the ordering values."""
+        """_src_key, _row_no, _part (duplicate group text; null = blank key, never merged) and the
+        winner-ordering values ``_w0…`` (none for a table without a duplicate rule)."""
         dup = self.tm.duplicates
-        assert dup is not None
+        if dup is None:
+            return df.with_columns(self.evaluator.keys(df).alias("_part")).select("_src_key", "_row_no", "_part")
         if dup.partition:
             parts = [pl_clean(pl.col(c)) for c in dup.partition]
             part = parts[0] if len(parts) == 1 else pl.when(pl.any_horizontal([p.is_null() for p in parts])).then(
@@ -249,29 +260,36 @@ class TableLoad:
         work = work.with_columns(exprs)
         return work.select(["_src_key", "_row_no", "_part"] + [f"_w{i}" for i in range(len(dup.winner))])
 
-    def snapshot_keys(self, upto: Any) -> None:
-        """Build the key snapshot and the losers of the duplicate rule (idempotent per run)."""
+    def snapshot_columns(self) -> list[str]:
+        """The legacy columns the key snapshot reads: key, business key, duplicate rule inputs."""
         dup = self.tm.duplicates
-        assert dup is not None
+        key_cols = (self.extracted if any("." in c for c in self.tm.business_key.columns)
+                    else self.tm.business_key.columns)
+        cols = ([self.tm.source.key] if self.tm.source.key else []) + key_cols
+        if dup is not None:
+            cols += (dup.partition or []) + [w.expr for w in dup.winner if "." not in w.expr]
+            cols += [c for name in {w.expr.split(".")[0] for w in dup.winner if "." in w.expr}
+                     for c in self.tm.lookups[name].match.values()]
+        return list(dict.fromkeys(cols))
+
+    def snapshot_keys(self, upto: Any, *, into: str | None = None) -> int:
+        """Copy every legacy row's key, group and winner values into ``staging.…__keys_r<run>`` and
+        run the duplicate rule there (``…__losers_r<run>``).  Idempotent per run.  The snapshot is
+        kept (logged table): the next delta compares the legacy's keys with it in PostgreSQL."""
+        dup = self.tm.duplicates
         lc, ledger = self.lc, self.lc.ledger
+        keys, losers = into or self.keys_table, self.losers_table
         with lc.target.connect() as conn:
             done = conn.execute(text(
                 "SELECT 1 FROM ledger.event WHERE run_id = :r AND stage = :s AND kind = 'keys_snapshot' "
                 "AND detail->>'source_table' = :t"), dict(r=self.run_id, s=self.stage.stage, t=self.table)).first()
         if done:
-            return
-        key_cols = (self.extracted if any("." in c for c in self.tm.business_key.columns)
-                    else self.tm.business_key.columns)
-        cols = list(dict.fromkeys(
-            ([self.tm.source.key] if self.tm.source.key else []) + key_cols
-            + (dup.partition or [])
-            + [w.expr for w in dup.winner if "." not in w.expr]
-            + [c for name in {w.expr.split(".")[0] for w in dup.winner if "." in w.expr}
-               for c in self.tm.lookups[name].match.values()]))
+            return 0
+        cols = self.snapshot_columns()
         started = time.monotonic()
         with lc.target.begin() as conn:
-            conn.execute(text(f"DROP TABLE IF EXISTS {self.keys_table}"))
-            conn.execute(text(f"DROP TABLE IF EXISTS {self.losers_table}"))
+            conn.execute(text(f"DROP TABLE IF EXISTS {keys}"))
+            conn.execute(text(f"DROP TABLE IF EXISTS {losers}"))
             created = False
             row_no = 1
             total = 0
@@ -282,33 +300,49 @@ class TableLoad:
                 frame = self.winner_frame(df)
                 data, types = to_copy_csv(frame)
                 if not created:
-                    conn.execute(text(f"CREATE UNLOGGED TABLE {self.keys_table} ("
+                    conn.execute(text(f"CREATE TABLE {keys} ("
                                       + ", ".join(f"{qident(n)} {t}" for n, t in types) + ")"))
                     created = True
                 raw = conn.connection.dbapi_connection
                 with raw.cursor() as cur:  # type: ignore[union-attr]
-                    cur.copy_expert(f"COPY {self.keys_table} FROM STDIN WITH (FORMAT csv, NULL '\\N')",
-                                    io.BytesIO(data))
+                    cur.copy_expert(f"COPY {keys} FROM STDIN WITH (FORMAT csv, NULL '\\N')", io.BytesIO(data))
                 row_no += chunk.size
                 total += chunk.size
             if not created:
-                conn.execute(text(f"CREATE UNLOGGED TABLE {self.keys_table} (_src_key text, _row_no bigint, "
-                                  f"_part text)"))
-            order = ", ".join(f"{qident(f'_w{i}')} {w.order.upper()} NULLS LAST" for i, w in enumerate(dup.winner))
-            # exactly one winner per group: rows still tied after the declared order are identical in
-            # every compared value, and the last one read wins so the choice is repeatable
-            conn.execute(text(
-                f"CREATE UNLOGGED TABLE {self.losers_table} AS SELECT _src_key FROM (SELECT _src_key, "
-                f"row_number() OVER (PARTITION BY _part COLLATE \"C\" ORDER BY {order}, _row_no DESC) AS rk "
-                f"FROM {self.keys_table} WHERE _part IS NOT NULL) x WHERE rk > 1"))
-            losers = conn.execute(text(f"SELECT count(*) FROM {self.losers_table}")).scalar_one()
+                conn.execute(text(f"CREATE TABLE {keys} (_src_key text COLLATE \"C\", _row_no bigint, "
+                                  f"_part text COLLATE \"C\")"))
+            conn.execute(text(f"CREATE INDEX ON {keys} (_src_key)"))
+            conn.execute(text(f"CREATE INDEX ON {keys} (_part)"))
+            if dup is not None:
+                order = ", ".join(f"{qident(f'_w{i}')} {w.order.upper()} NULLS LAST" for i, w in enumerate(dup.winner))
+                # exactly one winner per group: rows still tied after the declared order are identical in
+                # every compared value, and the last one read wins so the choice is repeatable
+                conn.execute(text(
+                    f"CREATE TABLE {losers} AS SELECT _src_key FROM (SELECT _src_key, "
+                    f"row_number() OVER (PARTITION BY _part COLLATE \"C\" ORDER BY {order}, _row_no DESC) AS rk "
+                    f"FROM {keys} WHERE _part IS NOT NULL) x WHERE rk > 1"))
+            else:
+                conn.execute(text(f"CREATE TABLE {losers} (_src_key text)"))
+            n_losers = conn.execute(text(f"SELECT count(*) FROM {losers}")).scalar_one()
             ledger.event(conn, run_id=self.run_id, stage=self.stage.stage, kind="keys_snapshot",
-                         detail=dict(source_table=self.table, rows=total, losers=losers, upto=upto,
+                         detail=dict(source_table=self.table, rows=total, losers=n_losers, upto=upto,
                                      seconds=round(time.monotonic() - started, 3)))
+        return total
+
+    def mark_merged(self, out: pl.DataFrame, losers: pl.Series) -> pl.DataFrame:
+        """Rows the duplicate rule did not elect are merged (whatever their own disposition)."""
+        if not losers.len():
+            return out
+        dup = self.tm.duplicates
+        reason = dup.reason if dup else "DUPLICATE_MERGED"
+        fields = dup.partition if dup and dup.partition else self.tm.business_key.columns
+        is_loser = pl.col("_src_key").is_in(losers.implode())
+        return out.with_columns(
+            _disp=pl.when(is_loser).then(pl.lit("merged")).otherwise(pl.col("_disp")),
+            _reason=pl.when(is_loser).then(pl.lit(reason)).otherwise(pl.col("_reason")),
+            _fields=pl.when(is_loser).then(pl.lit(list(fields), dtype=pl.List(pl.String))).otherwise(pl.col("_fields")))
 
     def losers(self) -> pl.Series:
-        if self.tm.duplicates is None:
-            return pl.Series("_src_key", [], dtype=pl.String)
         with self.lc.target.connect() as conn:
             keys = [r[0] for r in conn.execute(text(f"SELECT _src_key FROM {self.losers_table}"))]
         return pl.Series("_src_key", keys, dtype=pl.String)
@@ -317,13 +351,9 @@ class TableLoad:
     def run(self, *, fresh: bool, upto: Any = None, progress: Any = None) -> None:
         lc = self.lc
         t0 = time.perf_counter()
-        if self.tm.duplicates is not None:
-            self.snapshot_keys(upto)
+        self.snapshot_keys(upto)
         losers = self.losers()
         self._t("key snapshot", t0)
-        merged_reason = self.tm.duplicates.reason if self.tm.duplicates else "DUPLICATE_MERGED"
-        partition_fields = (self.tm.duplicates.partition if self.tm.duplicates and self.tm.duplicates.partition
-                            else self.tm.business_key.columns)
         with lc.target.connect() as conn:
             cp = lc.ledger.last_checkpoint(conn, run_id=self.run_id, stage=self.stage.stage,
                                            source_table=self.table, phase="load")
@@ -391,13 +421,7 @@ class TableLoad:
                 t0 = self._t("frame", t0)
                 out = self.evaluator.evaluate(df)
                 t0 = self._t("transform", t0)
-                if losers.len():
-                    is_loser = pl.col("_src_key").is_in(losers.implode())
-                    out = out.with_columns(
-                        _disp=pl.when(is_loser).then(pl.lit("merged")).otherwise(pl.col("_disp")),
-                        _reason=pl.when(is_loser).then(pl.lit(merged_reason)).otherwise(pl.col("_reason")),
-                        _fields=pl.when(is_loser).then(pl.lit(list(partition_fields), dtype=pl.List(pl.String)))
-                        .otherwise(pl.col("_fields")))
+                out = self.mark_merged(out, losers)
                 payload = self._payload(out, fresh)
                 self._t("payload", t0)
                 wq.put(((payload,), dict(chunk_no=chunk_no, last_key=chunk.last_key, rows=chunk.size,

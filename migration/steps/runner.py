@@ -239,6 +239,10 @@ class Runner:
                 ledger.event(conn, run_id=run_id, stage=spec.stage, kind="stage_started",
                              detail={"tables": [t.source.table for t in spec.tables], "file": spec.file,
                                      "seed_runs": before_runs})
+                # low watermarks BEFORE the extract: what changes while it runs is the first delta's
+                from migration.steps.delta import record_watermarks
+
+                record_watermarks(conn, SourceReader(self.source), spec, run_id)
         try:
             counts = []
             for tm in spec.tables:
