@@ -355,7 +355,8 @@ def phase_lines(run: dict[str, Any], stage: str) -> list[str]:
         if t["stage"] != stage:
             continue
         ph = ", ".join(f"{k} {v:,.1f}" for k, v in sorted(t["phases"].items(), key=lambda kv: -kv[1]) if v >= 0.05)
-        lines.append(f"    {t['table']}: {ph}")
+        if ph:
+            lines.append(f"    {'(stage)' if t['table'] == '*' else t['table']}: {ph}")
     return lines
 
 
@@ -395,8 +396,10 @@ def report_main(scale: float, copy: dict[str, Any], run: dict[str, Any], total_r
                f"{run['peak_rss_mb_wait4']:,.0f} MB, sampled {run['peak_rss_mb_sampled']:,.0f} MB) — {ok} "
                f"{TARGET_PEAK_MB} MB; CPU {run['cpu_user_seconds']:,.0f} s user + "
                f"{run['cpu_system_seconds']:,.0f} s system")
-    out.append(f"load average: {run['loadavg_before'][0]:.2f} before, {run['load1_max_during']:.2f} max during, "
-               f"{run['loadavg_after'][0]:.2f} after (2 cores; the migration itself uses about 1.5)")
+    cores = (run["cpu_user_seconds"] + run["cpu_system_seconds"]) / run["process_wall_seconds"]
+    out.append(f"load average (1 min): {run['loadavg_before'][0]:.2f} before, {run['load1_max_during']:.2f} max "
+               f"during, {run['loadavg_after'][0]:.2f} after, on {os.cpu_count()} cores; the migration process "
+               f"itself kept {cores:.2f} cores busy on average (PostgreSQL's share is not in that figure)")
     return "\n".join(out)
 
 
