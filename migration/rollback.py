@@ -126,16 +126,20 @@ class Rollback:
                         "SELECT at, actor FROM ledger.event WHERE kind = 'run_rolled_back' AND stage = :s "
                         "AND detail->>'run_id' = :r ORDER BY event_id DESC LIMIT 1"),
                         dict(s=stage, r=str(run_id))).first()
-                    if undone:
-                        raise RollbackError(f"run {run_id} of {stage} was already rolled back by {undone.actor} "
-                                            f"at {undone.at:%Y-%m-%d %H:%M:%S}; nothing to do", hint="")
+                    if undone:  # says so and changes nothing: not an error
+                        self.console.info(f"run {run_id} of {stage} was already rolled back by {undone.actor} "
+                                          f"at {undone.at:%Y-%m-%d %H:%M:%S}; nothing to do")
+                        return []
                     raise RollbackError(f"run {run_id} did not load stage {stage}",
                                         hint="name the stage the run belongs to")
             if not runs:
                 return []
             target = run_id if run_id is not None else runs[-1]
             later = [r for r in runs if r >= target]
-            live = [d for d in dependants(list(self.specs.values()), stage) if active_runs(conn, d)]
+            # dependants only matter when the stage would be left unloaded (its full load undone);
+            # undoing a later delta leaves it loaded
+            live = ([d for d in dependants(list(self.specs.values()), stage) if active_runs(conn, d)]
+                    if target == runs[0] else [])
         if live and not cascade:
             raise RollbackError(
                 f"stage {stage} cannot be rolled back: {', '.join(live)} loaded later and depend on it",
@@ -151,7 +155,8 @@ class Rollback:
         self.ledger.require_installed()
         steps = self.plan(stage, run_id, cascade=cascade)
         if not steps:
-            self.console.info(f"{stage}: nothing to roll back (no run of it is loaded)")
+            if run_id is None:
+                self.console.info(f"{stage}: nothing to roll back (no run of it is loaded)")
             return []
         if dry_run:
             return [self._count(s, r) for s, r in steps]
