@@ -109,14 +109,15 @@ def scale_tag(scale: float) -> str:
 
 
 def legacy_sqlite(scale: float, seed: int) -> Path:
-    """The legacy SQLite file for (scale, seed); generated once, then reused.  The manifest
-    is written last, so a file without its manifest is an interrupted generation."""
+    """The legacy SQLite file for (scale, seed, generator version); generated once, then
+    reused.  The manifest is written last, so a file without its manifest is an interrupted
+    generation."""
     from sqlalchemy.engine import make_url
 
     from migration.console import RecordingConsole
-    from migration.legacy import generate
+    from migration.legacy import GENERATOR_VERSION, generate
 
-    path = OUT / f"legacy-s{scale_tag(scale)}-seed{seed}.sqlite"
+    path = OUT / f"legacy-s{scale_tag(scale)}-seed{seed}-g{GENERATOR_VERSION}.sqlite"
     manifest = path.with_name(path.stem + ".manifest.json")
     if path.exists() and manifest.exists():
         log(f"reusing {path.relative_to(REPO)}")
@@ -137,10 +138,11 @@ def legacy_mariadb(scale: float, seed: int) -> Any:
     from sqlalchemy.engine import make_url
 
     from migration.console import RecordingConsole
-    from migration.legacy import generate
+    from migration.legacy import GENERATOR_VERSION, generate
 
-    db = f"safestats_bench_legacy_s{scale_tag(scale)}_seed{seed}"
-    manifest = OUT / f"mariadb-s{scale_tag(scale)}-seed{seed}.manifest.json"
+    gen = GENERATOR_VERSION.replace(".", "_")
+    db = f"safestats_bench_legacy_s{scale_tag(scale)}_seed{seed}_g{gen}"
+    manifest = OUT / f"mariadb-s{scale_tag(scale)}-seed{seed}-g{GENERATOR_VERSION}.manifest.json"
     url = make_url(MARIADB_URL.format(db=db))
     conn = pyodbc.connect(MARIADB_ODBC, autocommit=True)
     try:
