@@ -1,0 +1,545 @@
+"""Build a :class:`~migration.report.model.Report` from the ledger (and, for charts, the target).
+
+What a report covers:
+
+* without a run id, every stage the ledger knows, each at its **latest load run**, with the
+  latest result of each check recorded since that load (a check older than the stage's last
+  load no longer proves anything, so a stage reloaded after its checks reads NOT RECONCILED);
+* with the id of a **load run**, the stage(s) it loaded, with the checks recorded after it
+  and before the stage's next load;
+* with the id of a **reconcile run** (or any run that recorded check results), exactly the
+  checks of that run, with the accounting of the load each checked stage had at the time.
+
+All reads happen in one REPEATABLE READ transaction, so the numbers agree with each other
+even while a stage is loading.  Nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from migration import __version__
+from migration.errors import SafeStatsError
+from migration.ledger import Ledger
+from migration.report import details as dt
+from migration.report.model import (
+    FAIL,
+    NOT_RECONCILED,
+    PASS,
+    PASS_WITH_WARNINGS,
+    ROLLED_BACK,
+    Acceptance,
+    AccountingRow,
+    Chart,
+    CheckDetail,
+    CheckRow,
+    Difference,
+    QuarantineRow,
+    Report,
+    Scope,
+    Series,
+    StageSummary,
+    Verdict,
+)
+from migration.secrets import redact_url, scrub
+
+#: months are the calendar months of London, like every date a person reads in SafeStats
+REPORT_TZ = "Europe/London"
+NO_BOROUGH = "(no borough)"
+NO_MONTH = "(no date)"
+
+
+class ReportError(SafeStatsError):
+    """The report cannot be built as asked (unknown run, ledger missing…)."""
+
+
+#: the kinds of run that write a stage's data, by the event that starts them
+RUN_KINDS = {"stage_started": "full", "delta_started": "delta", "redrive_started": "redrive"}
+
+
+@dataclass(frozen=True)
+class _StageRun:
+    """One run that wrote a stage's data: a full load, a delta or a quarantine redrive."""
+
+    run_id: int
+    kind: str                   # full | delta | redrive
+    started_at: datetime
+    outcome: str                # loaded | failed | running
+    finished_at: datetime | None
+    undone: bool                # rolled back (``run_rolled_back``)
+
+
+@dataclass(frozen=True)
+class _StageScope:
+    stage: str
+    runs: tuple[_StageRun, ...]  # the runs whose accounting is reported, oldest first
+    lo: int                      # check results of runs from this id…
+    hi: int | None               # …up to (excluding) this one
+    check_run: int | None        # only this run's check results (reconcile-run reports)
+
+    @property
+    def last(self) -> _StageRun | None:
+        return self.runs[-1] if self.runs else None
+
+
+@dataclass(frozen=True)
+class _RawCheck:
+    row: CheckRow
+    detail: Any                 # cleaned JSON
+
+
+def build_report(engine: Engine, run_id: int | None = None, *, now: datetime | None = None) -> Report:
+    """Read the ledger and the target and return the report (nothing is written).
+
+    Args:
+        engine: the target PostgreSQL engine (the ledger lives there).
+        run_id: report on this run only; ``None`` for the latest load run of every stage.
+        now: the report's timestamp (tests pin it).
+
+    Raises:
+        TargetError: the ledger is not installed (``schema upgrade`` first).
+        ReportError: ``run_id`` is not in the ledger.
+    """
+    Ledger(engine).require_installed()
+    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+        with conn.begin():
+            return _Builder(conn, engine).build(run_id, now or datetime.now(UTC))
+
+
+class _Builder:
+    def __init__(self, conn: Connection, engine: Engine) -> None:
+        self.conn = conn
+        self.engine = engine
+        self.ledger = Ledger(engine)
+        self.notes: list[str] = []
+
+    # ------------------------------------------------------------------ scope
+    def _stage_runs(self) -> dict[str, list[_StageRun]]:
+        """Stage → every run that wrote its data, oldest first; stages in the order first loaded."""
+        rows = self.conn.execute(text(
+            "SELECT e.stage, e.run_id, e.kind, e.at, "
+            "(SELECT max(x.at) FROM ledger.event x WHERE x.run_id = e.run_id AND x.stage = e.stage "
+            " AND x.kind = replace(e.kind, '_started', '_loaded')) AS loaded_at, "
+            "(SELECT max(x.at) FROM ledger.event x WHERE x.run_id = e.run_id AND x.stage = e.stage "
+            " AND x.kind = replace(e.kind, '_started', '_failed')) AS failed_at, "
+            "EXISTS (SELECT 1 FROM ledger.event u WHERE u.kind = 'run_rolled_back' AND u.stage = e.stage "
+            " AND u.detail->>'run_id' = e.run_id::text) AS undone "
+            "FROM ledger.event e WHERE e.kind = ANY(:kinds) AND e.stage IS NOT NULL ORDER BY e.event_id"),
+            dict(kinds=list(RUN_KINDS)))
+        out: dict[str, list[_StageRun]] = {}
+        for r in rows:
+            if any(x.run_id == r.run_id for x in out.get(r.stage, [])):
+                continue
+            outcome = "loaded" if r.loaded_at else "failed" if r.failed_at else "running"
+            out.setdefault(r.stage, []).append(_StageRun(int(r.run_id), RUN_KINDS[r.kind], r.at, outcome,
+                                                         r.loaded_at, bool(r.undone)))
+        return out
+
+    def _check_stages(self, run_id: int | None = None) -> list[str]:
+        rows = self.conn.execute(text(
+            "SELECT stage FROM ledger.check_result WHERE (CAST(:r AS bigint) IS NULL OR run_id = :r) "
+            "GROUP BY stage ORDER BY min(result_id)"), dict(r=run_id))
+        return [r[0] for r in rows]
+
+    @staticmethod
+    def _current(runs: list[_StageRun]) -> tuple[_StageRun, ...]:
+        """What is in the target of a stage: the last full load not undone and every later run not undone."""
+        live = [r for r in runs if not r.undone]
+        fulls = [i for i, r in enumerate(live) if r.kind == "full"]
+        return tuple(live[fulls[-1]:] if fulls else live)
+
+    def _scope(self, run_id: int | None, stage_runs: dict[str, list[_StageRun]]
+               ) -> tuple[Scope, list[_StageScope]]:
+        if run_id is None:
+            stages = list(stage_runs) + [s for s in self._check_stages() if s not in stage_runs]
+            scopes = []
+            for s in stages:
+                runs = stage_runs.get(s, [])
+                cur = self._current(runs)
+                # a stage rolled back entirely: only checks recorded after its last run could speak for it
+                lo = cur[-1].run_id if cur else (runs[-1].run_id + 1 if runs else 0)
+                scopes.append(_StageScope(s, cur, lo, None, None))
+            return Scope(None, None, "what is in the target now: each stage's last full load and the deltas "
+                                     "since, with the latest result of each check recorded after them"), scopes
+
+        info = self.ledger.run_info(self.conn, run_id)
+        if info is None:
+            raise ReportError(f"run {run_id} is not in the ledger",
+                              hint="leave RUN_ID out for the latest run of every stage; the runs are in "
+                                   "ledger.run")
+        kind = str(info["kind"])
+        wrote = {s: next(r for r in runs if r.run_id == run_id) for s, runs in stage_runs.items()
+                 if any(r.run_id == run_id for r in runs)}
+        if wrote:
+            scopes = []
+            for s, run in wrote.items():
+                later = [r.run_id for r in stage_runs[s] if r.run_id > run_id and not r.undone]
+                scopes.append(_StageScope(s, (run,), run_id, min(later) if later else None, None))
+                if run.undone:
+                    self.notes.append(f"Run {run_id} of {s} has been rolled back: its rows are no longer in the "
+                                      "target; the numbers below are what it did before that.")
+            return (Scope(run_id, kind, f"{kind} run {run_id} ({', '.join(wrote)}), with the checks recorded "
+                                        "after it and before the stage's next run"), scopes)
+        checked = self._check_stages(run_id)
+        if checked:
+            scopes = []
+            for s in checked:
+                cur = self._current([r for r in stage_runs.get(s, []) if r.run_id < run_id])
+                scopes.append(_StageScope(s, cur, run_id, run_id + 1, run_id))
+            return Scope(run_id, kind, f"the checks of run {run_id} ({kind}), with the accounting of what each "
+                                       "stage had loaded then"), scopes
+        stages = [r[0] for r in self.conn.execute(text(
+            "SELECT stage FROM ledger.event WHERE run_id = :r AND stage IS NOT NULL GROUP BY stage "
+            "ORDER BY min(event_id)"), dict(r=run_id))]
+        self.notes.append(f"Run {run_id} is a {kind} run that neither wrote a stage's data nor recorded check "
+                          "results (a reference seed, or a rollback): there is nothing to reconcile in it.")
+        return (Scope(run_id, kind, f"run {run_id} ({kind})"),
+                [_StageScope(s, (), run_id, run_id + 1, run_id) for s in stages])
+
+    # ------------------------------------------------------------------ reads
+    def _acceptances(self) -> dict[str, Acceptance]:
+        rows = self.conn.execute(text(
+            "SELECT DISTINCT ON (stage) stage, actor, at, detail FROM ledger.event "
+            "WHERE kind = 'stage_accepted' AND stage IS NOT NULL ORDER BY stage, event_id DESC"))
+        out = {}
+        for r in rows:
+            d = r.detail if isinstance(r.detail, Mapping) else {}
+            by = d.get("by") or d.get("who") or d.get("accepted_by") or r.actor
+            reason = d.get("reason") or d.get("comment") or d.get("note") or ""
+            out[r.stage] = Acceptance(dt.clean_text(by, limit=120), r.at, dt.clean_text(reason, limit=500))
+        return out
+
+    def _checks(self, sc: _StageScope, acceptance: Acceptance | None, load_started: datetime | None
+                ) -> list[_RawCheck]:
+        rows = self.conn.execute(text(
+            "SELECT DISTINCT ON (check_name) result_id, run_id, stage, check_name, status, summary, detail, at "
+            "FROM ledger.check_result WHERE stage = :s AND run_id >= :lo "
+            "AND (CAST(:hi AS bigint) IS NULL OR run_id < :hi) "
+            "ORDER BY check_name, result_id DESC"), dict(s=sc.stage, lo=sc.lo, hi=sc.hi))
+        out = []
+        for r in rows:
+            accepted = None
+            if (acceptance is not None and r.status in ("fail", "error") and acceptance.at >= r.at
+                    and (load_started is None or acceptance.at >= load_started)):
+                accepted = acceptance
+            detail = r.detail
+            if isinstance(detail, str):  # a driver that hands JSON back as text
+                try:
+                    detail = json.loads(detail)
+                except ValueError:
+                    detail = {"detail": detail}
+            out.append(_RawCheck(CheckRow(int(r.result_id), int(r.run_id), r.stage, dt.clean_text(r.check_name, limit=120),
+                                          str(r.status), dt.clean_text(r.summary, limit=2000), r.at, accepted),
+                                 dt.clean(detail)))
+        out.sort(key=lambda c: c.row.result_id)
+        return out
+
+    def _accounting(self, sc: _StageScope) -> list[AccountingRow]:
+        out = []
+        for run in sc.runs:
+            out += [AccountingRow(c.run_id, c.stage, dt.clean_text(c.source_table), c.rows_read, c.rows_loaded,
+                                  c.rows_unchanged, c.rows_merged, c.rows_quarantined, c.rows_filtered)
+                    for c in self.ledger.table_counts(self.conn, run_id=run.run_id, stage=sc.stage)]
+        return out
+
+    def _quarantine(self, sc: _StageScope) -> list[QuarantineRow]:
+        """Quarantine records of the reported runs, per table and reason (field names, never values)."""
+        if not sc.runs:
+            return []
+        rows = self.conn.execute(text(
+            "SELECT q.source_table, q.reason_code, count(*) AS n, "
+            "count(*) FILTER (WHERE q.redriven_by_run_id IS NULL AND q.rolled_back_at IS NULL) AS open_n, "
+            "array_agg(DISTINCT q.run_id ORDER BY q.run_id) AS runs, "
+            "(SELECT array_agg(DISTINCT f ORDER BY f) FROM ledger.quarantine q2, unnest(q2.fields) f "
+            " WHERE q2.stage = q.stage AND q2.source_table = q.source_table AND q2.reason_code = q.reason_code "
+            " AND q2.run_id = ANY(:runs)) AS fields "
+            "FROM ledger.quarantine q WHERE q.stage = :s AND q.run_id = ANY(:runs) "
+            "GROUP BY q.stage, q.source_table, q.reason_code ORDER BY q.source_table, n DESC, q.reason_code"),
+            dict(s=sc.stage, runs=[r.run_id for r in sc.runs]))
+        return [QuarantineRow(sc.stage, dt.clean_text(r.source_table), dt.clean_text(r.reason_code), int(r.n),
+                              int(r.open_n), tuple(dt.clean_text(f, limit=80) for f in (r.fields or [])),
+                              tuple(int(x) for x in r.runs or []))
+                for r in rows]
+
+    def _borough_names(self) -> dict[str, str]:
+        return {str(r[0]).strip(): str(r[1]) for r in self.conn.execute(
+            text("SELECT gss_code, name FROM ref.local_authority"))}
+
+    def _incident_stages(self) -> dict[str, dict[str, int]]:
+        """Stage → dataset → rows of core.incident last written by one of the stage's runs."""
+        rows = self.conn.execute(text(
+            "SELECT e.stage, i.dataset, count(*) AS n FROM core.incident i "
+            "JOIN (SELECT DISTINCT run_id, stage FROM ledger.event WHERE kind = ANY(:kinds)) e "
+            "ON e.run_id = i.load_run_id GROUP BY 1, 2"), dict(kinds=list(RUN_KINDS)))
+        out: dict[str, dict[str, int]] = defaultdict(dict)
+        for r in rows:
+            out[r.stage][r.dataset] = int(r.n)
+        return out
+
+    def _target_counts(self, datasets: list[str]) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+        """(dataset → month → rows, dataset → gss code → rows) of core.incident, months in London time."""
+        months: dict[str, dict[str, int]] = defaultdict(dict)
+        boroughs: dict[str, dict[str, int]] = defaultdict(dict)
+        for r in self.conn.execute(text(
+                "SELECT dataset, to_char(occurred_at AT TIME ZONE :tz, 'YYYY-MM') AS m, count(*) AS n "
+                "FROM core.incident WHERE dataset = ANY(:d) GROUP BY 1, 2"), dict(tz=REPORT_TZ, d=datasets)):
+            months[r.dataset][r.m or NO_MONTH] = int(r.n)
+        for r in self.conn.execute(text(
+                "SELECT dataset, gss_code, count(*) AS n FROM core.incident WHERE dataset = ANY(:d) GROUP BY 1, 2"),
+                dict(d=datasets)):
+            boroughs[r.dataset][(r.gss_code or "").strip() or NO_BOROUGH] = int(r.n)
+        return months, boroughs
+
+    # ------------------------------------------------------------------ build
+    def build(self, run_id: int | None, now: datetime) -> Report:
+        stage_runs = self._stage_runs()
+        scope, scopes = self._scope(run_id, stage_runs)
+        states = self.ledger.stage_states(self.conn)
+        acceptances = self._acceptances()
+        tables_of = {(r.run_id, r.stage): list(r.tables or []) for r in self.conn.execute(text(
+            "SELECT run_id, stage, detail->'tables' AS tables FROM ledger.event WHERE kind = 'stage_started'"))}
+
+        summaries: list[StageSummary] = []
+        checks: list[CheckRow] = []
+        accounting: list[AccountingRow] = []
+        quarantine: list[QuarantineRow] = []
+        differences: list[Difference] = []
+        diff_totals: dict[str, int] = {}
+        check_details: list[CheckDetail] = []
+        bucket_charts: list[Chart] = []
+        borough_names = self._borough_names()
+
+        for sc in scopes:
+            state = states[sc.stage].state if sc.stage in states else "not_started"
+            raw = self._checks(sc, acceptances.get(sc.stage), sc.last.started_at if sc.last else None)
+            if sc.check_run is not None:
+                raw = [c for c in raw if c.row.run_id == sc.check_run]
+            acct = self._accounting(sc)
+            for c in raw:
+                found = dt.find_differences(sc.stage, c.row.check, c.detail)
+                buckets, bucket_keys = dt.find_buckets(c.detail)
+                if found.differences:
+                    differences.extend(found.differences)
+                    diff_totals[f"{sc.stage}/{c.row.check}"] = max(found.total, len(found.differences))
+                bucket_charts.extend(_bucket_charts(sc.stage, c.row, buckets, borough_names))
+                items, left = dt.flatten(c.detail, skip=found.consumed | bucket_keys)
+                if items:
+                    check_details.append(CheckDetail(sc.stage, c.row.check, c.row.result_id, tuple(items), left))
+            rows = [c.row for c in raw]
+            checks.extend(rows)
+            accounting.extend(acct)
+            quarantine.extend(self._quarantine(sc))
+            ever_ran = bool(stage_runs.get(sc.stage))
+            verdict, reasons = _stage_verdict(sc, state, ever_ran, rows, acct)
+            tables = next((tables_of[(r.run_id, sc.stage)] for r in sc.runs if (r.run_id, sc.stage) in tables_of),
+                          None) or list(dict.fromkeys(a.source_table for a in acct))
+            summaries.append(StageSummary(
+                stage=sc.stage, state=state, load_run_id=sc.last.run_id if sc.last else None,
+                loaded_at=sc.last.finished_at if sc.last else None,
+                tables=tuple(dt.clean_text(t) for t in tables),
+                rows_read=sum(a.read for a in acct), rows_loaded=sum(a.loaded for a in acct),
+                rows_quarantined=sum(a.quarantined for a in acct),
+                checks={s: sum(1 for c in rows if c.status == s) for s in ("pass", "warn", "fail", "error")},
+                verdict=verdict, reasons=tuple(reasons),
+                accepted=acceptances.get(sc.stage) if state == "accepted" else None,
+                runs=tuple(r.run_id for r in sc.runs)))
+
+        charts = self._charts(summaries, accounting, bucket_charts, borough_names)
+        if not summaries:
+            self.notes.insert(0, "Nothing has been loaded into this target yet: the ledger records no stage "
+                                 "and no check. Load with `safestats-migrate run --all`, then reconcile with "
+                                 "`safestats-migrate reconcile --all`.")
+        return Report(
+            generated_at=now, target=redact_url(self.engine.url), package_version=__version__, scope=scope,
+            verdict=_overall(summaries), stages=tuple(summaries), checks=tuple(checks),
+            accounting=tuple(accounting), quarantine=tuple(quarantine), differences=tuple(differences),
+            differences_total=diff_totals, charts=tuple(charts), details=tuple(check_details),
+            notes=tuple(scrub(n) for n in self.notes))
+
+    def _charts(self, summaries: list[StageSummary], accounting: list[AccountingRow], from_checks: list[Chart],
+                borough_names: dict[str, str]) -> list[Chart]:
+        """Charts from the checks' buckets; for stages without any, the target's own counts."""
+        in_scope = {s.stage for s in summaries if s.verdict != ROLLED_BACK and s.runs}
+        incident = {s: d for s, d in self._incident_stages().items() if s in in_scope}
+        charts: list[Chart] = []
+        if incident:
+            expected: dict[str, int] = defaultdict(int)
+            for a in accounting:
+                if a.stage in incident:
+                    expected[a.stage] += a.loaded + a.unchanged
+            stages = [s.stage for s in summaries if s.stage in incident]
+            cats = [f"{', '.join(sorted(incident[s]))} ({s})" for s in stages]
+            charts.append(Chart(
+                "rows-per-dataset", None, "dataset", "Rows per dataset: source (ledger) beside target",
+                "source: the ledger's accounting of the latest load (rows loaded + unchanged); "
+                "target: rows of core.incident written by the stage's runs",
+                tuple(cats), (Series("source", tuple(expected[s] for s in stages)),
+                              Series("target", tuple(sum(incident[s].values()) for s in stages)))))
+        checked = {c.stage for c in from_checks}
+        charts.extend(from_checks)
+        fallback = [s for s in (x.stage for x in summaries) if s in incident and s not in checked]
+        if fallback:
+            datasets = sorted({d for s in fallback for d in incident[s]})
+            months, boroughs = self._target_counts(datasets)
+            for s in fallback:
+                ds = sorted(incident[s])
+                m: dict[str, int] = defaultdict(int)
+                b: dict[str, int] = defaultdict(int)
+                for d in ds:
+                    for k, v in months.get(d, {}).items():
+                        m[k] += v
+                    for k, v in boroughs.get(d, {}).items():
+                        b[borough_names.get(k, k)] += v
+                note = ("No check of this stage recorded source counts per bucket, so only the target is drawn; "
+                        "`safestats-migrate reconcile` records them (control totals).")
+                mcats = _month_axis(m)
+                charts.append(Chart(f"{s}-month-target", s, "month",
+                                    f"{s}: rows per month ({', '.join(ds)}, {REPORT_TZ})",
+                                    "target: core.incident by occurred_at", tuple(mcats),
+                                    (Series("target", tuple(m.get(c, 0) for c in mcats)),), note))
+                bcats = _borough_axis(b)
+                charts.append(Chart(f"{s}-borough-target", s, "borough", f"{s}: rows per borough ({', '.join(ds)})",
+                                    "target: core.incident by gss_code", tuple(bcats),
+                                    (Series("target", tuple(b.get(c, 0) for c in bcats)),), note))
+        return charts
+
+
+# --------------------------------------------------------------------------- charts from buckets
+def _month_axis(counts: Mapping[str, int | None]) -> list[str]:
+    """Every month from the first to the last (gaps are months with no rows), then the undated."""
+    months = sorted(k for k in counts if _is_month(k))
+    out: list[str] = []
+    if months:
+        y, m = int(months[0][:4]), int(months[0][5:7])
+        end = (int(months[-1][:4]), int(months[-1][5:7]))
+        while (y, m) <= end and len(out) < 1200:
+            out.append(f"{y:04d}-{m:02d}")
+            y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    out.extend(sorted(k for k in counts if not _is_month(k)))
+    return out
+
+
+def _is_month(k: str) -> bool:
+    return len(k) == 7 and k[4] == "-" and k[:4].isdigit() and k[5:].isdigit()
+
+
+def _borough_axis(counts: Mapping[str, int | None]) -> list[str]:
+    return sorted(counts, key=lambda k: (k.startswith("("), k))
+
+
+def _as_month(v: str) -> str:
+    """``2009-01-01``, ``2009-01-01T00:00:00+00:00``, ``2009-01``, ``200901`` → ``2009-01``."""
+    s = v.strip()
+    if len(s) >= 7 and s[4] == "-" and s[:4].isdigit() and s[5:7].isdigit():
+        return s[:7]
+    if len(s) == 6 and s.isdigit():
+        return f"{s[:4]}-{s[4:]}"
+    try:
+        d = date.fromisoformat(s[:10])
+        return f"{d.year:04d}-{d.month:02d}"
+    except ValueError:
+        return s
+
+
+def _bucket_charts(stage: str, check: CheckRow, buckets: list[dt.BucketCount],
+                   borough_names: Mapping[str, str]) -> list[Chart]:
+    if not buckets:
+        return []
+    dims = {d for b in buckets for d in b.dims}
+    wanted: list[str] = [d for d in ("month", "borough") if d in dims]
+    if not wanted:  # buckets of another kind: one chart over the first dimension, if it is small
+        other = sorted(dims - {"dataset"}) or sorted(dims)
+        wanted = other[:1]
+    charts = []
+    for dim in wanted:
+        src: dict[str, int | None] = {}
+        tgt: dict[str, int | None] = {}
+        for b in buckets:
+            label = b.dims.get(dim, "(none)")
+            if dim == "month":
+                label = _as_month(label)
+            elif dim == "borough":
+                label = borough_names.get(label.strip(), label)
+            src[label] = _add(src.get(label), b.source)
+            tgt[label] = _add(tgt.get(label), b.target)
+        cats = _month_axis(src | tgt) if dim == "month" else _borough_axis(src | tgt)
+        if len(cats) > 400:
+            continue
+        datasets = sorted({b.dims["dataset"] for b in buckets if "dataset" in b.dims})
+        what = f" ({', '.join(datasets)})" if datasets else ""
+        title = {"month": f"{stage}: rows per month{what}, source beside target",
+                 "borough": f"{stage}: rows per borough{what}, source beside target"}.get(
+            dim, f"{stage}: rows per {dim}{what}, source beside target")
+        charts.append(Chart(
+            f"{stage}-{dim}-{check.check}".replace(" ", "_"), stage, dim, title,
+            f"check {check.check} (run {check.run_id})", tuple(cats),
+            (Series("source", tuple(src.get(c, 0) for c in cats)),
+             Series("target", tuple(tgt.get(c, 0) for c in cats)))))
+    return charts
+
+
+def _add(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
+
+
+# --------------------------------------------------------------------------- verdicts
+def _stage_verdict(sc: _StageScope, state: str, ever_ran: bool, checks: list[CheckRow],
+                   acct: list[AccountingRow]) -> tuple[str, list[str]]:
+    s = sc.stage
+    if not sc.runs and ever_ran and sc.check_run is None:
+        return ROLLED_BACK, [f"{s}: rolled back; nothing of it is in the target"]
+    fails: list[str] = []
+    for run in sc.runs:
+        if run.outcome == "failed":
+            fails.append(f"{s}: the {run.kind} run {run.run_id} failed and has not been resumed to the end")
+    for c in checks:
+        if c.failed and c.accepted is None:
+            fails.append(f"{s}: check {c.check} {c.status.upper()} — {c.summary}")
+    for a in acct:
+        if not a.balanced:
+            fails.append(f"{s}/{a.source_table} (run {a.run_id}): accounting does not balance (read {a.read:,}, "
+                         f"accounted {a.accounted:,}, off by {a.difference:+,})")
+    if state == "check_failed" and sc.check_run is None and not any(c.failed for c in checks):
+        fails.append(f"{s}: the ledger marks the stage check_failed")
+    if fails:
+        return FAIL, fails
+    if not sc.runs and not checks:
+        return NOT_RECONCILED, [f"{s}: not loaded"]
+    running = [r for r in sc.runs if r.outcome == "running"]
+    if running:
+        return NOT_RECONCILED, [f"{s}: the {r.kind} run {r.run_id} has not finished" for r in running]
+    if not checks:
+        last = sc.last
+        since = f" since its {last.kind} run {last.run_id}" if last else ""
+        return NOT_RECONCILED, [f"{s}: no reconciliation results{since}"]
+    warns = [f"{s}: check {c.check} WARN — {c.summary}" for c in checks if c.status == "warn"]
+    warns += [f"{s}: check {c.check} {c.status.upper()}, accepted by {c.accepted.by}: {c.accepted.reason}"
+              for c in checks if c.accepted is not None]
+    if warns:
+        return PASS_WITH_WARNINGS, warns
+    return PASS, []
+
+
+def _overall(stages: Iterable[StageSummary]) -> Verdict:
+    live = [s for s in stages if s.verdict != ROLLED_BACK]
+    if not live:
+        return Verdict(NOT_RECONCILED, ("nothing has been loaded into this target yet",) if not list(stages)
+                       else ("every stage is rolled back: nothing is in the target",))
+    order = (FAIL, NOT_RECONCILED, PASS_WITH_WARNINGS)
+    reasons = tuple(r for level in order for s in live if s.verdict == level for r in s.reasons)
+    for level in order:
+        if any(s.verdict == level for s in live):
+            return Verdict(level, reasons)
+    return Verdict(PASS, ())

@@ -1,0 +1,383 @@
+"""Reading the ``detail`` JSON of ``ledger.check_result`` rows, whatever check wrote them.
+
+The report knows two shapes well and renders everything else as a key/value table:
+
+* **differing keys** — lists of rows that differ between source and target, each with its
+  business key and, for changed rows, the columns with their source ("before") and target
+  ("after") values; or plain lists of keys missing from / extra in / duplicated in the
+  target;
+* **buckets** — source-vs-target counts per bucket (month, borough, dataset, or any
+  combination), which become the charts.
+
+The reconciliation checks choose the exact key names; the vocabulary below accepts the
+usual spellings (``before``/``source``/``expected``, ``after``/``target``/``actual``…) so a
+renamed key degrades to the key/value table instead of disappearing.
+
+Everything that leaves this module is *clean*: every string has been through
+:func:`migration.secrets.scrub`, and any value under a key that names something sensitive
+(password, token, NHS number, patient, e-mail, phone, date of birth) is replaced by the
+mask, even though the checks mask those values themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from migration.report.model import Difference
+from migration.secrets import MASK, scrub
+
+#: a key naming something that must never be shown, whatever the check wrote under it
+SENSITIVE_KEY = re.compile(r"(?i)pass(word|wd|phrase)?|pwd|secret|token|credential|nhs|patient|birth|\bdob\b|"
+                           r"e-?mail|phone|mobile|api_?key|private")
+#: longest value shown; a before/after value longer than this is cut (the ledger has it all)
+MAX_VALUE_CHARS = 200
+
+_DIFF_LISTS = ("differences", "differing", "differing_keys", "differing_rows", "diffs", "mismatches",
+               "changed", "changed_rows", "samples", "sample", "rows")
+_KEY_LISTS = {
+    "missing": "missing", "missing_keys": "missing", "missing_in_target": "missing", "missing_from_target": "missing",
+    "extra": "extra", "extra_keys": "extra", "extra_in_target": "extra", "unexpected": "extra",
+    "duplicates": "duplicate", "duplicate_keys": "duplicate", "duplicated": "duplicate",
+}
+_BUCKET_LISTS = ("buckets", "bucket_counts", "control_totals", "totals", "by_month", "per_month", "months",
+                 "by_borough", "per_borough", "boroughs", "by_dataset", "per_dataset", "by_bucket")
+_KEY_FIELDS = ("key", "keys", "business_key", "source_key", "source_ref", "pk", "id")
+_BEFORE = ("before", "source", "expected", "old", "src", "source_value", "legacy")
+_AFTER = ("after", "target", "actual", "new", "tgt", "target_value", "migrated")
+_COLUMN_MAPS = ("columns", "values", "diff", "changes", "changed_columns", "fields")
+_COLUMN_NAME = ("column", "name", "field", "col")
+_SOURCE_COUNT = ("source", "source_count", "src", "expected", "source_rows", "legacy")
+_TARGET_COUNT = ("target", "target_count", "tgt", "actual", "target_rows", "migrated")
+_COUNT_FIELDS = ("count", "rows", "n", "row_count")
+#: keys of a bucket row that are values or verdicts, not dimensions
+_BUCKET_VALUE_KEYS = frozenset(_SOURCE_COUNT + _TARGET_COUNT + (
+    "diff", "difference", "delta", "status", "ok", "tolerance", "match", "equal", "passed"))
+_VALUE_PREFIXES = ("source_", "target_", "src_", "tgt_", "expected_", "actual_", "diff_", "delta_")
+#: bucket dimensions and the spellings they come under
+DIMENSIONS = {
+    "month": ("month", "year_month", "period", "reporting_month", "occurred_month"),
+    "borough": ("borough", "borough_name", "gss_code", "gss", "local_authority", "la", "authority"),
+    "dataset": ("dataset",),
+}
+
+
+# --------------------------------------------------------------------------- cleaning
+def clean_text(value: Any, *, limit: int = MAX_VALUE_CHARS) -> str:
+    """A value as text a person may read: scrubbed of secrets, cut to ``limit`` characters."""
+    if isinstance(value, str):
+        s = value
+    elif isinstance(value, (dict, list)):
+        s = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    else:
+        s = str(value)
+    s = scrub(s)
+    if len(s) > limit:
+        s = s[: limit - 1] + "…"
+    return s
+
+
+def is_sensitive(name: str | None) -> bool:
+    return bool(name) and SENSITIVE_KEY.search(str(name)) is not None
+
+
+def clean(value: Any, *, key: str | None = None) -> Any:
+    """A copy of a JSON value with every string scrubbed and sensitive keys masked."""
+    if key is not None and is_sensitive(key) and value is not None and not isinstance(value, (dict, list)):
+        return MASK
+    if isinstance(value, Mapping):
+        return {scrub(k): clean(v, key=str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v, key=key) for v in value]
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    return scrub(str(value))
+
+
+def _shown(value: Any, column: str | None) -> str | None:
+    if value is None:
+        return None
+    if is_sensitive(column):
+        return MASK
+    return clean_text(value)
+
+
+def format_key(value: Any) -> str:
+    """A business key as text: ``dataset=MPS, source_ref=123`` for composite keys."""
+    if isinstance(value, Mapping):
+        return clean_text(", ".join(f"{k}={v}" for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return clean_text(" / ".join(str(v) for v in value))
+    return clean_text(value)
+
+
+# --------------------------------------------------------------------------- differences
+@dataclass(frozen=True)
+class DifferenceFinding:
+    differences: list[Difference]
+    total: int              # at least len(differences); more when the check capped its sample
+    consumed: set[str]      # top-level detail keys fully rendered as differences
+
+
+def _first(d: Mapping[str, Any], names: Iterable[str]) -> tuple[str | None, Any]:
+    for n in names:
+        if n in d:
+            return n, d[n]
+    return None, None
+
+
+def _pair(v: Any) -> tuple[bool, Any, Any]:
+    """(recognised, before, after) from ``{before:…, after:…}``, ``[before, after]``…"""
+    if isinstance(v, Mapping):
+        kb, b = _first(v, _BEFORE)
+        ka, a = _first(v, _AFTER)
+        if kb is not None or ka is not None:
+            return True, b, a
+        return False, None, None
+    if isinstance(v, (list, tuple)) and len(v) == 2:
+        return True, v[0], v[1]
+    return False, None, None
+
+
+def _columns_of(item: Mapping[str, Any]) -> list[tuple[str | None, Any, Any]] | None:
+    """The changed columns of one differing row, or None when it names none."""
+    _, cols = _first(item, _COLUMN_MAPS)
+    out: list[tuple[str | None, Any, Any]] = []
+    if isinstance(cols, Mapping):
+        for name, v in cols.items():
+            ok, b, a = _pair(v)
+            if ok:
+                out.append((str(name), b, a))
+        return out or None
+    if isinstance(cols, list):
+        for v in cols:
+            if isinstance(v, Mapping):
+                _, name = _first(v, _COLUMN_NAME)
+                ok, b, a = _pair(v)
+                if ok:
+                    out.append((None if name is None else str(name), b, a))
+            elif isinstance(v, str):  # only the names of the columns that differ
+                out.append((v, None, None))
+        return out or None
+    _, name = _first(item, _COLUMN_NAME)
+    ok, b, a = _pair(item)
+    if ok and (name is not None or b is not None or a is not None):
+        return [(None if name is None else str(name), b, a)]
+    return None
+
+
+def _rows_from(stage: str, check: str, kind_hint: str | None, table: str | None, items: list[Any]
+               ) -> list[Difference]:
+    out: list[Difference] = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            out.append(Difference(stage, check, kind_hint or "other", format_key(item), table))
+            continue
+        _, key = _first(item, _KEY_FIELDS)
+        key_text = format_key(key) if key is not None else format_key(
+            {k: v for k, v in item.items() if k not in _COLUMN_MAPS and not isinstance(v, (dict, list))})
+        tbl = str(item.get("table") or table) if (item.get("table") or table) else None
+        kind = str(item.get("kind") or item.get("type") or item.get("status") or kind_hint or "changed")
+        kind = _KEY_LISTS.get(kind, kind)
+        cols = _columns_of(item)
+        if not cols:
+            out.append(Difference(stage, check, kind, key_text, clean_text(tbl) if tbl else None))
+            continue
+        for name, b, a in cols:
+            out.append(Difference(stage, check, kind, key_text, clean_text(tbl) if tbl else None,
+                                  clean_text(name) if name else None, _shown(b, name), _shown(a, name)))
+    return out
+
+
+def _int(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def find_differences(stage: str, check: str, detail: Any) -> DifferenceFinding:
+    """Every differing key a check's detail lists, as :class:`Difference` rows."""
+    found: list[Difference] = []
+    total = 0
+    consumed: set[str] = set()
+    if not isinstance(detail, Mapping):
+        return DifferenceFinding([], 0, consumed)
+
+    def scan(d: Mapping[str, Any], table: str | None, top: bool) -> None:
+        nonlocal total
+        for k, v in d.items():
+            if k in _DIFF_LISTS and isinstance(v, list) and v and _looks_like_rows(v):
+                rows = _rows_from(stage, check, None, table, v)
+                found.extend(rows)
+                total += max(len(v), _declared_total(d, k))
+                if top:
+                    consumed.add(k)
+            elif k in _KEY_LISTS and isinstance(v, list) and v:
+                found.extend(_rows_from(stage, check, _KEY_LISTS[k], table, v))
+                total += max(len(v), _declared_total(d, k))
+                if top:
+                    consumed.add(k)
+            elif top and k in ("tables", "by_table", "per_table") and isinstance(v, Mapping):
+                for tname, sub in v.items():
+                    if isinstance(sub, Mapping):
+                        scan(sub, str(tname), False)
+            elif top and k in ("tables", "by_table", "per_table") and isinstance(v, list):
+                for sub in v:
+                    if isinstance(sub, Mapping):
+                        scan(sub, str(sub.get("table") or sub.get("name") or table or ""), False)
+
+    scan(detail, str(detail["table"]) if isinstance(detail.get("table"), str) else None, True)
+    return DifferenceFinding(found, total, consumed)
+
+
+def _looks_like_rows(v: list[Any]) -> bool:
+    """A list of differing rows (dicts with a key), not a list of bucket counts."""
+    first = v[0]
+    if not isinstance(first, Mapping):
+        return True
+    if _first(first, _KEY_FIELDS)[0] is not None:
+        return True
+    return _columns_of(first) is not None and not _is_bucket(first)
+
+
+def _declared_total(d: Mapping[str, Any], list_key: str) -> int:
+    for name in (f"{list_key}_total", f"{list_key}_count", f"n_{list_key}", f"total_{list_key}"):
+        n = _int(d.get(name))
+        if n is not None:
+            return n
+    return 0
+
+
+# --------------------------------------------------------------------------- buckets
+@dataclass(frozen=True)
+class BucketCount:
+    dims: dict[str, str]    # dimension (month/borough/dataset/other name) → value
+    source: int | None
+    target: int | None
+
+
+def _count(v: Any) -> int | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, Mapping):
+        _, c = _first(v, _COUNT_FIELDS)
+        return _count(c) if c is not None else None
+    return None
+
+
+def _is_bucket(row: Mapping[str, Any]) -> bool:
+    return (_first(row, _SOURCE_COUNT)[0] is not None and _first(row, _TARGET_COUNT)[0] is not None
+            and _count(_first(row, _SOURCE_COUNT)[1]) is not None)
+
+
+def _dimension(name: str) -> str:
+    for dim, names in DIMENSIONS.items():
+        if name in names:
+            return dim
+    return name
+
+
+def _bucket(row: Mapping[str, Any], implied: dict[str, str]) -> BucketCount | None:
+    ks, s = _first(row, _SOURCE_COUNT)
+    kt, t = _first(row, _TARGET_COUNT)
+    if ks is None or kt is None:
+        return None
+    src, tgt = _count(s), _count(t)
+    if src is None and tgt is None:
+        return None
+    dims = dict(implied)
+    for k, v in row.items():
+        if k in _BUCKET_VALUE_KEYS or k.startswith(_VALUE_PREFIXES) or isinstance(v, (dict, list)):
+            continue
+        dim = _dimension(k)
+        if v is None and dim not in DIMENSIONS:
+            continue
+        dims[dim] = "(none)" if v is None else clean_text(v, limit=80)
+    return BucketCount(dims, src, tgt)
+
+
+def find_buckets(detail: Any) -> tuple[list[BucketCount], set[str]]:
+    """Source-vs-target counts per bucket anywhere a check's detail keeps them."""
+    out: list[BucketCount] = []
+    consumed: set[str] = set()
+    if not isinstance(detail, Mapping):
+        return out, consumed
+
+    def implied_dim(key: str) -> str | None:
+        for prefix in ("by_", "per_"):
+            if key.startswith(prefix):
+                return _dimension(key[len(prefix):].rstrip("s") if key[len(prefix):] != "dataset" else "dataset")
+        return {"months": "month", "boroughs": "borough"}.get(key)
+
+    def scan(d: Mapping[str, Any], implied: dict[str, str], top: bool) -> None:
+        for k, v in d.items():
+            if k not in _BUCKET_LISTS:
+                continue
+            dim = implied_dim(k)
+            got: list[BucketCount] = []
+            if isinstance(v, list):
+                for row in v:
+                    if isinstance(row, Mapping):
+                        b = _bucket(row, implied)
+                        if b is not None:
+                            got.append(b)
+            elif isinstance(v, Mapping):
+                for label, row in v.items():
+                    if isinstance(row, Mapping):
+                        b = _bucket(row, {**implied, dim or "bucket": clean_text(label, limit=80)})
+                        if b is not None:
+                            got.append(b)
+                        else:  # nested: {dataset: {month: {source, target}}}
+                            scan({kk: vv for kk, vv in row.items()}, implied, False)
+            if got:
+                out.extend(got)
+                if top:
+                    consumed.add(k)
+
+    scan(detail, {}, True)
+    tables = detail.get("tables")
+    if isinstance(tables, Mapping):
+        for sub in tables.values():
+            if isinstance(sub, Mapping):
+                scan(sub, {}, False)
+    return out, consumed
+
+
+# --------------------------------------------------------------------------- key/value
+def flatten(detail: Any, *, skip: set[str], limit: int = 60) -> tuple[list[tuple[str, str]], int]:
+    """(path, text) pairs of a detail JSON for a key/value table; (items, how many left out)."""
+    items: list[tuple[str, str]] = []
+    left = 0
+
+    def walk(v: Any, path: str, depth: int) -> Iterator[tuple[str, str]]:
+        if isinstance(v, Mapping) and v and depth < 3:
+            for k, sub in v.items():
+                yield from walk(sub if not is_sensitive(str(k)) or isinstance(sub, (dict, list)) else MASK,
+                                f"{path}.{k}" if path else str(k), depth + 1)
+        elif isinstance(v, list) and v and all(not isinstance(x, (dict, list)) for x in v):
+            shown = ", ".join(clean_text(x, limit=60) for x in v[:20])
+            more = f" … ({len(v) - 20} more)" if len(v) > 20 else ""
+            yield path or "(value)", shown + more
+        elif isinstance(v, list) and v and depth < 3:
+            for i, sub in enumerate(v[:20]):
+                yield from walk(sub, f"{path}[{i}]", depth + 1)
+            if len(v) > 20:
+                yield f"{path}[…]", f"{len(v) - 20} more"
+        else:
+            yield path or "(value)", "" if v is None else ("{}" if v == {} else "[]" if v == [] else clean_text(v))
+
+    if isinstance(detail, Mapping):
+        detail = {k: v for k, v in detail.items() if k not in skip}
+    for pair in walk(detail, "", 0):
+        if len(items) < limit:
+            items.append((clean_text(pair[0], limit=120), pair[1]))
+        else:
+            left += 1
+    return items, left

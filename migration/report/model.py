@@ -1,0 +1,304 @@
+"""The report as data: what QA signs off, before it is rendered as HTML, JSON or Markdown.
+
+Every text in these objects has already been through :func:`migration.secrets.scrub`
+(the builder does it once, the renderers trust it); values read from check details are
+also masked by column name (see :mod:`migration.report.details`).  Nothing here holds a
+row's payload: accounting, reasons, field names, check summaries, and the before/after
+values the checks chose to keep (masked by the checks themselves on sensitive columns).
+
+:meth:`Report.to_dict` is the JSON form; its keys are documented in ``runbooks/report.md``
+and only ever grow (``format_version`` changes if one is renamed or removed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+#: version of the JSON layout (``Report.to_dict``); bump when a key is renamed or removed
+FORMAT_VERSION = 1
+
+CHECK_STATUSES = ("pass", "warn", "fail", "error")
+
+PASS = "PASS"
+PASS_WITH_WARNINGS = "PASS_WITH_WARNINGS"
+FAIL = "FAIL"
+NOT_RECONCILED = "NOT_RECONCILED"
+ROLLED_BACK = "ROLLED_BACK"
+#: the overall verdicts, best first
+VERDICTS = (PASS, PASS_WITH_WARNINGS, NOT_RECONCILED, FAIL)
+
+
+def verdict_label(status: str) -> str:
+    """``PASS_WITH_WARNINGS`` → ``PASS WITH WARNINGS`` (the token is for machines)."""
+    return status.replace("_", " ")
+
+
+def iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """A failed stage explicitly accepted (``stage_accepted`` event): who, when and why."""
+
+    by: str
+    at: datetime
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"by": self.by, "at": iso(self.at), "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """The latest result of one check of one stage (``ledger.check_result``)."""
+
+    result_id: int
+    run_id: int
+    stage: str
+    check: str
+    status: str             # pass | warn | fail | error
+    summary: str
+    at: datetime
+    accepted: Acceptance | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("fail", "error")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"result_id": self.result_id, "run_id": self.run_id, "stage": self.stage, "check": self.check,
+                "status": self.status, "summary": self.summary, "at": iso(self.at),
+                "accepted": self.accepted.to_dict() if self.accepted else None}
+
+
+@dataclass(frozen=True)
+class AccountingRow:
+    """One table of one run: read = loaded + unchanged + merged + quarantined + filtered."""
+
+    run_id: int
+    stage: str
+    source_table: str
+    read: int
+    loaded: int
+    unchanged: int
+    merged: int
+    quarantined: int
+    filtered: int
+
+    @property
+    def accounted(self) -> int:
+        return self.loaded + self.unchanged + self.merged + self.quarantined + self.filtered
+
+    @property
+    def difference(self) -> int:
+        """read − accounted: positive when rows were lost, negative when rows were doubled."""
+        return self.read - self.accounted
+
+    @property
+    def balanced(self) -> bool:
+        return self.difference == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "stage": self.stage, "source_table": self.source_table,
+                "read": self.read, "loaded": self.loaded, "unchanged": self.unchanged, "merged": self.merged,
+                "quarantined": self.quarantined, "filtered": self.filtered, "accounted": self.accounted,
+                "difference": self.difference, "balanced": self.balanced}
+
+
+@dataclass(frozen=True)
+class QuarantineRow:
+    """Quarantined rows of one stage, table and reason (keys and field names only, never payload)."""
+
+    stage: str
+    source_table: str
+    reason: str
+    rows: int
+    open_rows: int          # neither redriven nor rolled back
+    fields: tuple[str, ...]
+    runs: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "source_table": self.source_table, "reason": self.reason,
+                "rows": self.rows, "open_rows": self.open_rows, "fields": list(self.fields),
+                "runs": list(self.runs)}
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One differing key found by a check: a changed column, or a key missing/extra/duplicated."""
+
+    stage: str
+    check: str
+    kind: str               # changed | missing | extra | duplicate | other
+    key: str
+    table: str | None = None
+    column: str | None = None
+    before: str | None = None  # source side (expected), masked
+    after: str | None = None   # target side (actual), masked
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "check": self.check, "kind": self.kind, "table": self.table,
+                "key": self.key, "column": self.column, "before": self.before, "after": self.after}
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str               # "source" | "target" | …
+    values: tuple[int | None, ...]
+
+
+@dataclass(frozen=True)
+class Chart:
+    """Counts per bucket (month, borough, dataset), one series per side."""
+
+    chart_id: str
+    stage: str | None
+    dimension: str          # month | borough | dataset
+    title: str
+    origin: str             # where the numbers come from, in words
+    categories: tuple[str, ...]
+    series: tuple[Series, ...]
+    note: str = ""
+
+    @property
+    def differing(self) -> tuple[str, ...]:
+        """Categories whose series disagree (only when there are at least two series)."""
+        if len(self.series) < 2:
+            return ()
+        return tuple(c for i, c in enumerate(self.categories)
+                     if len({s.values[i] for s in self.series}) > 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.chart_id, "stage": self.stage, "dimension": self.dimension, "title": self.title,
+                "origin": self.origin, "note": self.note, "categories": list(self.categories),
+                "series": [{"name": s.name, "values": list(s.values)} for s in self.series],
+                "differing": list(self.differing)}
+
+
+@dataclass(frozen=True)
+class CheckDetail:
+    """A check's detail JSON, flattened for people (what the renderers do not draw otherwise)."""
+
+    stage: str
+    check: str
+    result_id: int
+    items: tuple[tuple[str, str], ...]   # (dotted path, value as text), scrubbed and masked
+    truncated: int = 0                   # items left out to keep the report readable
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "check": self.check, "result_id": self.result_id,
+                "items": [{"path": p, "value": v} for p, v in self.items], "truncated": self.truncated}
+
+
+@dataclass(frozen=True)
+class StageSummary:
+    """One stage: its ledger state, the load run reported on, its totals and its verdict."""
+
+    stage: str
+    state: str              # ledger stage state (not_started, loaded, reconciled, check_failed, …)
+    load_run_id: int | None  # the latest run that wrote the stage's data (full, delta or redrive)
+    loaded_at: datetime | None
+    tables: tuple[str, ...]
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    checks: dict[str, int]  # status → number of checks
+    verdict: str            # PASS | PASS_WITH_WARNINGS | NOT_RECONCILED | FAIL | ROLLED_BACK
+    reasons: tuple[str, ...]
+    accepted: Acceptance | None = None
+    runs: tuple[int, ...] = ()  # runs whose accounting is reported: the full load, then its deltas
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "state": self.state, "load_run_id": self.load_run_id, "runs": list(self.runs),
+                "loaded_at": iso(self.loaded_at), "tables": list(self.tables), "rows_read": self.rows_read,
+                "rows_loaded": self.rows_loaded, "rows_quarantined": self.rows_quarantined,
+                "checks": {s: self.checks.get(s, 0) for s in CHECK_STATUSES}, "verdict": self.verdict,
+                "reasons": list(self.reasons), "accepted": self.accepted.to_dict() if self.accepted else None}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str             # PASS | PASS_WITH_WARNINGS | NOT_RECONCILED | FAIL
+    reasons: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return verdict_label(self.status)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "label": self.label, "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the report covers: one run, or the latest load run of every stage."""
+
+    run_id: int | None
+    run_kind: str | None
+    description: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "run_kind": self.run_kind, "description": self.description}
+
+
+@dataclass(frozen=True)
+class Report:
+    generated_at: datetime
+    target: str             # the target URL, password hidden
+    package_version: str
+    scope: Scope
+    verdict: Verdict
+    stages: tuple[StageSummary, ...]
+    checks: tuple[CheckRow, ...]
+    accounting: tuple[AccountingRow, ...]
+    quarantine: tuple[QuarantineRow, ...]
+    differences: tuple[Difference, ...]
+    differences_total: dict[str, int]  # "stage/check" → differing keys the check reported (≥ listed)
+    charts: tuple[Chart, ...]
+    details: tuple[CheckDetail, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def empty(self) -> bool:
+        """Nothing loaded and nothing checked: the target is fresh."""
+        return not self.stages
+
+    def totals(self) -> dict[str, Any]:
+        checks = {s: sum(1 for c in self.checks if c.status == s) for s in CHECK_STATUSES}
+        return {
+            "stages": len(self.stages),
+            "checks": checks,
+            "rows_read": sum(a.read for a in self.accounting),
+            "rows_loaded": sum(a.loaded for a in self.accounting),
+            "rows_unchanged": sum(a.unchanged for a in self.accounting),
+            "rows_merged": sum(a.merged for a in self.accounting),
+            "rows_quarantined": sum(a.quarantined for a in self.accounting),
+            "rows_filtered": sum(a.filtered for a in self.accounting),
+            "unbalanced_tables": sum(1 for a in self.accounting if not a.balanced),
+            "differences": sum(self.differences_total.values()),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (keys documented in runbooks/report.md, order stable)."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "generated_at": iso(self.generated_at),
+            "package_version": self.package_version,
+            "target": self.target,
+            "scope": self.scope.to_dict(),
+            "empty": self.empty,
+            "verdict": self.verdict.to_dict(),
+            "totals": self.totals(),
+            "stages": [s.to_dict() for s in self.stages],
+            "checks": [c.to_dict() for c in self.checks],
+            "accounting": [a.to_dict() for a in self.accounting],
+            "quarantine": [q.to_dict() for q in self.quarantine],
+            "differences": [d.to_dict() for d in self.differences],
+            "differences_total": dict(self.differences_total),
+            "charts": [c.to_dict() for c in self.charts],
+            "check_details": [d.to_dict() for d in self.details],
+            "notes": list(self.notes),
+        }
