@@ -102,8 +102,11 @@ def dependants(specs: list[StageSpec], stage: str) -> list[str]:
 class Rollback:
     def __init__(self, engine: Engine, specs: list[StageSpec], console: Console) -> None:
         self.engine = engine
+        from migration.steps.runner import order_stages
+
         self.specs = {s.stage: s for s in specs}
-        self.order = [s.stage for s in specs]
+        #: load (dependency) order; its reverse is a safe order to undo stages in
+        self.order = [s.stage for s in order_stages(specs)]
         self.console = console
         self.ledger = Ledger(engine)
 
@@ -138,12 +141,14 @@ class Rollback:
             later = [r for r in runs if r >= target]
             # dependants only matter when the stage would be left unloaded (its full load undone);
             # undoing a later delta leaves it loaded
-            live = ([d for d in dependants(list(self.specs.values()), stage) if active_runs(conn, d)]
-                    if target == runs[0] else [])
+            live = sorted((d for d in dependants(list(self.specs.values()), stage) if active_runs(conn, d))
+                          if target == runs[0] else [], key=self.order.index)
         if live and not cascade:
             raise RollbackError(
                 f"stage {stage} cannot be rolled back: {', '.join(live)} loaded later and depend on it",
                 hint="roll those back first, or add --cascade to undo them too")
+        # dependants are undone in reverse load order: a stage only after every stage that
+        # depends on it (users before organisations, incidents before areas and codes)
         for d in reversed(live) if cascade else []:
             with self.engine.connect() as conn:
                 steps += [(d, r) for r in reversed(active_runs(conn, d))]
