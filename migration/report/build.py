@@ -328,7 +328,8 @@ class _Builder:
                 buckets, bucket_keys = dt.find_buckets(c.detail)
                 if found.differences:
                     differences.extend(found.differences)
-                    diff_totals[f"{sc.stage}/{c.row.check}"] = max(found.total, len(found.differences))
+                    keys = len({(d.table, d.key) for d in found.differences})
+                    diff_totals[f"{sc.stage}/{c.row.check}"] = max(found.total, keys)
                 bucket_charts.extend(_bucket_charts(sc.stage, c.row, buckets, borough_names))
                 items, left = dt.flatten(c.detail, skip=found.consumed | bucket_keys)
                 if items:

@@ -43,9 +43,14 @@ _KEY_LISTS = {
     "extra": "extra", "extra_keys": "extra", "extra_in_target": "extra", "unexpected": "extra",
     "duplicates": "duplicate", "duplicate_keys": "duplicate", "duplicated": "duplicate",
 }
+_KIND_ORDER = {"missing": 0, "extra": 1, "duplicate": 2, "changed": 3}
 _BUCKET_LISTS = ("buckets", "bucket_counts", "control_totals", "totals", "by_month", "per_month", "months",
                  "by_borough", "per_borough", "boroughs", "by_dataset", "per_dataset", "by_bucket")
-_KEY_FIELDS = ("key", "keys", "business_key", "source_key", "source_ref", "pk", "id")
+_KEY_FIELDS = ("key", "keys", "business_key", "source_key")
+#: fields that say a dict is a row's identity (its business key, spelt out field by field)
+_KEY_HINTS = _KEY_FIELDS + ("source_ref", "pk", "id", "legacy_pk")
+#: fields of a differing row that are about it, not part of its key
+_ROW_META = frozenset(("table", "kind", "type", "status", "column", "name", "field", "col", "count", "n"))
 _BEFORE = ("before", "source", "expected", "old", "src", "source_value", "legacy")
 _AFTER = ("after", "target", "actual", "new", "tgt", "target_value", "migrated")
 _COLUMN_MAPS = ("columns", "values", "diff", "changes", "changed_columns", "fields")
@@ -180,7 +185,8 @@ def _rows_from(stage: str, check: str, kind_hint: str | None, table: str | None,
             continue
         _, key = _first(item, _KEY_FIELDS)
         key_text = format_key(key) if key is not None else format_key(
-            {k: v for k, v in item.items() if k not in _COLUMN_MAPS and not isinstance(v, (dict, list))})
+            {k: v for k, v in item.items() if k not in _COLUMN_MAPS and k not in _ROW_META
+             and k not in _BEFORE and k not in _AFTER and not isinstance(v, (dict, list))})
         tbl = str(item.get("table") or table) if (item.get("table") or table) else None
         kind = str(item.get("kind") or item.get("type") or item.get("status") or kind_hint or "changed")
         kind = _KEY_LISTS.get(kind, kind)
@@ -230,6 +236,8 @@ def find_differences(stage: str, check: str, detail: Any) -> DifferenceFinding:
                         scan(sub, str(sub.get("table") or sub.get("name") or table or ""), False)
 
     scan(detail, str(detail["table"]) if isinstance(detail.get("table"), str) else None, True)
+    # jsonb keeps keys in its own order: list what is missing first, then extra, duplicated, changed
+    found.sort(key=lambda d: _KIND_ORDER.get(d.kind, len(_KIND_ORDER)))
     return DifferenceFinding(found, total, consumed)
 
 
@@ -238,7 +246,7 @@ def _looks_like_rows(v: list[Any]) -> bool:
     first = v[0]
     if not isinstance(first, Mapping):
         return True
-    if _first(first, _KEY_FIELDS)[0] is not None:
+    if _first(first, _KEY_HINTS)[0] is not None:
         return True
     return _columns_of(first) is not None and not _is_bucket(first)
 

@@ -255,10 +255,12 @@ def _differences(r: Report) -> str:
     out = ['<p class="lead">Before = the source after mapping (what the target should hold); after = what the '
            "target holds. Sensitive fields are masked (<code>***</code>).</p>"]
     for (stage, check), diffs in groups.items():
-        total = r.differences_total.get(f"{stage}/{check}", len(diffs))
+        keys = len({(d.table, d.key) for d in diffs})
+        total = max(r.differences_total.get(f"{stage}/{check}", keys), keys)
         shown = diffs[:MAX_DIFFERENCES_PER_CHECK]
-        more = (f' <span class="muted">(showing {len(shown)} of {total:,}; the check kept a sample, the JSON '
-                "report lists every kept one)</span>") if total > len(shown) else ""
+        shown_keys = len({(d.table, d.key) for d in shown})
+        more = (f' <span class="muted">(showing {shown_keys:,}; the check kept a sample of them and the JSON '
+                "report lists every kept one)</span>") if total > shown_keys else ""
         out.append(f'<h3 id="diff-{_e(stage)}-{_e(check)}">{_e(stage)} · {_e(check)} — {total:,} differing '
                    f"key{'s' if total != 1 else ''}{more}</h3>")
         with_table = any(d.table for d in shown)
@@ -271,15 +273,17 @@ def _differences(r: Report) -> str:
             cells = (f'<td class="mono">{_e(d.table or "")}</td>' if with_table else "")
             cells += f'<td class="key">{_e(d.key)}</td><td class="nowrap">{_e(_KIND.get(d.kind, d.kind))}</td>'
             if with_values:
-                cells += (f'<td class="mono">{_e(d.column or "")}</td><td class="val before">{_val(d.before)}</td>'
-                          f'<td class="val after">{_val(d.after)}</td>')
+                cells += (f'<td class="mono">{_e(d.column or "")}</td><td class="val before">{_val(d.before, d.column)}</td>'
+                          f'<td class="val after">{_val(d.after, d.column)}</td>')
             rows.append(f"<tr>{cells}</tr>")
         out.append(_table(head, rows))
     return "".join(out)
 
 
-def _val(v: str | None) -> str:
-    return '<span class="ellipsis">NULL</span>' if v is None else _e(v)
+def _val(v: str | None, column: str | None = "") -> str:
+    if v is None:
+        return "" if column is None else '<span class="ellipsis">NULL</span>'
+    return _e(v)
 
 
 def _chart(c: Chart) -> str:

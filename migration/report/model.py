@@ -256,7 +256,7 @@ class Report:
     accounting: tuple[AccountingRow, ...]
     quarantine: tuple[QuarantineRow, ...]
     differences: tuple[Difference, ...]
-    differences_total: dict[str, int]  # "stage/check" → differing keys the check reported (≥ listed)
+    differences_total: dict[str, int]  # "stage/check" → differing keys the check reported (≥ keys listed)
     charts: tuple[Chart, ...]
     details: tuple[CheckDetail, ...]
     notes: tuple[str, ...] = field(default=())

@@ -30,6 +30,12 @@ def _md_table(head: Sequence[str], rows: Sequence[Sequence[object]], right: Sequ
     return out
 
 
+def _side(value: str | None, column: str | None) -> str:
+    if value is None:
+        return "" if column is None else "NULL"
+    return value
+
+
 def render_markdown(report: Report) -> str:
     """Verdict, per-stage table, per-check table and the top differences, for a ticket."""
     r = report
@@ -66,20 +72,28 @@ def render_markdown(report: Report) -> str:
                                [(a.stage, a.source_table, f"{a.read:,}", f"{a.accounted:,}", f"{a.difference:+,}")
                                 for a in unbalanced], right=(2, 3, 4)) + [""]
     lines += ["## Checks", ""]
-    if r.checks:
+    problems = [c for c in r.checks if c.status != "pass"]
+    if problems:
         lines += _md_table(["stage", "check", "status", "summary", "when", "run"],
                            [(c.stage, c.check, c.status.upper() + (" (accepted)" if c.accepted else ""), c.summary,
-                             when(c.at), c.run_id) for c in r.checks], right=(5,))
-    else:
+                             when(c.at), c.run_id) for c in problems], right=(5,))
+        lines.append("")
+    passing = len(r.checks) - len(problems)
+    if not r.checks:
         lines.append("No check results in the ledger for what this report covers.")
+    elif passing:
+        lines.append(f"{'All ' if not problems else ''}{passing} {'other ' if problems else ''}check"
+                     f"{'s' if passing != 1 else ''} pass: "
+                     + ", ".join(f"{s.stage} ({s.checks.get('pass', 0)})" for s in r.stages if s.checks.get("pass")))
     lines.append("")
     if r.differences:
         top = r.differences[:MD_TOP_DIFFERENCES]
-        lines += [f"## Top differences ({len(top)} of {sum(r.differences_total.values()):,})", ""]
+        keys = sum(r.differences_total.values())
+        lines += [f"## Top differences ({keys:,} differing key{'s' if keys != 1 else ''}; first {len(top)} "
+                  "rows below)", ""]
         lines += _md_table(["stage", "check", "table", "key", "what", "column", "before (source)", "after (target)"],
                            [(d.stage, d.check, d.table or "", f"`{d.key}`", d.kind, d.column or "",
-                             "NULL" if d.before is None else d.before, "NULL" if d.after is None else d.after)
-                            for d in top])
+                             _side(d.before, d.column), _side(d.after, d.column)) for d in top])
         lines.append("")
     if r.quarantine:
         lines += ["## Quarantine by reason", ""]
