@@ -158,15 +158,19 @@ class Rollback:
     def run(self, stage: str, run_id: int | None = None, *, cascade: bool = False, dry_run: bool = False,
             command: str = "rollback") -> list[RunUndo]:
         self.ledger.require_installed()
-        steps = self.plan(stage, run_id, cascade=cascade)
-        if not steps:
-            if run_id is None:
-                self.console.info(f"{stage}: nothing to roll back (no run of it is loaded)")
-            return []
         if dry_run:
+            steps = self.plan(stage, run_id, cascade=cascade)
+            if not steps:
+                self._nothing(stage, run_id)
             return [self._count(s, r) for s, r in steps]
         results: list[RunUndo] = []
-        with MigrationLock(self.engine, command):
+        with MigrationLock(self.engine, command) as lock:
+            self._stale(lock)
+            # planned under the lock: a run or rollback that finished meanwhile is seen
+            steps = self.plan(stage, run_id, cascade=cascade)
+            if not steps:
+                self._nothing(stage, run_id)
+                return []
             target = run_id if run_id is not None else steps[-1][1]
             if [r for s, r in steps if s == stage and r != target]:
                 self.console.info(f"{stage}: undoing the later runs "
@@ -177,13 +181,32 @@ class Rollback:
         return results
 
     def all(self, *, dry_run: bool = False) -> list[RunUndo]:
-        out: list[RunUndo] = []
-        for stage in reversed(self.order):
+        """Every run of every stage not undone yet: stages in reverse load order, runs newest
+        first — under one lock, each run in its own transaction."""
+        self.ledger.require_installed()
+
+        def steps() -> list[tuple[str, int]]:
             with self.engine.connect() as conn:
-                if not active_runs(conn, stage):
-                    continue
-            out += self.run(stage, cascade=True, dry_run=dry_run, command="rollback --all")
-        return out
+                return [(s, r) for s in reversed(self.order) for r in reversed(active_runs(conn, s))]
+
+        if dry_run:
+            return [self._count(s, r) for s, r in steps()]
+        with MigrationLock(self.engine, "rollback --all") as lock:
+            self._stale(lock)
+            todo = steps()
+            if not todo:
+                self.console.info("nothing to roll back (no run of any stage is loaded)")
+            return [self._undo(s, r) for s, r in todo]
+
+    def _nothing(self, stage: str, run_id: int | None) -> None:
+        if run_id is None:
+            self.console.info(f"{stage}: nothing to roll back (no run of it is loaded)")
+
+    def _stale(self, lock: MigrationLock) -> None:
+        if lock.freed_stale:
+            h = lock.freed_stale
+            self.console.warn(f"the previous lock holder {h['holder']} (pid {h['pid']}, `{h['command']}` "
+                              f"since {h['acquired_at']}) is gone; its lock was freed")
 
     # ------------------------------------------------------------------ one run
     def _count(self, stage: str, run_id: int) -> RunUndo:
@@ -191,15 +214,32 @@ class Rollback:
         with self.engine.connect() as conn:
             members = run_groups(conn, stage).get(run_id, [run_id])
             for t in stage_tables(self.specs[stage]):
-                deleted = conn.execute(text(f"SELECT count(*) FROM {t} WHERE load_run_id = ANY(:r)"),
-                                       dict(r=members)).scalar_one()
-                images: dict[str, int] = dict(conn.execute(text(
-                    "SELECT op, count(*) FROM ledger.before_image WHERE run_id = ANY(:r) AND table_name = :t "
-                    "GROUP BY op"), dict(r=members, t=t)).all())
-                if deleted or images:
-                    res.tables[t] = {"deleted": int(deleted) - int(images.get("U", 0)),
-                                     "reverted": int(images.get("U", 0)), "restored": int(images.get("D", 0))}
+                effect = self._effect(conn, t, members)
+                if any(effect.values()):
+                    res.tables[t] = effect
         return res
+
+    def _effect(self, conn: Connection, table: str, members: list[int]) -> dict[str, int]:
+        """What undoing the group does to a table, from where it stands now: rows removed (the
+        group wrote them and no image says they were there before), rows given their old
+        values back, rows restored.  The state before the group is each row's oldest image
+        taken by a member, when that image is of a row no member wrote; an image of a row a
+        member wrote (a stage run updating its own seed rows) is the group's own doing."""
+        t = models.table(table)
+        pk = [c.name for c in t.primary_key.columns]
+        k = ", ".join(qident(c) for c in pk)
+        match = " AND ".join(f"x.{qident(c)} = b.{qident(c)}" for c in pk)
+        row = conn.execute(text(
+            f"WITH b AS MATERIALIZED (SELECT * FROM (SELECT DISTINCT ON ({k}) {k}, load_run_id AS old_run FROM "
+            f"(SELECT i.image_id, (jsonb_populate_record(NULL::{table}, i.row_data)).* FROM ledger.before_image i "
+            f"WHERE i.run_id = ANY(:m) AND i.table_name = :t) q ORDER BY {k}, image_id) f "
+            f"WHERE old_run <> ALL(:m)) "
+            f"SELECT (SELECT count(*) FROM {table} x WHERE x.load_run_id = ANY(:m) "
+            f"AND NOT EXISTS (SELECT 1 FROM b WHERE {match})), "
+            f"(SELECT count(*) FROM b WHERE EXISTS (SELECT 1 FROM {table} x WHERE {match})), "
+            f"(SELECT count(*) FROM b WHERE NOT EXISTS (SELECT 1 FROM {table} x WHERE {match}))"),
+            dict(m=members, t=table)).one()
+        return {"deleted": int(row[0]), "reverted": int(row[1]), "restored": int(row[2])}
 
     def _undo(self, stage: str, run_id: int) -> RunUndo:
         """Undo a stage run and the seed runs of its group, newest write first, in one transaction."""
@@ -210,17 +250,18 @@ class Rollback:
         with self.engine.begin() as conn:
             conn.execute(text("SET LOCAL lock_timeout = '30s'"))
             members = run_groups(conn, stage).get(run_id, [run_id])
-            for t in tables:
-                res.tables.setdefault(t, {"deleted": 0, "reverted": 0, "restored": 0})
-            suspended = self._suspend_cascades(conn, tables, members)
+            # the effect on each table, counted before anything changes (what --dry-run shows)
+            effect = {t: self._effect(conn, t, members) for t in tables}
+            suspended = self._suspend_cascades(conn, tables, {t: e["deleted"] for t, e in effect.items()})
+            done = {t: {"deleted": 0, "reverted": 0, "restored": 0} for t in tables}  # statement row counts
             for member in reversed(members):
                 for t in tables:  # 1. updated rows get their old values, in place
-                    res.tables[t]["reverted"] += self._revert_updates(conn, t, member)
+                    done[t]["reverted"] += self._revert_updates(conn, t, member)
                 for t in reversed(tables):  # 2. inserted rows go, children first
                     n = conn.execute(text(f"DELETE FROM {t} WHERE load_run_id = :r"), dict(r=member)).rowcount
-                    res.tables[t]["deleted"] += int(n)
+                    done[t]["deleted"] += int(n)
                 for t in tables:  # 3. deleted rows come back with their keys, parents first
-                    res.tables[t]["restored"] += self._restore_deletes(conn, t, member)
+                    done[t]["restored"] += self._restore_deletes(conn, t, member)
                 for book in ("quarantine", "disposition"):
                     conn.execute(text(f"UPDATE ledger.{book} SET rolled_back_at = clock_timestamp() "
                                       f"WHERE run_id = :r AND rolled_back_at IS NULL"), dict(r=member))
@@ -233,16 +274,19 @@ class Rollback:
             for member in members:
                 conn.execute(text("UPDATE ledger.quarantine SET redriven_by_run_id = NULL "
                                   "WHERE redriven_by_run_id = :r"), dict(r=member))
-            res.tables = {t: c for t, c in res.tables.items() if any(c.values())}
+            res.tables = {t: c for t, c in effect.items() if any(c.values())}
             self.ledger.event(conn, run_id=None, stage=stage, kind="run_rolled_back",
-                              detail={"run_id": run_id, "members": members, "tables": res.tables})
+                              detail={"run_id": run_id, "members": members, "tables": res.tables,
+                                      "statements": {t: c for t, c in done.items() if any(c.values())},
+                                      "seconds": round(time.monotonic() - started, 3)})
             if not active_runs(conn, stage):
                 self.ledger.event(conn, run_id=run_id, stage=stage, kind="stage_rolled_back",
                                   detail={"run_id": run_id})
         res.seconds = time.monotonic() - started
         return res
 
-    def _suspend_cascades(self, conn: Connection, tables: list[str], members: list[int]) -> list[ForeignKeyConstraint]:
+    def _suspend_cascades(self, conn: Connection, tables: list[str], doomed: dict[str, int]
+                          ) -> list[ForeignKeyConstraint]:
         """Drop, for this transaction only, the foreign keys whose per-row triggers would cost
         more than checking the key again set-based afterwards.
 
@@ -257,10 +301,6 @@ class Rollback:
         rows make the re-validation fail and the whole rollback with it, instead of being
         cascaded away unrecorded."""
         suspended: list[ForeignKeyConstraint] = []
-        if not tables:
-            return suspended
-        doomed = {t: int(conn.execute(text(f"SELECT count(*) FROM {t} WHERE load_run_id = ANY(:m)"),
-                                      dict(m=members)).scalar_one()) for t in tables}
         for parent in tables:
             if doomed[parent] < 1_000:
                 continue
