@@ -34,6 +34,8 @@ def register(app: typer.Typer) -> None:
                 command=f"rollback {stage}" + (f" --run {run}" if run else ""))
         finally:
             engine.dispose()
+        if not results:
+            return  # the console said why (nothing loaded, or already rolled back)
         title = "Rollback plan (dry run: nothing changed)" if dry_run else "Rolled back"
         rows = []
         for r in results:
