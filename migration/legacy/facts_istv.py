@@ -10,13 +10,14 @@ drama-range phone numbers (020 7946 0xxx, 07700 900xxx), postcodes, home address
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from migration.legacy import vocab
 from migration.legacy.common import has_cp1252
 from migration.legacy.context import Context
 from migration.legacy.geo import full_postcode, weighted_table
-from migration.legacy.inject import Injector, Rotation, exclusive, target_count
+from migration.legacy.inject import Injector, Rotation, exclusive, rate_targets
 from migration.legacy.manifest import Manifest
 from migration.legacy.plan import Batch, Plan
 from migration.legacy.timeutil import from_ordinal, month_end
@@ -59,7 +60,7 @@ def nhs_number_invalid(digits9: str) -> str:
 
 class IstvGenerator:
     def __init__(self, ctx: Context, plan: Plan, manifest: Manifest, writer: TableWriter, *,
-                 first_index: int = 0, first_istvid: int = 0) -> None:
+                 first_index: int = 0, first_istvid: int = 0, advance_rng: random.Random | None = None) -> None:
         self.ctx = ctx
         self.clock = ctx.clock
         self.plan = plan
@@ -68,8 +69,8 @@ class IstvGenerator:
         self.rng = ctx.rng("istv")
         self.batches = plan.of("ISTV")
         n = sum(b.base_rows for b in self.batches if b.role == "normal")
-        self.inj = Injector(f"{ctx.seed}:istv:inject:{first_index}", n,
-                            {k: target_count(r, n, m) for k, (r, m) in RATES.items()}, offset=first_index)
+        self.inj = Injector(f"{ctx.seed}:istv:inject:{first_index}", n, rate_targets(RATES, n, advance_rng),
+                            offset=first_index)
         self.i = first_index
         self.istvid = first_istvid
         self.pending: dict[int, list[tuple[list[Any], list[str]]]] = {}

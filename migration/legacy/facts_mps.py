@@ -14,6 +14,7 @@ Some copies differ from their original only by trailing spaces in ``CrimeRef``.
 
 from __future__ import annotations
 
+import random
 from datetime import date
 from typing import Any
 
@@ -21,7 +22,7 @@ from migration.legacy import vocab
 from migration.legacy.common import misspellings_by_id
 from migration.legacy.context import WARD_2014_FROM, Context
 from migration.legacy.geo import LONDON_E, LONDON_N
-from migration.legacy.inject import Injector, Rotation, target_count
+from migration.legacy.inject import Injector, Rotation, rate_targets
 from migration.legacy.manifest import DuplicateGroup, Manifest
 from migration.legacy.plan import DATA_LAST_DAY, Batch, Plan
 from migration.legacy.reference import CrimeType
@@ -90,7 +91,7 @@ _ORDER = {kind: _GROUP_OF.get(kind, len(GROUPS) + n) for n, kind in enumerate(RA
 _NO_VALUE_OR_NULL = (None,) + vocab.NO_VALUE_TEXTS
 _IMPOSSIBLE = ("31/04", "29/02", "31/06", "31/09", "31/11", "30/02")
 _NON_LEAP = (2009, 2010, 2011, 2013, 2014, 2015)
-_DROP_ON_COPY = frozenset({"mps.revised", "mps.lastmodified_dst_repeated", "mps.crimeref_trailing_space"})
+DROP_ON_COPY = frozenset({"mps.revised", "mps.lastmodified_dst_repeated", "mps.crimeref_trailing_space"})
 
 # body columns (RecID and BatchID are added when the row is written)
 REF, FORCE, CDATE, CTIME, REPORTED, CTYPE, MAJOR, BOROUGH, WARD, EAST, NORTH, LOC, DOM, KNIFE, OUTCOME, LASTMOD = range(16)
@@ -108,9 +109,12 @@ class Item:
 
 class MpsGenerator:
     def __init__(self, ctx: Context, plan: Plan, manifest: Manifest, writer: TableWriter, *,
-                 first_index: int = 0, first_recid: int = 0) -> None:
-        """``first_index``/``first_recid`` continue numbering after existing rows (for a later
-        ``legacy advance``): CrimeRefs derive from the index, so they stay unique."""
+                 first_index: int = 0, first_recid: int = 0, advance_rng: random.Random | None = None) -> None:
+        """``first_index``/``first_recid`` continue numbering after existing rows (for
+        ``legacy advance``): CrimeRefs derive from the index, so they stay unique.  With
+        ``advance_rng`` the kinds hit their rates without minimums (see
+        :func:`~migration.legacy.inject.rate_targets`) and no row is inserted with a
+        LastModified: that is set by later revisions."""
         self.ctx = ctx
         self.plan = plan
         self.manifest = manifest
@@ -120,7 +124,8 @@ class MpsGenerator:
         self.batches = plan.of("MPS")
         n = sum(b.base_rows for b in self.batches if b.role == "normal")
         self.n_base = n
-        targets = {k: target_count(rate, n, minimum) for k, (rate, minimum) in RATES.items()}
+        targets = rate_targets(RATES, n, advance_rng,
+                               skip=("mps.lastmodified_dst_repeated",) if advance_rng is not None else ())
         self.inj = Injector(f"{ctx.seed}:mps:inject:{first_index}", n, targets,
                             spans={"mps.lastmodified_dst_repeated": 0.75}, offset=first_index)
         self.i = first_index
@@ -239,7 +244,7 @@ class MpsGenerator:
         if r() < trailing_p:
             body[REF] = trimmed + " " if raw == trimmed else trimmed
         body[LASTMOD] = None
-        kinds = [k for k in orig.kinds if k not in _DROP_ON_COPY]
+        kinds = [k for k in orig.kinds if k not in DROP_ON_COPY]
         if body[REF].endswith(" "):
             kinds.append("mps.crimeref_trailing_space")
         if revise and r() < 0.3 and "mps.outcome_no_value_text" not in orig.kinds:

@@ -7,6 +7,7 @@ no rows at all, and every row belongs to exactly one OK batch.
 
 from __future__ import annotations
 
+import random
 from datetime import date
 from typing import Any
 
@@ -14,7 +15,7 @@ from migration.legacy import vocab
 from migration.legacy.common import PLACEHOLDER_DATES, BoroughText, has_cp1252, impossible_date
 from migration.legacy.context import Context
 from migration.legacy.geo import full_postcode, weighted_table
-from migration.legacy.inject import Injector, Rotation, exclusive, target_count
+from migration.legacy.inject import Injector, Rotation, exclusive, rate_targets
 from migration.legacy.manifest import Manifest
 from migration.legacy.plan import Batch, Plan
 from migration.legacy.writer import TableWriter
@@ -31,8 +32,10 @@ class PeriodicGenerator:
     rates: dict[str, tuple[float, int]] = {}
 
     def __init__(self, ctx: Context, plan: Plan, manifest: Manifest, writer: TableWriter, *,
-                 first_index: int = 0) -> None:
-        """``first_index`` continues numbering (keys derive from it) after existing rows."""
+                 first_index: int = 0, advance_rng: random.Random | None = None) -> None:
+        """``first_index`` continues numbering (keys derive from it) after existing rows;
+        ``advance_rng`` is for ``legacy advance`` (rates without minimums, nothing stamped
+        as updated at insert)."""
         self.ctx = ctx
         self.clock = ctx.clock
         self.writer = writer
@@ -40,7 +43,8 @@ class PeriodicGenerator:
         self.rng = ctx.rng(self.dataset.lower())
         self.batches = plan.of(self.dataset)
         n = sum(b.base_rows for b in self.batches if b.role == "normal")
-        targets = {k: target_count(rate, n, minimum) for k, (rate, minimum) in self.rates.items()}
+        targets = rate_targets(self.rates, n, advance_rng)
+        self.advancing = advance_rng is not None
         self.inj = Injector(f"{ctx.seed}:{self.dataset}:inject:{first_index}", n, targets, offset=first_index)
         self.i = first_index
 
@@ -283,7 +287,7 @@ class LasGenerator(PeriodicGenerator):
         elif day in clock.autumn and 3600 <= secs < 7200:
             kinds.append("las.calldt_dst_repeated")
         updated_on = None
-        if updated:
+        if updated and not self.advancing:  # an advance's revisions stamp UpdatedOn when they happen
             # changed in place after the load (the source re-sent a correction)
             updated_on = clock.dt(b.loaded_day + 1 + int(r() * 90), 8 * 3600 + int(r() * 36000))
             kinds.append("las.updated")

@@ -32,7 +32,7 @@ from migration.legacy.facts_istv import IstvGenerator
 from migration.legacy.facts_mps import MpsGenerator
 from migration.legacy.facts_other import LasGenerator, LfbGenerator, TransportGenerator
 from migration.legacy.manifest import Manifest
-from migration.legacy.plan import SPECS, Plan, build_plan, fact_rows
+from migration.legacy.plan import SPECS, Batch, Plan, build_plan, fact_rows
 from migration.legacy.reference import (
     RefRow,
     borough_rows,
@@ -45,6 +45,7 @@ from migration.legacy.reference import (
     user_rows,
     ward_rows,
 )
+from migration.legacy.timeutil import Clock
 from migration.legacy.writer import Sink, TableWriter, sink_for
 from migration.secrets import redact_url, scrub
 
@@ -223,24 +224,30 @@ def _write_import_log(sink: Sink, plan: Plan, manifest: Manifest, clock: Any) ->
     w = TableWriter(sink, t.tblImportLog)
     tally = manifest.tally("tblImportLog")
     for b in sorted(plan.batches, key=lambda x: x.batch_id):
-        kinds = []
-        claimed = b.claimed_rows if b.claimed_rows is not None else b.rows_in_table
-        if b.status == "OK":
-            claimed += b.rowcount_off
-        if claimed != b.rows_in_table:
-            kinds.append("importlog.rowcount_mismatch")
-        if b.status == "FAILED":
-            kinds.append("importlog.failed")
-        elif b.status == "RELOADED":
-            kinds.append("importlog.reloaded")
-        if clock.in_gap(b.loaded_day, b.loaded_secs):
-            kinds.append("importlog.loadedon_dst_gap")
-        elif clock.in_repeat(b.loaded_day, b.loaded_secs):
-            kinds.append("importlog.loadedon_dst_repeated")
-        w.add((b.batch_id, b.dataset, b.file_name, clock.dt(b.loaded_day, b.loaded_secs), claimed, b.status))
+        row, kinds = import_log_row(b, clock)
+        w.add(row)
         tally.add(kinds, b.batch_id)
     w.flush()
     tally.rows = w.rows
+
+
+def import_log_row(b: Batch, clock: Clock) -> tuple[tuple[Any, ...], list[str]]:
+    """The ``tblImportLog`` row of a batch (after its rows were written) and its kinds."""
+    kinds = []
+    claimed = b.claimed_rows if b.claimed_rows is not None else b.rows_in_table
+    if b.status == "OK":
+        claimed += b.rowcount_off
+    if claimed != b.rows_in_table:
+        kinds.append("importlog.rowcount_mismatch")
+    if b.status == "FAILED":
+        kinds.append("importlog.failed")
+    elif b.status == "RELOADED":
+        kinds.append("importlog.reloaded")
+    if clock.in_gap(b.loaded_day, b.loaded_secs):
+        kinds.append("importlog.loadedon_dst_gap")
+    elif clock.in_repeat(b.loaded_day, b.loaded_secs):
+        kinds.append("importlog.loadedon_dst_repeated")
+    return (b.batch_id, b.dataset, b.file_name, clock.dt(b.loaded_day, b.loaded_secs), claimed, b.status), kinds
 
 
 def _manifest_extras(manifest: Manifest, ctx: Context, plan: Plan, not_placed: dict[str, list[str]]) -> None:

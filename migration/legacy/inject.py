@@ -27,6 +27,29 @@ def target_count(rate: float, n: int, minimum: int) -> int:
     return min(k, max(1, n // 4))
 
 
+def rate_targets(rates: Mapping[str, tuple[float, int]], n: int, rng: random.Random | None = None,
+                 skip: Iterable[str] = ()) -> dict[str, int]:
+    """Targets for every kind of ``rates`` (kind → (rate, minimum)) over ``n`` rows.
+
+    Without ``rng``: :func:`target_count`, minimums included (a generated database holds
+    every kind even at tiny scales).  With ``rng`` (``legacy advance``): the rate alone,
+    rounded up or down at random so the expected count is exact (a few days of activity
+    are as clean or as dirty as the real feed, not saturated with minimums)."""
+    skipped = set(skip)
+    out: dict[str, int] = {}
+    for kind in sorted(rates):
+        rate, minimum = rates[kind]
+        if kind in skipped:
+            out[kind] = 0
+        elif rng is None:
+            out[kind] = target_count(rate, n, minimum)
+        else:
+            want = rate * n
+            k = int(want) + (1 if rng.random() < want - int(want) else 0)
+            out[kind] = min(k, max(1, n // 4)) if n > 0 else 0
+    return out
+
+
 class Injector:
     def __init__(self, seed: str, n: int, targets: Mapping[str, int],
                  spans: Mapping[str, float] | None = None, offset: int = 0) -> None:

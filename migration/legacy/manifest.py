@@ -137,6 +137,7 @@ class Manifest:
             "scale": self.scale,
             "engine": self.engine,
             "keys_recorded": self.keys_recorded,
+            "anomalies_exact": True,
             "kinds": {name: {"table": k.table, "definition": k.definition} for name, k in sorted(KINDS.items())},
             "tables": tables,
             "duplicates": dup,
@@ -144,11 +145,124 @@ class Manifest:
         }
 
     def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.as_dict(), indent=1, sort_keys=True, ensure_ascii=False) + "\n",
-                       encoding="utf-8")
-        tmp.replace(path)
+        write_manifest(self.as_dict(), path)
+
+
+class ManifestBook:
+    """Keeps a written manifest true while ``legacy advance`` changes rows in place.
+
+    Counts always move; when the manifest lists keys (small scales) the key lists move
+    too, and every change is checked (a row gaining a kind it already carries, or losing
+    one it does not carry, is a bug in the advance, not in the data)."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.doc = doc
+        self.keys = bool(doc.get("keys_recorded"))
+        self._sets: dict[tuple[str, str], set[Any]] = {}
+        self._groups: dict[str, dict[str, Any]] | None = None
+
+    # anomaly kinds -------------------------------------------------------------
+    def _entry(self, table: str, kind: str) -> dict[str, Any]:
+        if KINDS[kind].table != table:
+            raise AssertionError(f"kind {kind} is not a kind of {table}")
+        entry: dict[str, Any] = self.doc["tables"][table]["anomalies"][kind]
+        return entry
+
+    def _keyset(self, table: str, kind: str) -> set[Any]:
+        k = (table, kind)
+        if k not in self._sets:
+            self._sets[k] = {_hashable(x) for x in self._entry(table, kind).get("keys", [])}
+        return self._sets[k]
+
+    def add(self, table: str, key: Key, kinds: set[str] | list[str] | tuple[str, ...]) -> None:
+        for kind in sorted(set(kinds)):
+            entry = self._entry(table, kind)
+            if self.keys:
+                ks = self._keyset(table, kind)
+                if _hashable(key) in ks:
+                    raise AssertionError(f"{table} row {key!r} already carries {kind}")
+                ks.add(_hashable(key))
+            entry["rows"] += 1
+
+    def remove(self, table: str, key: Key, kinds: set[str] | list[str] | tuple[str, ...]) -> None:
+        for kind in sorted(set(kinds)):
+            entry = self._entry(table, kind)
+            if self.keys:
+                ks = self._keyset(table, kind)
+                if _hashable(key) not in ks:
+                    raise AssertionError(f"{table} row {key!r} does not carry {kind}")
+                ks.discard(_hashable(key))
+            entry["rows"] -= 1
+
+    def change(self, table: str, key: Key, old: set[str], new: set[str]) -> None:
+        self.remove(table, key, old - new)
+        self.add(table, key, new - old)
+
+    def kinds_of(self, table: str, keys: list[Key]) -> dict[Any, set[str]]:
+        """The kinds each of ``keys`` carries (only when keys are recorded)."""
+        if not self.keys:
+            raise AssertionError("kinds of a row are known only when the manifest lists keys")
+        want = {_hashable(k) for k in keys}
+        out: dict[Any, set[str]] = {k: set() for k in want}
+        for kind in self.doc["tables"][table]["anomalies"]:
+            for k in self._keyset(table, kind) & want:
+                out[k].add(kind)
+        return out
+
+    def rows(self, table: str, delta: int) -> None:
+        self.doc["tables"][table]["rows"] += delta
+
+    # duplicate groups of tblMPSCrime --------------------------------------------
+    def drop_group(self, ref: str, size: int) -> None:
+        dup = self.doc["duplicates"]
+        dup["groups"] -= 1
+        sizes = dup["group_sizes"]
+        sizes[str(size)] -= 1
+        if not sizes[str(size)]:
+            del sizes[str(size)]
+        if self.keys:
+            members = self._members()
+            if ref not in members:
+                raise AssertionError(f"duplicate group {ref!r} is not in the manifest")
+            del members[ref]
+
+    def add_group(self, ref: str, recids: list[int], winner: int) -> None:
+        dup = self.doc["duplicates"]
+        dup["groups"] += 1
+        sizes = dup["group_sizes"]
+        sizes[str(len(recids))] = sizes.get(str(len(recids)), 0) + 1
+        if self.keys:
+            members = self._members()
+            if ref in members:
+                raise AssertionError(f"duplicate group {ref!r} is already in the manifest")
+            members[ref] = {"crimeref": ref, "recids": sorted(recids), "winner": winner}
+
+    def _members(self) -> dict[str, dict[str, Any]]:
+        if self._groups is None:
+            self._groups = {g["crimeref"]: g for g in self.doc["duplicates"].get("members", [])}
+        return self._groups
+
+    def finish(self) -> None:
+        for (table, kind), ks in self._sets.items():
+            self._entry(table, kind)["keys"] = sorted((_unhashable(k) for k in ks), key=_sort_key)
+        if self._groups is not None:
+            self.doc["duplicates"]["members"] = sorted(self._groups.values(), key=lambda g: g["recids"][0])
+
+
+def _hashable(k: Key) -> Any:
+    return tuple(k) if isinstance(k, list) else k
+
+
+def _unhashable(k: Any) -> Key:
+    return list(k) if isinstance(k, tuple) else k
+
+
+def write_manifest(doc: dict[str, Any], path: Path) -> None:
+    """Write a manifest document atomically (the same layout :meth:`Manifest.write` uses)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

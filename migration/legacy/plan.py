@@ -85,7 +85,7 @@ def fact_rows(dataset: str, scale: float) -> int:
     return max(MIN_FACT_ROWS, round(SPECS[dataset].rows_at_scale_1 * scale))
 
 
-def _load_time(rng: random.Random) -> int:
+def load_time(rng: random.Random) -> int:
     if rng.random() < 0.3:  # overnight jobs
         return rng.randrange(30 * 60, 3 * 3600 + 30 * 60)
     return rng.randrange(8 * 3600, 18 * 3600)
@@ -128,7 +128,7 @@ def _periodic(rng: random.Random, dataset: str, scale: float, clock: Clock) -> l
     rows = _allocate(fact_rows(dataset, scale), [b - a + 1 for a, b in periods])
     out = []
     for i, ((a, b), r) in enumerate(zip(periods, rows, strict=True)):
-        out.append(Batch(dataset, i, a, b, b + 1 + rng.randrange(0, 6), _load_time(rng), base_rows=r))
+        out.append(Batch(dataset, i, a, b, b + 1 + rng.randrange(0, 6), load_time(rng), base_rows=r))
     return out
 
 
@@ -153,14 +153,14 @@ def _plan_mps(rng: random.Random, scale: float, clock: Clock) -> list[Batch]:
     for i in reload_idx:
         o = blocks[i]
         o.status = "RELOADED"
-        rl = Batch("MPS", seq, o.first_day, o.last_day, o.loaded_day + rng.randrange(7, 41), _load_time(rng),
+        rl = Batch("MPS", seq, o.first_day, o.last_day, o.loaded_day + rng.randrange(7, 41), load_time(rng),
                    role="reload", copies=min(per_reload, o.base_rows // 2), source=o)
         o.links.append(rl)
         extra.append(rl)
         seq += 1
     for i in fail_first_idx:
         r = blocks[i]
-        f = Batch("MPS", seq, r.first_day, r.last_day, r.loaded_day, _load_time(rng),
+        f = Batch("MPS", seq, r.first_day, r.last_day, r.loaded_day, load_time(rng),
                   role="failed_attempt", status="FAILED", copies=min(per_fail_first, (r.base_rows * 3) // 5),
                   source=r)
         f.claimed_rows = r.base_rows
@@ -169,7 +169,7 @@ def _plan_mps(rng: random.Random, scale: float, clock: Clock) -> list[Batch]:
         seq += 1
     for i in fail_reload_idx:
         o = blocks[i]
-        f = Batch("MPS", seq, o.first_day, o.last_day, o.loaded_day + rng.randrange(5, 31), _load_time(rng),
+        f = Batch("MPS", seq, o.first_day, o.last_day, o.loaded_day + rng.randrange(5, 31), load_time(rng),
                   role="failed_reload", status="FAILED", copies=min(per_fail_reload, o.base_rows // 3), source=o)
         f.claimed_rows = o.base_rows
         o.links.append(f)
@@ -190,7 +190,7 @@ def _plan_replaceable(rng: random.Random, dataset: str, scale: float, clock: Clo
     seq = n
     for i in candidates[:n_fail]:
         r = blocks[i]
-        f = Batch(dataset, seq, r.first_day, r.last_day, r.loaded_day, _load_time(rng),
+        f = Batch(dataset, seq, r.first_day, r.last_day, r.loaded_day, load_time(rng),
                   role="failed_attempt", status="FAILED", source=r)
         f.claimed_rows = r.base_rows
         r.loaded_day += 1 + rng.randrange(0, 2)
@@ -199,7 +199,7 @@ def _plan_replaceable(rng: random.Random, dataset: str, scale: float, clock: Clo
     for i in candidates[n_fail:n_fail + n_reload]:
         # the original load of this period was replaced: its log row stays (RELOADED, no rows)
         r = blocks[i]
-        o = Batch(dataset, seq, r.first_day, r.last_day, r.loaded_day, _load_time(rng),
+        o = Batch(dataset, seq, r.first_day, r.last_day, r.loaded_day, load_time(rng),
                   role="replaced", status="RELOADED", source=r)
         o.claimed_rows = r.base_rows
         r.loaded_day += rng.randrange(7, 41)
@@ -242,7 +242,7 @@ def _plan_istv(rng: random.Random, scale: float, clock: Clock) -> tuple[list[Bat
             chunk = months[s:s + block]
             p0, p1 = chunk[0].toordinal(), month_end(chunk[-1]).toordinal()
             rows = sum(rows_of[(hid, m)] for m in chunk)
-            b = Batch("ISTV", seq, p0, p1, p1 + 3 + rng.randrange(0, 20), _load_time(rng),
+            b = Batch("ISTV", seq, p0, p1, p1 + 3 + rng.randrange(0, 20), load_time(rng),
                       base_rows=rows, hospital=hid)
             batches.append(b)
             seq += 1
@@ -253,14 +253,14 @@ def _plan_istv(rng: random.Random, scale: float, clock: Clock) -> tuple[list[Bat
     extra: list[Batch] = []
     for o in sorted(resub, key=lambda b: b.seq):
         o.status = "RELOADED"
-        rs = Batch("ISTV", seq, o.first_day, o.last_day, o.loaded_day + rng.randrange(20, 91), _load_time(rng),
+        rs = Batch("ISTV", seq, o.first_day, o.last_day, o.loaded_day + rng.randrange(20, 91), load_time(rng),
                    role="resubmission", copies=o.base_rows, source=o, hospital=o.hospital)
         o.links.append(rs)
         extra.append(rs)
         seq += 1
     plain = [b for b in batches if b.status == "OK"]
     for r in rng.sample(plain, min(max(1, round(0.01 * n)), len(plain))):
-        f = Batch("ISTV", seq, r.first_day, r.last_day, r.loaded_day, _load_time(rng),
+        f = Batch("ISTV", seq, r.first_day, r.last_day, r.loaded_day, load_time(rng),
                   role="failed_attempt", status="FAILED", source=r, hospital=r.hospital)
         f.claimed_rows = r.base_rows
         r.loaded_day += 1
@@ -285,7 +285,7 @@ def build_plan(seed: int, scale: float, clock: Clock) -> Plan:
     for i, b in enumerate(batches, start=1):
         b.batch_id = i
     for b in batches:
-        b.file_name = _file_name(b, clock)
+        b.file_name = batch_file_name(b, clock)
     return Plan(batches, hospital_months, gaps, block)
 
 
@@ -315,7 +315,7 @@ def _inject_rowcount_errors(rng: random.Random, batches: list[Batch]) -> None:
         b.rowcount_off = rng.choice((1, 1, -1, -3, 2))
 
 
-def _file_name(b: Batch, clock: Clock) -> str:
+def batch_file_name(b: Batch, clock: Clock) -> str:
     a = clock.d_iso(b.first_day).replace("-", "")
     z = clock.d_iso(b.last_day).replace("-", "")
     if b.dataset == "MPS":

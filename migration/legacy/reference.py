@@ -318,16 +318,42 @@ def organisation_rows(rng: random.Random, orgs: list[Org], speller: BoroughSpell
 
 def user_rows(rng: random.Random, orgs: list[Org], speller: BoroughSpeller, geo: Geography,
               clock: Clock, n_users: int = 600) -> list[RefRow]:
-    out = []
-    logins: set[str] = set()
     n_orphans = 6
     orphan_ids = set(rng.sample(range(1, n_users + 1), n_orphans))
     heathrow_users = set(rng.sample(range(1, n_users + 1), 5))
     odd = rng.sample(range(1, n_users + 1), 10)
     misspelt_users, outside_users = set(odd[:6]), set(odd[6:])
-    alls = Rotation(("ALL", "ALL", "All", "ALL "))
-    hillingdon = next(b.id for b in geo.boroughs if b.name == "Hillingdon")
-    for uid in range(1, n_users + 1):
+    maker = UserMaker(orgs, speller, geo, clock)
+    login_days = (date(2008, 1, 1).toordinal(), date(2016, 12, 31).toordinal())
+    return [maker.make(rng, uid, orphan=uid in orphan_ids, heathrow=uid in heathrow_users,
+                       misspelt=uid in misspelt_users, outside=uid in outside_users, login_days=login_days)
+            for uid in range(1, n_users + 1)]
+
+
+def password(rng: random.Random, *, md5: bool) -> str:
+    """A legacy password: plaintext, or its unsalted MD5 (both must never reach the new system)."""
+    plain = rng.choice(vocab.PASSWORDS)
+    return hashlib.md5(plain.encode("ascii")).hexdigest() if md5 else plain  # noqa: S324 - a legacy defect
+
+
+class UserMaker:
+    """Builds ``tblUser`` rows (``generate`` makes 600; ``legacy advance`` adds new users)."""
+
+    def __init__(self, orgs: list[Org], speller: BoroughSpeller, geo: Geography, clock: Clock,
+                 logins: set[str] | None = None) -> None:
+        self.orgs = orgs
+        self.speller = speller
+        self.geo = geo
+        self.clock = clock
+        self.logins: set[str] = set(logins or ())
+        self.alls = Rotation(("ALL", "ALL", "All", "ALL "))
+        self.hillingdon = next(b.id for b in geo.boroughs if b.name == "Hillingdon")
+
+    def make(self, rng: random.Random, uid: int, *, orphan: bool = False, heathrow: bool = False,
+             misspelt: bool = False, outside: bool = False,
+             login_days: tuple[int, int] | None = None) -> RefRow:
+        """One user; ``login_days`` is the range of the LastLogin day (None: never logged in)."""
+        speller, geo, orgs = self.speller, self.geo, self.orgs
         kinds: list[str] = []
         org = orgs[rng.randrange(len(orgs))]
         first = rng.choice(vocab.FIRST_NAMES)
@@ -335,25 +361,25 @@ def user_rows(rng: random.Random, orgs: list[Org], speller: BoroughSpeller, geo:
         base = (first[0] + last).lower()
         login = base
         k = 2
-        while login in logins:
+        while login in self.logins:
             login = f"{base}{k}"
             k += 1
-        logins.add(login)
+        self.logins.add(login)
         email = f"{login}@{org.domain}"
         org_id = org.id
-        if uid in orphan_ids:
+        if orphan:
             org_id = 900 + uid % 97
             kinds.append("user.orphan_org")
-        special = uid in heathrow_users or uid in misspelt_users or uid in outside_users
+        special = heathrow or misspelt or outside
         if org.borough_id is None and not special:
-            allowed = alls.next()
+            allowed = self.alls.next()
             kinds.append("user.allowed_all")
         else:
-            home = org.borough_id if org.borough_id is not None else hillingdon
+            home = org.borough_id if org.borough_id is not None else self.hillingdon
             ids = [home] + [rng.randrange(1, 34) for _ in range(rng.choice((0, 0, 0, 1, 2)))]
             tokens: list[str] = []
             misspell: int | None = None
-            if uid in misspelt_users:
+            if misspelt:
                 # one of the user's boroughs typed wrongly; a borough of their own when one has a
                 # known misspelling, else an extra borough that has one
                 known = [bid for bid in dict.fromkeys(ids) if speller.official[bid] in vocab.MISSPELT]
@@ -372,28 +398,27 @@ def user_rows(rng: random.Random, orgs: list[Org], speller: BoroughSpeller, geo:
                         kinds.append("user.allowed_variant")
                 else:
                     tokens.append(speller.official[bid])
-            if uid in heathrow_users:
+            if heathrow:
                 tokens.append("Heathrow")
                 kinds.append("user.allowed_heathrow")
-            if uid in outside_users:
+            if outside:
                 tokens.insert(rng.randrange(len(tokens) + 1), rng.choice(vocab.NON_LONDON))
                 kinds.append("user.allowed_unmatched")
             allowed = rng.choice((",", ", ")).join(tokens)
         plain = rng.choice(vocab.PASSWORDS)
         if rng.random() < 0.4:
-            password = hashlib.md5(plain.encode("ascii")).hexdigest()  # noqa: S324 - reproducing a legacy defect
+            pw = hashlib.md5(plain.encode("ascii")).hexdigest()  # noqa: S324 - reproducing a legacy defect
             kinds.append("user.password_md5")
         else:
-            password = plain
+            pw = plain
             kinds.append("user.password_plaintext")
         last_login = None
-        if rng.random() > 0.1:
-            day = rng.randrange(date(2008, 1, 1).toordinal(), date(2016, 12, 31).toordinal())
-            last_login = clock.dt(day, rng.randrange(7 * 3600, 20 * 3600))
+        if login_days is not None and rng.random() > 0.1:
+            day = rng.randrange(*login_days)
+            last_login = self.clock.dt(day, rng.randrange(7 * 3600, 20 * 3600))
         org_type = org.type
         can_istv = int(org_type in ("Health", "GLA") or (org_type == "CSP" and rng.random() < 0.5))
         can_points = int(org_type in ("Police", "GLA", "Fire", "Ambulance") or rng.random() < 0.3)
         disabled = int(rng.random() < 0.15)
-        out.append(RefRow((uid, login, email, org_id, allowed, can_istv, can_points, password, last_login, disabled),
-                          uid, kinds))
-    return out
+        return RefRow((uid, login, email, org_id, allowed, can_istv, can_points, pw, last_login, disabled),
+                      uid, kinds)

@@ -5,11 +5,17 @@ Rows arrive as tuples in table-column order, with text for ``datetime`` values
 exact on every engine).  The fast paths bypass SQLAlchemy's per-row type processing:
 
 - SQLite: ``executemany`` in large transactions, journal and fsync off while generating
-  (the file is new; a crash leaves a file to delete, which the next run refuses to reuse);
+  (the file is new; a crash leaves a file to delete, which the next run refuses to reuse).
+  The finished file is left in WAL mode, so that ``legacy advance`` can write to it while a
+  full load reads it (WAL readers keep their snapshot and never block the writer);
 - MariaDB through pyodbc: multi-row ``INSERT … VALUES (…), (…)`` statements (pyodbc's
   ``fast_executemany`` fails with the MariaDB ODBC driver, and plain ``executemany``
   sends one row per round trip);
 - PostgreSQL: ``psycopg2.extras.execute_values``.
+
+``open(bulk=False)`` is for ``legacy advance`` on a database others may be reading: no
+journal tricks, a busy timeout, short transactions (the caller commits often), and
+:meth:`Sink.execute` for in-place updates and deletes.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ class Sink:
         self.shown = shown or redact_url(engine.url)
         self.dialect = engine.dialect
         self._raw: Any = None
+        self.bulk = True
         self._sql: dict[str, str] = {}
         self._pending = 0
 
@@ -70,8 +77,24 @@ class Sink:
         md.create_all(self.engine, tables=list(TABLES), checkfirst=False)
 
     # rows ---------------------------------------------------------------------
-    def open(self) -> None:
+    def open(self, *, bulk: bool = True) -> None:
         self._raw = self.engine.raw_connection()
+        self.bulk = bulk
+
+    def quote(self, name: str) -> str:
+        return str(self.dialect.identifier_preparer.quote_identifier(name))
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement written with ``?`` markers; returns the rows it affected."""
+        cur = self._raw.cursor()
+        try:
+            cur.execute(self._markers(sql), tuple(params))
+            return int(cur.rowcount)
+        finally:
+            cur.close()
+
+    def _markers(self, sql: str) -> str:
+        return sql
 
     def close(self) -> None:
         if self._raw is not None:
@@ -104,12 +127,26 @@ class Sink:
 
 class SqliteSink(Sink):
     chunk_rows = 20_000
+    busy_timeout_ms = 60_000
+    journal_mode = ""
 
-    def open(self) -> None:
-        super().open()
+    def open(self, *, bulk: bool = True) -> None:
+        super().open(bulk=bulk)
         cur = self._raw.cursor()
-        cur.execute("PRAGMA journal_mode=OFF")
-        cur.execute("PRAGMA synchronous=OFF")
+        if bulk:
+            cur.execute("PRAGMA journal_mode=OFF")
+            cur.execute("PRAGMA synchronous=OFF")
+        else:
+            # a writer among readers: wait for a lock instead of failing, and use WAL so that
+            # readers (a full load) keep their snapshot without blocking our commits
+            cur.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
+            mode = str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+            if mode != "wal":
+                try:
+                    mode = str(cur.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower()
+                except Exception:  # noqa: BLE001 - a reader in rollback mode holds the file: stay as is
+                    pass
+            self.journal_mode = mode
         cur.close()
         self._begin()
 
@@ -127,9 +164,11 @@ class SqliteSink(Sink):
         if self._raw is not None:
             if self._raw.dbapi_connection.in_transaction:
                 self._raw.cursor().execute("COMMIT")
-            cur = self._raw.cursor()
-            cur.execute("PRAGMA journal_mode=DELETE")
-            cur.close()
+            if self.bulk:
+                cur = self._raw.cursor()
+                cur.execute("PRAGMA synchronous=FULL")
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.close()
             self._raw.close()
             self._raw = None
 
@@ -159,6 +198,9 @@ class MariaDbSink(Sink):
 
 class PostgresSink(Sink):
     chunk_rows = 10_000
+
+    def _markers(self, sql: str) -> str:
+        return sql.replace("%", "%%").replace("?", "%s")
 
     def _insert(self, table: Table, rows: Sequence[Row]) -> None:
         from psycopg2.extras import execute_values
