@@ -17,6 +17,7 @@ even while a stage is loading.  Nothing is written.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -225,7 +226,12 @@ class _Builder:
             "AND (CAST(:hi AS bigint) IS NULL OR run_id < :hi) "
             "ORDER BY check_name, result_id DESC"), dict(s=sc.stage, lo=sc.lo, hi=sc.hi))
         out = []
+        current = {r.run_id for r in sc.runs}
         for r in rows:
+            checked = r.detail.get("load_run_id") if isinstance(r.detail, Mapping) else None
+            if (sc.check_run is None and isinstance(checked, int) and sc.last is not None
+                    and checked not in current and checked < sc.last.run_id):
+                continue  # it checked rows of an earlier run: it proves nothing about the current ones
             accepted = None
             if (acceptance is not None and r.status in ("fail", "error") and acceptance.at >= r.at
                     and (load_started is None or acceptance.at >= load_started)):
@@ -480,7 +486,7 @@ def _bucket_charts(stage: str, check: CheckRow, buckets: list[dt.BucketCount],
                  "borough": f"{stage}: rows per borough{what}, source beside target"}.get(
             dim, f"{stage}: rows per {dim}{what}, source beside target")
         charts.append(Chart(
-            f"{stage}-{dim}-{check.check}".replace(" ", "_"), stage, dim, title,
+            re.sub(r"[^A-Za-z0-9_-]+", "-", f"{stage}-{dim}-{check.check}"), stage, dim, title,
             f"check {check.check} (run {check.run_id})", tuple(cats),
             (Series("source", tuple(src.get(c, 0) for c in cats)),
              Series("target", tuple(tgt.get(c, 0) for c in cats)))))

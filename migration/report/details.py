@@ -61,6 +61,7 @@ _COUNT_FIELDS = ("count", "rows", "n", "row_count")
 #: keys of a bucket row that are values or verdicts, not dimensions
 _BUCKET_VALUE_KEYS = frozenset(_SOURCE_COUNT + _TARGET_COUNT + (
     "diff", "difference", "delta", "status", "ok", "tolerance", "match", "equal", "passed"))
+_BUCKET_NESTS = ("bucket", "key", "by", "dims", "group")
 _VALUE_PREFIXES = ("source_", "target_", "src_", "tgt_", "expected_", "actual_", "diff_", "delta_")
 #: bucket dimensions and the spellings they come under
 DIMENSIONS = {
@@ -286,8 +287,13 @@ def _is_bucket(row: Mapping[str, Any]) -> bool:
 
 
 def _dimension(name: str) -> str:
+    """A bucket column's dimension: ``month(occurred_at)`` → month, ``parent.gss_code`` → borough."""
+    n = name.strip()
+    if n.startswith("month(") or n.startswith("month_of("):
+        return "month"
+    n = n.rsplit(".", 1)[-1]
     for dim, names in DIMENSIONS.items():
-        if name in names:
+        if n in names:
             return dim
     return name
 
@@ -301,6 +307,12 @@ def _bucket(row: Mapping[str, Any], implied: dict[str, str]) -> BucketCount | No
     if src is None and tgt is None:
         return None
     dims = dict(implied)
+    for nest in _BUCKET_NESTS:  # {"bucket": {"gss_code": …, "month(occurred_at)": …}, "source": …}
+        inner = row.get(nest)
+        if isinstance(inner, Mapping):
+            for k, v in inner.items():
+                if not isinstance(v, (dict, list)):
+                    dims[_dimension(str(k))] = "(none)" if v is None else clean_text(v, limit=80)
     for k, v in row.items():
         if k in _BUCKET_VALUE_KEYS or k.startswith(_VALUE_PREFIXES) or isinstance(v, (dict, list)):
             continue
