@@ -360,10 +360,6 @@ class _Builder:
                 runs=tuple(r.run_id for r in sc.runs)))
 
         charts = self._charts(summaries, accounting, bucket_charts, borough_names)
-        if not summaries:
-            self.notes.insert(0, "Nothing has been loaded into this target yet: the ledger records no stage "
-                                 "and no check. Load with `safestats-migrate run --all`, then reconcile with "
-                                 "`safestats-migrate reconcile --all`.")
         return Report(
             generated_at=now, target=redact_url(self.engine.url), package_version=__version__, scope=scope,
             verdict=_overall(summaries), stages=tuple(summaries), checks=tuple(checks),

@@ -76,6 +76,8 @@ def clean_text(value: Any, *, limit: int = MAX_VALUE_CHARS) -> str:
     """A value as text a person may read: scrubbed of secrets, cut to ``limit`` characters."""
     if isinstance(value, str):
         s = value
+    elif isinstance(value, bool):  # as JSON spells it: the details are JSON
+        s = "true" if value else "false"
     elif isinstance(value, (dict, list)):
         s = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     else:

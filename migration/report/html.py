@@ -108,7 +108,7 @@ def _header(r: Report) -> str:
 
 def _verdict(r: Report) -> str:
     v = r.verdict
-    reasons = list(v.reasons)
+    reasons = [] if r.empty else list(v.reasons)  # the empty-target box below says it all
     items = "".join(f"<li>{_e(x)}</li>" for x in reasons[:MAX_REASONS])
     if len(reasons) > MAX_REASONS:
         items += f'<li class="muted">and {len(reasons) - MAX_REASONS} more — see the stages below</li>'

@@ -47,7 +47,7 @@ def render_markdown(report: Report) -> str:
     if r.empty:
         lines += ["Nothing has been loaded into this target yet: the ledger records no load and no check. "
                   "Run `safestats-migrate run --all`, then `safestats-migrate reconcile --all`.", ""]
-    if r.verdict.reasons:
+    if r.verdict.reasons and not r.empty:
         lines += ["## Why", ""] + [f"- {_cell(x)}" for x in r.verdict.reasons[:30]]
         if len(r.verdict.reasons) > 30:
             lines.append(f"- … and {len(r.verdict.reasons) - 30} more (see the HTML report)")
@@ -71,6 +71,8 @@ def render_markdown(report: Report) -> str:
             lines += _md_table(["stage", "table", "read", "accounted", "off by"],
                                [(a.stage, a.source_table, f"{a.read:,}", f"{a.accounted:,}", f"{a.difference:+,}")
                                 for a in unbalanced], right=(2, 3, 4)) + [""]
+    if r.empty:
+        return "\n".join(lines) + "\n"
     lines += ["## Checks", ""]
     problems = [c for c in r.checks if c.status != "pass"]
     if problems:
