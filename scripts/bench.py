@@ -38,6 +38,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -234,7 +235,10 @@ def child(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     with open(args.log, "a", encoding="utf-8") as logf:
-        runner = Runner(load_settings(), RichConsole(log_json=True, stream=logf))
+        settings = load_settings()
+        if args.chunk_rows:
+            settings = replace(settings, chunk_rows=args.chunk_rows)
+        runner = Runner(settings, RichConsole(log_json=True, stream=logf))
         try:
             results = runner.run(list(args.stages), all_=not args.stages,
                                  command="run " + (" ".join(args.stages) or "--all") + " (bench)")
@@ -250,7 +254,7 @@ def child(args: argparse.Namespace) -> int:
     return 0
 
 
-def measure(label: str, stages: list[str], source_url: str, target: Any) -> dict[str, Any]:
+def measure(label: str, stages: list[str], source_url: str, target: Any, chunk_rows: int = 0) -> dict[str, Any]:
     """Run the migration in a child process and measure its wall time and peak memory."""
     import psutil
 
@@ -268,7 +272,7 @@ def measure(label: str, stages: list[str], source_url: str, target: Any) -> dict
     load_before = os.getloadavg()
     t0 = time.monotonic()
     proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "child", "--result", str(result),
-                             "--log", str(logfile), *stages], env=env, cwd=REPO)
+                             "--log", str(logfile), "--chunk-rows", str(chunk_rows), *stages], env=env, cwd=REPO)
     peak = {"rss": 0, "load1": load_before[0]}
     done = threading.Event()
 
@@ -430,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("child")
     c.add_argument("--result", required=True)
     c.add_argument("--log", required=True)
+    c.add_argument("--chunk-rows", type=int, default=0)
     c.add_argument("stages", nargs="*")
     ap.add_argument("--scale", type=float, default=float(os.environ.get("BENCH_SCALE", "0.1")))
     ap.add_argument("--seed", type=int, default=int(os.environ.get("BENCH_SEED", "42")))
@@ -438,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--memory", action="store_true", default=os.environ.get("BENCH_MEMORY") == "1")
     ap.add_argument("--skip-main", action="store_true", help="only the --mariadb / --memory parts")
     ap.add_argument("--keep", action="store_true", help="keep the target databases afterwards")
+    ap.add_argument("--chunk-rows", type=int, default=int(os.environ.get("BENCH_CHUNK_ROWS", "0")),
+                    help="rows per chunk (default: the migration's own setting)")
     args = ap.parse_args(argv)
     if args.cmd == "child":
         return child(args)
@@ -445,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     report: dict[str, Any] = {"started": stamp, "scale": args.scale, "seed": args.seed, "cpus": os.cpu_count(),
+                              "chunk_rows": args.chunk_rows or "default",
                               "loadavg_start": os.getloadavg()}
     printed: list[str] = []
     dbs: list[str] = []
@@ -454,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
             target = target_ready("safestats_bench")
             dbs.append("safestats_bench")
             copy = copy_baseline(src, target)
-            run = measure(f"s{scale_tag(args.scale)}", [], f"sqlite:///{src}", target)
+            run = measure(f"s{scale_tag(args.scale)}", [], f"sqlite:///{src}", target, args.chunk_rows)
             report.update(copy=copy, run=run, stages=stage_rows(run, copy["rows_per_s"]))
             printed.append(report_main(args.scale, copy, run, rows_at_scale_1(src)))
             print(printed[-1], flush=True)
@@ -468,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
                                   ("sqlite", f"sqlite:///{msrc}")):
                 target = target_ready("safestats_bench_mps")
                 dbs.append("safestats_bench_mps")
-                r = measure(f"mps-{label}-s{scale_tag(ms)}", MPS_STAGES, source, target)
+                r = measure(f"mps-{label}-s{scale_tag(ms)}", MPS_STAGES, source, target, args.chunk_rows)
                 st = next(s for s in stage_rows(r, None) if s["stage"] == "mps_crime")
                 table = next(t for t in r["timings"] if t["stage"] == "mps_crime" and t["table"] == "tblMPSCrime")
                 out[label] = {"stage": st, "phases": table["phases"], "peak_rss_mb": r["peak_rss_mb"],
@@ -490,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
                 src = legacy_sqlite(sc, args.seed)
                 target = target_ready("safestats_bench_mem")
                 dbs.append("safestats_bench_mem")
-                r = measure(f"mem-s{scale_tag(sc)}", [], f"sqlite:///{src}", target)
+                r = measure(f"mem-s{scale_tag(sc)}", [], f"sqlite:///{src}", target, args.chunk_rows)
                 peaks[sc] = {"peak_rss_mb": r["peak_rss_mb"], "peak_rss_mb_wait4": r["peak_rss_mb_wait4"],
                              "peak_rss_mb_sampled": r["peak_rss_mb_sampled"],
                              "rows": sum(s["rows"] for s in stage_rows(r, None)),
