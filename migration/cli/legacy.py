@@ -49,6 +49,38 @@ def generate_cmd(
     st.console.info(f"manifest ({keys_note}): {result.manifest_path}")
 
 
+@app.command("advance")
+def advance_cmd(
+    ctx: typer.Context,
+    url: str = typer.Option(..., "--url", help="The legacy database to move on (as for generate; no password in "
+                            "the URL: use the environment)."),
+    days: int = typer.Option(..., "--days", help="Days of legacy activity to simulate after the latest data."),
+    seed: int = typer.Option(..., "--seed", help="Same database state, seed and days give the same changes."),
+    manifest: Path | None = typer.Option(None, "--manifest", help="The manifest of this database (default for "
+                                            "SQLite: <name>.manifest.json next to the file; required otherwise)."),
+) -> None:
+    """Simulate days of legacy activity (new batches, revisions, deletes, users) and record them in the manifest."""
+    from migration.legacy import advance
+
+    st = state(ctx)
+    result = advance(_url_without_cli_password(url), days, seed, manifest, console=st.console)
+    rows = [[name, f"{c['inserted']:,}", f"{c['revised']:,}", f"{c['deleted']:,}"]
+            for name, c in result.changes.items() if any(c.values())]
+    st.console.table(
+        f"legacy database {result.url} ({result.engine}) advanced {result.first_day} – {result.last_day} "
+        f"(seed {result.seed})",
+        ["table", "inserted", "revised in place", "deleted"],
+        rows + [["total", *(f"{sum(c[k] for c in result.changes.values()):,}"
+                            for k in ("inserted", "revised", "deleted"))]],
+    )
+    notes = [f"{result.batches} new import batches"]
+    if result.journal_mode:
+        notes.append(f"SQLite journal mode {result.journal_mode}")
+    if not result.anomalies_exact:
+        notes.append("anomaly counts no longer exact (the manifest lists no keys)")
+    st.console.info(f"manifest {result.manifest_path}: {'; '.join(notes)}")
+
+
 def _url_without_cli_password(text: str) -> URL:
     """The --url, refusing a password typed on the command line (ps and shell history keep it)."""
     url = parse_url(text, origin="--url")
