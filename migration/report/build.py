@@ -321,6 +321,7 @@ class _Builder:
         diff_totals: dict[str, int] = {}
         check_details: list[CheckDetail] = []
         bucket_charts: list[Chart] = []
+        totals_checks: dict[str, list[tuple[CheckRow, Mapping[str, Any]]]] = {}
         borough_names = self._borough_names()
 
         for sc in scopes:
@@ -337,9 +338,12 @@ class _Builder:
                     keys = len({(d.table, d.key) for d in found.differences})
                     diff_totals[f"{sc.stage}/{c.row.check}"] = max(found.total, keys)
                 bucket_charts.extend(_bucket_charts(sc.stage, c.row, buckets, borough_names))
-                items, left = dt.flatten(c.detail, skip=found.consumed | bucket_keys)
-                if items:
-                    check_details.append(CheckDetail(sc.stage, c.row.check, c.row.result_id, tuple(items), left))
+                if _is_count_totals(c.detail):
+                    totals_checks.setdefault(sc.stage, []).append((c.row, c.detail))
+                items, sub_tables, left = dt.flatten(c.detail, skip=found.consumed | bucket_keys)
+                if items or sub_tables:
+                    check_details.append(CheckDetail(sc.stage, c.row.check, c.row.result_id, tuple(items), left,
+                                                     tuple(sub_tables)))
             rows = [c.row for c in raw]
             checks.extend(rows)
             accounting.extend(acct)
@@ -359,7 +363,7 @@ class _Builder:
                 accepted=acceptances.get(sc.stage) if state == "accepted" else None,
                 runs=tuple(r.run_id for r in sc.runs)))
 
-        charts = self._charts(summaries, accounting, bucket_charts, borough_names)
+        charts = self._charts(summaries, accounting, bucket_charts, totals_checks, borough_names)
         return Report(
             generated_at=now, target=redact_url(self.engine.url), package_version=__version__, scope=scope,
             verdict=_overall(summaries), stages=tuple(summaries), checks=tuple(checks),
@@ -367,9 +371,16 @@ class _Builder:
             differences_total=diff_totals, charts=tuple(charts), details=tuple(check_details),
             notes=tuple(scrub(n) for n in self.notes))
 
-    def _charts(self, summaries: list[StageSummary], accounting: list[AccountingRow], from_checks: list[Chart],
-                borough_names: dict[str, str]) -> list[Chart]:
-        """Charts from the checks' buckets; for stages without any, the target's own counts."""
+    def _charts(self, summaries: list[StageSummary], accounting: list[AccountingRow], from_buckets: list[Chart],
+                totals: dict[str, list[tuple[CheckRow, Mapping[str, Any]]]], borough_names: dict[str, str]
+                ) -> list[Chart]:
+        """Rows per dataset, then per stage rows per month and per borough, source beside target.
+
+        Control totals keep only the buckets that differ, so the chart counts the target itself
+        and takes the source from the check: equal to the target in every bucket the check
+        found equal, its expected count in each bucket it lists as different.  A check that
+        kept full source/target counts per bucket is drawn as it is.  Without either, the
+        target is drawn alone and the chart says so."""
         in_scope = {s.stage for s in summaries if s.verdict != ROLLED_BACK and s.runs}
         incident = {s: d for s, d in self._incident_stages().items() if s in in_scope}
         charts: list[Chart] = []
@@ -382,37 +393,96 @@ class _Builder:
             cats = [f"{', '.join(sorted(incident[s]))} ({s})" for s in stages]
             charts.append(Chart(
                 "rows-per-dataset", None, "dataset", "Rows per dataset: source (ledger) beside target",
-                "source: the ledger's accounting of the latest load (rows loaded + unchanged); "
+                "source: the ledger's accounting of the stage's runs (rows loaded + unchanged); "
                 "target: rows of core.incident written by the stage's runs",
                 tuple(cats), (Series("source", tuple(expected[s] for s in stages)),
                               Series("target", tuple(sum(incident[s].values()) for s in stages)))))
-        checked = {c.stage for c in from_checks}
-        charts.extend(from_checks)
-        fallback = [s for s in (x.stage for x in summaries) if s in incident and s not in checked]
-        if fallback:
-            datasets = sorted({d for s in fallback for d in incident[s]})
-            months, boroughs = self._target_counts(datasets)
-            for s in fallback:
-                ds = sorted(incident[s])
-                m: dict[str, int] = defaultdict(int)
-                b: dict[str, int] = defaultdict(int)
+        drawn = {c.stage for c in from_buckets}
+        charts.extend(from_buckets)
+        todo = [s for s in (x.stage for x in summaries) if s in incident and s not in drawn]
+        if not todo:
+            return charts
+        months, boroughs = self._target_counts(sorted({d for s in todo for d in incident[s]}))
+        for s in todo:
+            ds = sorted(incident[s])
+            for dim, by_dataset, label in (("month", months, f"rows per month ({', '.join(ds)}, {REPORT_TZ})"),
+                                           ("borough", boroughs, f"rows per borough ({', '.join(ds)})")):
+                target: dict[str, int] = defaultdict(int)
                 for d in ds:
-                    for k, v in months.get(d, {}).items():
-                        m[k] += v
-                    for k, v in boroughs.get(d, {}).items():
-                        b[borough_names.get(k, k)] += v
-                note = ("No check of this stage recorded source counts per bucket, so only the target is drawn; "
-                        "`safestats-migrate reconcile` records them (control totals).")
-                mcats = _month_axis(m)
-                charts.append(Chart(f"{s}-month-target", s, "month",
-                                    f"{s}: rows per month ({', '.join(ds)}, {REPORT_TZ})",
-                                    "target: core.incident by occurred_at", tuple(mcats),
-                                    (Series("target", tuple(m.get(c, 0) for c in mcats)),), note))
-                bcats = _borough_axis(b)
-                charts.append(Chart(f"{s}-borough-target", s, "borough", f"{s}: rows per borough ({', '.join(ds)})",
-                                    "target: core.incident by gss_code", tuple(bcats),
-                                    (Series("target", tuple(b.get(c, 0) for c in bcats)),), note))
+                    for k, v in by_dataset.get(d, {}).items():
+                        target[borough_names.get(k, k) if dim == "borough" else k] += v
+                check = next(((row, det) for row, det in totals.get(s, [])
+                              if dim in {dt.dimension_of(b) for b in det.get("by") or []}), None)
+                if check is None:
+                    cats = _month_axis(target) if dim == "month" else _borough_axis(target)
+                    charts.append(Chart(
+                        f"{s}-{dim}-target", s, dim, f"{s}: {label}",
+                        "target: core.incident by " + ("occurred_at" if dim == "month" else "gss_code"),
+                        tuple(cats), (Series("target", tuple(target.get(c, 0) for c in cats)),),
+                        "No control total of this stage counts rows per " + dim + ", so only the target is "
+                        "drawn (declare one in checks/" + s + ".yaml and run `safestats-migrate reconcile`)."))
+                    continue
+                row, det = check
+                delta, listed, complete = _count_deltas(det, dim, borough_names)
+                source = dict(target)
+                for k, v in delta.items():
+                    source[k] = source.get(k, 0) + v
+                cats = _month_axis(source | target) if dim == "month" else _borough_axis(source | target)
+                note = "" if complete else (
+                    f"The check found {det.get('differing')} differing buckets and kept {listed}; the source bars "
+                    "include only the differences it kept.")
+                charts.append(Chart(
+                    f"{s}-{dim}", s, dim, f"{s}: {label}, source beside target",
+                    f"target: core.incident counted now; source: the same count in every bucket check {row.check} "
+                    f"(run {row.run_id}) found equal, its expected count where it did not",
+                    tuple(cats), (Series("source", tuple(source.get(c, 0) for c in cats)),
+                                  Series("target", tuple(target.get(c, 0) for c in cats))), note))
         return charts
+
+
+def _is_count_totals(detail: Any) -> bool:
+    """A control total over core.incident that counts rows per bucket (and lists the differing ones)."""
+    return (isinstance(detail, Mapping) and detail.get("table") == "core.incident"
+            and isinstance(detail.get("by"), list) and isinstance(detail.get("measures"), list)
+            and "count" in detail["measures"])
+
+
+def _count_deltas(detail: Mapping[str, Any], dim: str, borough_names: Mapping[str, str]
+                  ) -> tuple[dict[str, int], int, bool]:
+    """(category → expected − target count, differences listed, whether the list is complete)."""
+    by = [str(b) for b in detail.get("by") or []]
+    col = next(b for b in by if dt.dimension_of(b) == dim)
+    out: dict[str, int] = defaultdict(int)
+    for key in ("differences", "within_tolerance"):
+        for d in detail.get(key) or []:
+            if not isinstance(d, Mapping) or d.get("measure") != "count" or not isinstance(d.get("bucket"), Mapping):
+                continue
+            e, t = _as_int(d.get("expected")), _as_int(d.get("target"))
+            if e is None or t is None:
+                continue
+            v = d["bucket"].get(col)
+            if v is None:
+                cat = NO_MONTH if dim == "month" else NO_BOROUGH
+            else:
+                cat = _as_month(str(v)) if dim == "month" else borough_names.get(str(v).strip(), str(v))
+            out[cat] += e - t
+    listed = len(detail.get("differences") or [])
+    total = detail.get("differing")
+    return dict(out), listed, not isinstance(total, int) or total <= listed
+
+
+def _as_int(v: Any) -> int | None:
+    """``12``, ``"1,234"`` → int; anything else None (counts are written with thousands separators)."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v
+    if isinstance(v, str):
+        try:
+            return int(v.replace(",", "").strip())
+        except ValueError:
+            return None
+    return None
 
 
 # --------------------------------------------------------------------------- charts from buckets

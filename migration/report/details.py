@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from migration.report.model import Difference
+from migration.report.model import DetailTable, Difference
 from migration.secrets import MASK, scrub
 
 #: a key naming something that must never be shown, whatever the check wrote under it
@@ -40,27 +40,31 @@ _DIFF_LISTS = ("differences", "differing", "differing_keys", "differing_rows", "
                "changed", "changed_rows", "samples", "sample", "rows")
 _KEY_LISTS = {
     "missing": "missing", "missing_keys": "missing", "missing_in_target": "missing", "missing_from_target": "missing",
+    "duplicate_rows": "duplicate",
     "extra": "extra", "extra_keys": "extra", "extra_in_target": "extra", "unexpected": "extra",
     "duplicates": "duplicate", "duplicate_keys": "duplicate", "duplicated": "duplicate",
 }
-_KIND_ORDER = {"missing": 0, "extra": 1, "duplicate": 2, "changed": 3}
+_KIND_ORDER = {"missing": 0, "extra": 1, "duplicate": 2, "changed": 3, "bucket": 4}
 _BUCKET_LISTS = ("buckets", "bucket_counts", "control_totals", "totals", "by_month", "per_month", "months",
                  "by_borough", "per_borough", "boroughs", "by_dataset", "per_dataset", "by_bucket")
-_KEY_FIELDS = ("key", "keys", "business_key", "source_key")
+_KEY_FIELDS = ("key", "keys", "business_key", "bucket")
 #: fields that say a dict is a row's identity (its business key, spelt out field by field)
-_KEY_HINTS = _KEY_FIELDS + ("source_ref", "pk", "id", "legacy_pk")
+_KEY_HINTS = _KEY_FIELDS + ("source_key", "source_ref", "pk", "id", "legacy_pk")
 #: fields of a differing row that are about it, not part of its key
-_ROW_META = frozenset(("table", "kind", "type", "status", "column", "name", "field", "col", "count", "n"))
+_ROW_META = frozenset(("table", "kind", "type", "status", "column", "name", "field", "col", "count", "n",
+                       "source_key", "copies", "masked", "measure", "difference", "tolerance"))
 _BEFORE = ("before", "source", "expected", "old", "src", "source_value", "legacy")
 _AFTER = ("after", "target", "actual", "new", "tgt", "target_value", "migrated")
 _COLUMN_MAPS = ("columns", "values", "diff", "changes", "changed_columns", "fields")
-_COLUMN_NAME = ("column", "name", "field", "col")
+_COLUMN_NAME = ("column", "name", "field", "col", "measure")
 _SOURCE_COUNT = ("source", "source_count", "src", "expected", "source_rows", "legacy")
 _TARGET_COUNT = ("target", "target_count", "tgt", "actual", "target_rows", "migrated")
 _COUNT_FIELDS = ("count", "rows", "n", "row_count")
 #: keys of a bucket row that are values or verdicts, not dimensions
 _BUCKET_VALUE_KEYS = frozenset(_SOURCE_COUNT + _TARGET_COUNT + (
     "diff", "difference", "delta", "status", "ok", "tolerance", "match", "equal", "passed"))
+#: keys every check detail carries for the ledger's sake (listed last)
+_BOOKKEEPING = ("load_run_id", "seconds")
 _BUCKET_NESTS = ("bucket", "key", "by", "dims", "group")
 _VALUE_PREFIXES = ("source_", "target_", "src_", "tgt_", "expected_", "actual_", "diff_", "delta_")
 #: bucket dimensions and the spellings they come under
@@ -186,20 +190,31 @@ def _rows_from(stage: str, check: str, kind_hint: str | None, table: str | None,
         if not isinstance(item, Mapping):
             out.append(Difference(stage, check, kind_hint or "other", format_key(item), table))
             continue
-        _, key = _first(item, _KEY_FIELDS)
-        key_text = format_key(key) if key is not None else format_key(
-            {k: v for k, v in item.items() if k not in _COLUMN_MAPS and k not in _ROW_META
-             and k not in _BEFORE and k not in _AFTER and not isinstance(v, (dict, list))})
+        kfield, key = _first(item, _KEY_FIELDS)
+        source_key = item.get("source_key")
+        if key is None:
+            key = {k: v for k, v in item.items() if k not in _COLUMN_MAPS and k not in _ROW_META
+                   and k not in _BEFORE and k not in _AFTER and not isinstance(v, (dict, list))}
+            if not key and source_key is not None:
+                key, source_key = source_key, None
+        key_text = format_key(key)
+        src = clean_text(source_key, limit=120) if source_key is not None else None
         tbl = str(item.get("table") or table) if (item.get("table") or table) else None
-        kind = str(item.get("kind") or item.get("type") or item.get("status") or kind_hint or "changed")
+        tbl = clean_text(tbl) if tbl else None
+        explicit = item.get("kind") or item.get("type") or item.get("status")
+        kind = str(explicit or kind_hint or ("bucket" if kfield == "bucket" else "changed"))
         kind = _KEY_LISTS.get(kind, kind)
+        if kind == "duplicate" and _int(item.get("copies")) is not None:
+            out.append(Difference(stage, check, kind, key_text, tbl, None, None,
+                                  f"{item['copies']} rows in the target", src))
+            continue
         cols = _columns_of(item)
         if not cols:
-            out.append(Difference(stage, check, kind, key_text, clean_text(tbl) if tbl else None))
+            out.append(Difference(stage, check, kind, key_text, tbl, source_key=src))
             continue
         for name, b, a in cols:
-            out.append(Difference(stage, check, kind, key_text, clean_text(tbl) if tbl else None,
-                                  clean_text(name) if name else None, _shown(b, name), _shown(a, name)))
+            out.append(Difference(stage, check, kind, key_text, tbl, clean_text(name) if name else None,
+                                  _shown(b, name), _shown(a, name), src))
     return out
 
 
@@ -255,7 +270,16 @@ def _looks_like_rows(v: list[Any]) -> bool:
 
 
 def _declared_total(d: Mapping[str, Any], list_key: str) -> int:
-    for name in (f"{list_key}_total", f"{list_key}_count", f"n_{list_key}", f"total_{list_key}"):
+    """How many the check found, when it says so beside its (capped) list.
+
+    ``missing_keys`` beside ``missing``, ``changed_rows`` beside ``changed``, ``differences``
+    beside ``differing``, or ``<list>_total`` / ``<list>_count`` / ``n_<list>``."""
+    names = [f"{list_key}_total", f"{list_key}_count", f"n_{list_key}", f"total_{list_key}"]
+    if list_key.endswith(("_keys", "_rows")):
+        names.append(list_key.rsplit("_", 1)[0])
+    if list_key == "differences":
+        names.append("differing")
+    for name in names:
         n = _int(d.get(name))
         if n is not None:
             return n
@@ -288,7 +312,7 @@ def _is_bucket(row: Mapping[str, Any]) -> bool:
             and _count(_first(row, _SOURCE_COUNT)[1]) is not None)
 
 
-def _dimension(name: str) -> str:
+def dimension_of(name: str) -> str:
     """A bucket column's dimension: ``month(occurred_at)`` → month, ``parent.gss_code`` → borough."""
     n = name.strip()
     if n.startswith("month(") or n.startswith("month_of("):
@@ -314,11 +338,11 @@ def _bucket(row: Mapping[str, Any], implied: dict[str, str]) -> BucketCount | No
         if isinstance(inner, Mapping):
             for k, v in inner.items():
                 if not isinstance(v, (dict, list)):
-                    dims[_dimension(str(k))] = "(none)" if v is None else clean_text(v, limit=80)
+                    dims[dimension_of(str(k))] = "(none)" if v is None else clean_text(v, limit=80)
     for k, v in row.items():
         if k in _BUCKET_VALUE_KEYS or k.startswith(_VALUE_PREFIXES) or isinstance(v, (dict, list)):
             continue
-        dim = _dimension(k)
+        dim = dimension_of(k)
         if v is None and dim not in DIMENSIONS:
             continue
         dims[dim] = "(none)" if v is None else clean_text(v, limit=80)
@@ -335,7 +359,7 @@ def find_buckets(detail: Any) -> tuple[list[BucketCount], set[str]]:
     def implied_dim(key: str) -> str | None:
         for prefix in ("by_", "per_"):
             if key.startswith(prefix):
-                return _dimension(key[len(prefix):].rstrip("s") if key[len(prefix):] != "dataset" else "dataset")
+                return dimension_of(key[len(prefix):].rstrip("s") if key[len(prefix):] != "dataset" else "dataset")
         return {"months": "month", "boroughs": "borough"}.get(key)
 
     def scan(d: Mapping[str, Any], implied: dict[str, str], top: bool) -> None:
@@ -373,9 +397,41 @@ def find_buckets(detail: Any) -> tuple[list[BucketCount], set[str]]:
 
 
 # --------------------------------------------------------------------------- key/value
-def flatten(detail: Any, *, skip: set[str], limit: int = 60) -> tuple[list[tuple[str, str]], int]:
-    """(path, text) pairs of a detail JSON for a key/value table; (items, how many left out)."""
+def _as_table(path: str, v: list[Any], limit: int) -> DetailTable | None:
+    """A list of flat-ish objects as a table (nested objects and lists as compact text)."""
+    if len(v) < 2 or not all(isinstance(x, Mapping) for x in v):
+        return None
+    columns: list[str] = []
+    for x in v:
+        for k in x:
+            if k not in columns:
+                columns.append(str(k))
+    if len(columns) > 12:
+        return None
+    rows = []
+    for x in v[:limit]:
+        cells = []
+        for c in columns:
+            val = x.get(c)
+            if is_sensitive(c) and val is not None and not isinstance(val, (dict, list)):
+                val = MASK
+            if isinstance(val, list) and all(not isinstance(e, (dict, list)) for e in val):
+                cells.append(", ".join(clean_text(e, limit=60) for e in val[:10]) + (" …" if len(val) > 10 else ""))
+            elif isinstance(val, Mapping):
+                cells.append(format_key(val))
+            else:
+                cells.append("" if val is None else clean_text(val))
+        rows.append(tuple(cells))
+    return DetailTable(clean_text(path, limit=120), tuple(clean_text(c, limit=60) for c in columns), tuple(rows),
+                       max(len(v) - limit, 0))
+
+
+def flatten(detail: Any, *, skip: set[str], limit: int = 60, table_rows: int = 50
+            ) -> tuple[list[tuple[str, str]], list[DetailTable], int]:
+    """A detail JSON for people: (path, text) pairs, tables for lists of objects, and how many
+    pairs were left out."""
     items: list[tuple[str, str]] = []
+    tables: list[DetailTable] = []
     left = 0
 
     def walk(v: Any, path: str, depth: int) -> Iterator[tuple[str, str]]:
@@ -387,6 +443,8 @@ def flatten(detail: Any, *, skip: set[str], limit: int = 60) -> tuple[list[tuple
             shown = ", ".join(clean_text(x, limit=60) for x in v[:20])
             more = f" … ({len(v) - 20} more)" if len(v) > 20 else ""
             yield path or "(value)", shown + more
+        elif isinstance(v, list) and v and (t := _as_table(path or "(list)", v, table_rows)) is not None:
+            tables.append(t)
         elif isinstance(v, list) and v and depth < 3:
             for i, sub in enumerate(v[:20]):
                 yield from walk(sub, f"{path}[{i}]", depth + 1)
@@ -396,10 +454,15 @@ def flatten(detail: Any, *, skip: set[str], limit: int = 60) -> tuple[list[tuple
             yield path or "(value)", "" if v is None else ("{}" if v == {} else "[]" if v == [] else clean_text(v))
 
     if isinstance(detail, Mapping):
-        detail = {k: v for k, v in detail.items() if k not in skip}
-    for pair in walk(detail, "", 0):
+        # an empty list of differences says nothing the status does not already say
+        detail = {k: v for k, v in detail.items() if k not in skip
+                  and not (v == [] and (k in _DIFF_LISTS or k in _KEY_LISTS or k in _BUCKET_LISTS))}
+    # jsonb hands keys back shortest first; people read them sorted, bookkeeping last
+    pairs = sorted(walk(detail, "", 0), key=lambda p: (p[0].split(".")[0].split("[")[0] in _BOOKKEEPING,
+                                                       [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", p[0])]))
+    for pair in pairs:
         if len(items) < limit:
             items.append((clean_text(pair[0], limit=120), pair[1]))
         else:
             left += 1
-    return items, left
+    return items, tables, left

@@ -53,7 +53,7 @@ _SENTENCE = {
                     "nothing is proven for them yet.",
 }
 _KIND = {"changed": "changed", "missing": "missing in target", "extra": "extra in target",
-         "duplicate": "duplicated", "other": "differs"}
+         "duplicate": "duplicated", "bucket": "totals differ", "other": "differs"}
 
 
 @cache
@@ -168,17 +168,38 @@ def _stages(stages: Sequence[StageSummary]) -> str:
     return _table(head, rows)
 
 
-#: a check detail with at most this many items is shown inline under its summary
+#: a check detail with at most this many items (and this much text) is shown inline under its summary
 INLINE_DETAIL_ITEMS = 6
+INLINE_DETAIL_CHARS = 120
+#: bookkeeping every check detail carries: in the detail block and the JSON, not in the inline line
+_BOOKKEEPING = ("load_run_id", "seconds")
+
+
+def _inline_items(d: CheckDetail) -> list[tuple[str, str]]:
+    return [(p, v) for p, v in d.items if p not in _BOOKKEEPING]
+
+
+def _is_inline(d: CheckDetail) -> bool:
+    items = _inline_items(d)
+    return (len(items) <= INLINE_DETAIL_ITEMS and not d.truncated and not d.tables
+            and sum(len(p) + len(v) + 3 for p, v in items) <= INLINE_DETAIL_CHARS)
+
+
+def _check_name(name: str) -> str:
+    """``control_totals/incidents_by_borough_month`` may break after its slash."""
+    return _e(name).replace("/", "/<wbr>")
 
 
 def _inline(d: CheckDetail | None) -> str:
     if d is None:
         return ""
-    if len(d.items) <= INLINE_DETAIL_ITEMS and not d.truncated:
+    if _is_inline(d):
+        items = _inline_items(d)
+        if not items:
+            return ""
         return '<div class="kvline">' + " · ".join(
-            f'<span><span class="k">{_e(p)}</span> {_e(v)}</span>' for p, v in d.items) + "</div>"
-    return f'<div class="kvline"><a href="#detail-{d.result_id}">{len(d.items) + d.truncated} detail items ↓</a></div>'
+            f'<span><span class="k">{_e(p)}</span> {_e(v)}</span>' for p, v in items) + "</div>"
+    return f'<div class="kvline"><a href="#detail-{d.result_id}">details ↓</a></div>'
 
 
 def _checks(checks: Sequence[CheckRow], details: Sequence[CheckDetail]) -> str:
@@ -195,7 +216,7 @@ def _checks(checks: Sequence[CheckRow], details: Sequence[CheckDetail]) -> str:
         cls = ("ok-row" if ok else "problem-row") + ("" if c.stage == prev else " group-start")
         rows.append(
             f'<tr class="{cls}"><td class="{"repeat" if c.stage == prev else "stage"}">'
-            f"{_e(c.stage)}</td><td><strong>{_e(c.check)}</strong></td><td>{badge(c.status)}{accepted}</td>"
+            f"{_e(c.stage)}</td><td><strong>{_check_name(c.check)}</strong></td><td>{badge(c.status)}{accepted}</td>"
             f'<td>{_e(c.summary)}{_inline(by_result.get(c.result_id))}</td>'
             f'<td class="nowrap">{_e(when(c.at))}</td><td class="num">{c.run_id}</td></tr>')
         prev = c.stage
@@ -261,17 +282,24 @@ def _differences(r: Report) -> str:
         shown_keys = len({(d.table, d.key) for d in shown})
         more = (f' <span class="muted">(showing {shown_keys:,}; the check kept a sample of them and the JSON '
                 "report lists every kept one)</span>") if total > shown_keys else ""
-        out.append(f'<h3 id="diff-{_e(stage)}-{_e(check)}">{_e(stage)} · {_e(check)} — {total:,} differing '
-                   f"key{'s' if total != 1 else ''}{more}</h3>")
+        noun = "bucket" if all(d.kind == "bucket" for d in diffs) else "key"
+        out.append(f'<h3>{_e(stage)} · {_e(check)} — {total:,} differing {noun}{"s" if total != 1 else ""}'
+                   f"{more}</h3>")
         with_table = any(d.table for d in shown)
         with_values = any(d.column or d.before is not None or d.after is not None for d in shown)
+        with_source = any(d.source_key for d in shown)
         head = ([("Table", "")] if with_table else []) + [("Key", ""), ("What", "")]
+        if with_source:
+            head.append(("Legacy key", ""))
         if with_values:
-            head += [("Column", ""), ("Before (source)", ""), ("After (target)", "")]
+            head += ([("Measure", ""), ("Expected (source)", ""), ("Target", "")] if noun == "bucket"
+                     else [("Column", ""), ("Before (source)", ""), ("After (target)", "")])
         rows = []
         for d in shown:
             cells = (f'<td class="mono">{_e(d.table or "")}</td>' if with_table else "")
             cells += f'<td class="key">{_e(d.key)}</td><td class="nowrap">{_e(_KIND.get(d.kind, d.kind))}</td>'
+            if with_source:
+                cells += f'<td class="key">{_e(d.source_key or "")}</td>'
             if with_values:
                 cells += (f'<td class="mono">{_e(d.column or "")}</td><td class="val before">{_val(d.before, d.column)}</td>'
                           f'<td class="val after">{_val(d.after, d.column)}</td>')
@@ -309,21 +337,40 @@ def _charts(r: Report) -> str:
 
 
 def _big_details(r: Report) -> list[CheckDetail]:
-    return [d for d in r.details if len(d.items) > INLINE_DETAIL_ITEMS or d.truncated]
+    return [d for d in r.details if not _is_inline(d)]
+
+
+def _detail_block(d: CheckDetail) -> str:
+    rows = [f'<tr><td>{_e(p)}</td><td class="val">{_e(v)}</td></tr>' for p, v in d.items]
+    if d.truncated:
+        rows.append(f'<tr><td class="ellipsis">…</td><td class="ellipsis">{d.truncated} more items in '
+                    "the ledger (ledger.check_result.detail)</td></tr>")
+    subs = []
+    for t in d.tables:
+        head = [(c, "") for c in t.columns]
+        body = [("<tr>" + "".join(f'<td class="val">{_e(v)}</td>' for v in row) + "</tr>") for row in t.rows]
+        if t.truncated:
+            body.append(f'<tr><td class="ellipsis" colspan="{len(t.columns)}">… {t.truncated} more rows in '
+                        "the ledger</td></tr>")
+        subs.append(f'<h4 class="sub">{_e(t.path)}</h4>' + _table(head, body, cls="sub"))
+    kv = f'<table class="kv"><tbody>{"".join(rows)}</tbody></table>' if rows else ""
+    return (f'<details class="check-detail" id="detail-{d.result_id}" data-print-open><summary>'
+            f'{_e(d.stage)} · {_e(d.check)} <span class="muted">(result {d.result_id})</span></summary>'
+            f'{kv}{"".join(subs)}</details>')
 
 
 def _details(r: Report) -> str:
+    status = {c.result_id: c.status for c in r.checks}
+    big = _big_details(r)
+    problems = [d for d in big if status.get(d.result_id) != "pass"]
+    passing = [d for d in big if status.get(d.result_id) == "pass"]
     out = ['<p class="lead">What the checks recorded beyond their summary, where it is too long to show beside '
            "it (scrubbed of secrets; sensitive values masked).</p>"]
-    for d in _big_details(r):
-        rows = [f'<tr><td>{_e(p)}</td><td class="val">{_e(v)}</td></tr>' for p, v in d.items]
-        if d.truncated:
-            rows.append(f'<tr><td class="ellipsis">…</td><td class="ellipsis">{d.truncated} more items in '
-                        "the ledger (ledger.check_result.detail)</td></tr>")
-        out.append(f'<details class="check-detail" id="detail-{d.result_id}" data-print-open><summary>'
-                   f'{_e(d.stage)} · {_e(d.check)} <span class="muted">(result {d.result_id}, '
-                   f'{len(d.items) + d.truncated} items)</span></summary>'
-                   f'<table class="kv"><tbody>{"".join(rows)}</tbody></table></details>')
+    out += [_detail_block(d) for d in problems]
+    if passing:
+        out.append(f'<details class="passing-details"><summary>Details of {len(passing)} passing '
+                   f'check{"s" if len(passing) != 1 else ""}</summary>'
+                   + "".join(_detail_block(d) for d in passing) + "</details>")
     return "".join(out)
 
 

@@ -132,16 +132,18 @@ class Difference:
 
     stage: str
     check: str
-    kind: str               # changed | missing | extra | duplicate | other
-    key: str
+    kind: str               # changed | missing | extra | duplicate | bucket | other
+    key: str                # the business key (or, for a control-total bucket, the bucket)
     table: str | None = None
-    column: str | None = None
+    column: str | None = None  # the differing column (or, for a bucket, the measure)
     before: str | None = None  # source side (expected), masked
     after: str | None = None   # target side (actual), masked
+    source_key: str | None = None  # the legacy row's own key, when the check names it
 
     def to_dict(self) -> dict[str, Any]:
         return {"stage": self.stage, "check": self.check, "kind": self.kind, "table": self.table,
-                "key": self.key, "column": self.column, "before": self.before, "after": self.after}
+                "key": self.key, "source_key": self.source_key, "column": self.column, "before": self.before,
+                "after": self.after}
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,16 @@ class Chart:
 
 
 @dataclass(frozen=True)
+class DetailTable:
+    """A list of similar objects in a check's detail (expectation results, tolerated differences…)."""
+
+    path: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    truncated: int = 0      # rows left out
+
+
+@dataclass(frozen=True)
 class CheckDetail:
     """A check's detail JSON, flattened for people (what the renderers do not draw otherwise)."""
 
@@ -187,10 +199,17 @@ class CheckDetail:
     result_id: int
     items: tuple[tuple[str, str], ...]   # (dotted path, value as text), scrubbed and masked
     truncated: int = 0                   # items left out to keep the report readable
+    tables: tuple[DetailTable, ...] = ()  # lists of objects (expectation results…) as tables
+
+    @property
+    def size(self) -> int:
+        return len(self.items) + self.truncated + sum(len(t.rows) + t.truncated for t in self.tables)
 
     def to_dict(self) -> dict[str, Any]:
         return {"stage": self.stage, "check": self.check, "result_id": self.result_id,
-                "items": [{"path": p, "value": v} for p, v in self.items], "truncated": self.truncated}
+                "items": [{"path": p, "value": v} for p, v in self.items], "truncated": self.truncated,
+                "tables": [{"path": t.path, "columns": list(t.columns), "rows": [list(r) for r in t.rows],
+                            "truncated": t.truncated} for t in self.tables]}
 
 
 @dataclass(frozen=True)

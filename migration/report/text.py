@@ -94,7 +94,9 @@ def render_markdown(report: Report) -> str:
         lines += [f"## Top differences ({keys:,} differing key{'s' if keys != 1 else ''}; first {len(top)} "
                   "rows below)", ""]
         lines += _md_table(["stage", "check", "table", "key", "what", "column", "before (source)", "after (target)"],
-                           [(d.stage, d.check, d.table or "", f"`{d.key}`", d.kind, d.column or "",
+                           [(d.stage, d.check, d.table or "",
+                             f"`{d.key}`" + (f" (legacy `{d.source_key}`)" if d.source_key else ""), d.kind,
+                             d.column or "",
                              _side(d.before, d.column), _side(d.after, d.column)) for d in top])
         lines.append("")
     if r.quarantine:

@@ -101,11 +101,15 @@ def test_bucket_charts_fill_month_gaps_and_name_boroughs() -> None:
 
 
 def test_unknown_details_flatten_to_key_values() -> None:
-    items, left = dt.flatten({"a": {"b": 1, "c": [1, 2, 3]}, "d": [{"e": None}], "token": "t0k", "skip": 1},
-                             skip={"skip"})
-    assert dict(items) == {"a.b": "1", "a.c": "1, 2, 3", "d[0].e": "", "token": MASK}
-    many, left = dt.flatten({f"k{i}": i for i in range(80)}, skip=set())
-    assert len(many) == 60 and left == 20
+    items, tables, left = dt.flatten({"seconds": 0.5, "a": {"b": 1, "c": [1, 2, 3]}, "d": [{"e": None}],
+                                      "token": "t0k", "skip": 1, "missing_keys": [],
+                                      "rows": [{"x": 1, "password": "p"}, {"x": 2, "y": [3, 4]}]}, skip={"skip"})
+    assert items == [("a.b", "1"), ("a.c", "1, 2, 3"), ("d[0].e", ""), ("token", MASK), ("seconds", "0.5")]
+    (table,) = tables
+    assert (table.path, table.columns, table.rows) == ("rows", ("x", "password", "y"),
+                                                       (("1", MASK, ""), ("2", "", "3, 4")))
+    many, _, left = dt.flatten({f"k{i}": i for i in range(80)}, skip=set())
+    assert len(many) == 60 and left == 20 and many[2] == ("k2", "2")  # natural order, not k10 after k1
 
 
 def test_svg_chart_is_inline_and_marks_differences() -> None:

@@ -203,7 +203,10 @@ def test_a_secret_planted_in_check_results_appears_in_no_output(loaded_url: URL,
     assert secret not in out.out + out.err
 
 
-def test_differences_and_bucket_charts_from_check_details(loaded_url: URL, engine_of: Any) -> None:
+def test_control_totals_and_key_sets_become_differences_and_source_beside_target_charts(
+        loaded_url: URL, engine_of: Any) -> None:
+    """The shapes migration.reconcile writes: control totals list only the differing buckets, so
+    the source side of a chart is the target's count wherever the check found it equal."""
     eng = engine_of(loaded_url)
     run = pass_everything(eng)
     with eng.connect() as c:
@@ -212,28 +215,41 @@ def test_differences_and_bucket_charts_from_check_details(loaded_url: URL, engin
             "FROM core.incident WHERE dataset = 'LFB' AND occurred_at IS NOT NULL AND gss_code IS NOT NULL "
             "GROUP BY 1, 2 ORDER BY 2, 1")).all()
         la = dict(c.execute(text("SELECT gss_code, name FROM ref.local_authority")).all())
+        lfb_run = c.execute(text("SELECT run_id FROM ledger.event WHERE stage = 'lfb_incident' "
+                                 "AND kind = 'stage_started'")).scalar_one()
     odd = rows[len(rows) // 2]
-    buckets = [{"dataset": "LFB", "gss_code": r.gss_code, "month": r.m,
-                "source": {"count": r.n + (1 if r == odd else 0), "sum_pence": 0}, "target": {"count": r.n}}
-               for r in rows]
-    add_check(eng, run, "lfb_incident", "control_totals", "fail", "1 bucket differs", {"buckets": buckets})
-    add_check(eng, run, "lfb_incident", "key_set", "fail", "1 missing, 1 extra",
-              {"missing": [{"dataset": "LFB", "source_ref": "LFB-404"}], "extra": ["LFB-X"],
-               "missing_count": 12})
+    add_check(eng, run, "lfb_incident", "control_totals/incidents_by_borough_month", "fail",
+              "core.incident by gss_code, month(occurred_at): 1 difference(s) in 1 bucket",
+              {"table": "core.incident", "by": ["gss_code", "month(occurred_at)"], "measures": ["count"],
+               "buckets_expected": len(rows), "buckets_target": len(rows), "differing": 1,
+               "differences": [{"bucket": {"gss_code": odd.gss_code, "month(occurred_at)": odd.m},
+                                "measure": "count", "expected": f"{odd.n + 1:,}", "target": f"{odd.n:,}",
+                                "difference": "-1"}],
+               "within_tolerance": [], "tolerances": [], "load_run_id": lfb_run})
+    add_check(eng, run, "lfb_incident", "keys/core.incident", "fail", "1 missing, 1 duplicated",
+              {"table": "core.incident", "key": ["dataset", "source_ref"], "missing": 12, "extra": 0,
+               "duplicate": 1, "missing_keys": [{"dataset": "LFB", "source_ref": "LFB-404", "source_key": "404"}],
+               "extra_keys": [], "duplicate_keys": [{"dataset": "LFB", "source_ref": "LFB-7", "copies": 2}],
+               "load_run_id": lfb_run})
     report = build_report(eng)
     charts = {c.chart_id: c for c in report.charts}
-    month = charts["lfb_incident-month-control_totals"]
-    borough = charts["lfb_incident-borough-control_totals"]
+    month, borough = charts["lfb_incident-month"], charts["lfb_incident-borough"]
     assert month.differing == (odd.m,) and borough.differing == (la[odd.gss_code],)
     assert [s.name for s in month.series] == ["source", "target"]
-    assert sum(v or 0 for v in month.series[0].values) == sum(r.n for r in rows) + 1
-    # stages without bucket counts are drawn from the target, and say so
+    i = month.categories.index(odd.m)
+    assert month.series[0].values[i] == month.series[1].values[i] + 1
+    assert sum(v or 0 for v in month.series[0].values) == sum(v or 0 for v in month.series[1].values) + 1
+    assert "found equal" in month.origin
+    # stages without control totals are drawn from the target alone, and say so
     assert "mps_crime-month-target" in charts and "only the target" in charts["mps_crime-month-target"].note
-    keys = [(d.kind, d.key) for d in report.differences if d.check == "key_set"]
-    assert keys == [("missing", "dataset=LFB, source_ref=LFB-404"), ("extra", "LFB-X")]
-    assert report.differences_total["lfb_incident/key_set"] == 13  # 12 missing (1 kept) + 1 extra
+    diffs = [(d.kind, d.key, d.source_key, d.after) for d in report.differences if d.check == "keys/core.incident"]
+    assert diffs == [("missing", "dataset=LFB, source_ref=LFB-404", "404", None),
+                     ("duplicate", "dataset=LFB, source_ref=LFB-7", None, "2 rows in the target")]
+    assert report.differences_total["lfb_incident/keys/core.incident"] == 13  # 12 missing (1 kept) + 1 duplicate
+    (bucket,) = [d for d in report.differences if d.kind == "bucket"]
+    assert bucket.key == f"gss_code={odd.gss_code}, month(occurred_at)={odd.m}" and bucket.column == "count"
     html = render_html(report)
-    assert "missing in target" in html and "LFB-404" in html and "1 of" in html and "differ</span>" in html
+    assert "missing in target" in html and "LFB-404" in html and "1 differing bucket" in html
     assert not EXTERNAL.search(html)
 
 
@@ -247,9 +263,12 @@ def test_unknown_detail_shapes_are_shown_as_key_values(loaded_url: URL, engine_o
     d = next(x for x in report.details if x.check == "gx_suite")
     items = dict(d.items)
     assert items["suite"] == "core_incident" and items["statistics.evaluated"] == "7"
-    assert items["expectations[3].name"] == "e3"
+    (table,) = d.tables  # a list of similar objects reads as a table
+    assert table.path == "expectations" and table.columns == ("name", "success")
+    assert table.rows[3] == ("e3", "true")
     html = render_html(report)
     assert f'id="detail-{d.result_id}"' in html and "statistics.evaluated" in html
+    assert '<h4 class="sub">expectations</h4>' in html
 
 
 def test_a_run_id_reports_that_run_only(loaded_url: URL, engine_of: Any) -> None:
