@@ -410,6 +410,7 @@ class Advance:
         retry.loaded_secs = f.loaded_secs + 1800 + r.randrange(3600)  # retried the same day; the failed rows stay
         self.batches.append(f)
         lfb = [b for b in self.batches if b.dataset == "LFB"]
+        lfb = [b for b in lfb if b.base_rows] or lfb
         later = lfb[r.randrange(len(lfb))]
         gone = Batch("LFB", 9001, later.first_day, later.last_day, later.loaded_day, min(later.loaded_secs, 80_000),
                      role="replaced", status="RELOADED", source=later)
