@@ -318,7 +318,7 @@ class _Builder:
         accounting: list[AccountingRow] = []
         quarantine: list[QuarantineRow] = []
         differences: list[Difference] = []
-        diff_totals: dict[str, int] = {}
+        diff_counts: dict[str, dict[str, int]] = {}
         check_details: list[CheckDetail] = []
         bucket_charts: list[Chart] = []
         totals_checks: dict[str, list[tuple[CheckRow, Mapping[str, Any]]]] = {}
@@ -335,8 +335,7 @@ class _Builder:
                 buckets, bucket_keys = dt.find_buckets(c.detail)
                 if found.differences:
                     differences.extend(found.differences)
-                    keys = len({(d.table, d.key) for d in found.differences})
-                    diff_totals[f"{sc.stage}/{c.row.check}"] = max(found.total, keys)
+                    diff_counts[f"{sc.stage}/{c.row.check}"] = {"found": found.found, "listed": found.listed}
                 bucket_charts.extend(_bucket_charts(sc.stage, c.row, buckets, borough_names))
                 if _is_count_totals(c.detail):
                     totals_checks.setdefault(sc.stage, []).append((c.row, c.detail))
@@ -368,7 +367,7 @@ class _Builder:
             generated_at=now, target=redact_url(self.engine.url), package_version=__version__, scope=scope,
             verdict=_overall(summaries), stages=tuple(summaries), checks=tuple(checks),
             accounting=tuple(accounting), quarantine=tuple(quarantine), differences=tuple(differences),
-            differences_total=diff_totals, charts=tuple(charts), details=tuple(check_details),
+            difference_counts=diff_counts, charts=tuple(charts), details=tuple(check_details),
             notes=tuple(scrub(n) for n in self.notes))
 
     def _charts(self, summaries: list[StageSummary], accounting: list[AccountingRow], from_buckets: list[Chart],

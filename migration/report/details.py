@@ -132,7 +132,8 @@ def format_key(value: Any) -> str:
 @dataclass(frozen=True)
 class DifferenceFinding:
     differences: list[Difference]
-    total: int              # at least len(differences); more when the check capped its sample
+    found: int              # differences the check found, in its own unit (keys, rows, bucket measures)
+    listed: int             # how many of them it kept in the detail (found > listed: a capped sample)
     consumed: set[str]      # top-level detail keys fully rendered as differences
 
 
@@ -225,38 +226,41 @@ def _int(v: Any) -> int | None:
 def find_differences(stage: str, check: str, detail: Any) -> DifferenceFinding:
     """Every differing key a check's detail lists, as :class:`Difference` rows."""
     found: list[Difference] = []
-    total = 0
+    total = listed = 0
     consumed: set[str] = set()
     if not isinstance(detail, Mapping):
-        return DifferenceFinding([], 0, consumed)
+        return DifferenceFinding([], 0, 0, consumed)
 
     def scan(d: Mapping[str, Any], table: str | None, top: bool) -> None:
-        nonlocal total
+        nonlocal total, listed
         for k, v in d.items():
             if k in _DIFF_LISTS and isinstance(v, list) and v and _looks_like_rows(v):
-                rows = _rows_from(stage, check, None, table, v)
-                found.extend(rows)
-                total += max(len(v), _declared_total(d, k))
-                if top:
-                    consumed.add(k)
+                found.extend(_rows_from(stage, check, None, table, v))
             elif k in _KEY_LISTS and isinstance(v, list) and v:
                 found.extend(_rows_from(stage, check, _KEY_LISTS[k], table, v))
-                total += max(len(v), _declared_total(d, k))
-                if top:
-                    consumed.add(k)
-            elif top and k in ("tables", "by_table", "per_table") and isinstance(v, Mapping):
-                for tname, sub in v.items():
-                    if isinstance(sub, Mapping):
-                        scan(sub, str(tname), False)
-            elif top and k in ("tables", "by_table", "per_table") and isinstance(v, list):
-                for sub in v:
-                    if isinstance(sub, Mapping):
-                        scan(sub, str(sub.get("table") or sub.get("name") or table or ""), False)
+            else:
+                if top and k in ("tables", "by_table", "per_table"):
+                    scan_tables(v)
+                continue
+            total += max(len(v), _declared_total(d, k))
+            listed += len(v)
+            if top:
+                consumed.add(k)
+
+    def scan_tables(v: Any) -> None:
+        if isinstance(v, Mapping):
+            for tname, sub in v.items():
+                if isinstance(sub, Mapping):
+                    scan(sub, str(tname), False)
+        elif isinstance(v, list):
+            for sub in v:
+                if isinstance(sub, Mapping):
+                    scan(sub, str(sub.get("table") or sub.get("name") or ""), False)
 
     scan(detail, str(detail["table"]) if isinstance(detail.get("table"), str) else None, True)
     # jsonb keeps keys in its own order: list what is missing first, then extra, duplicated, changed
     found.sort(key=lambda d: _KIND_ORDER.get(d.kind, len(_KIND_ORDER)))
-    return DifferenceFinding(found, total, consumed)
+    return DifferenceFinding(found, total, listed, consumed)
 
 
 def _looks_like_rows(v: list[Any]) -> bool:

@@ -61,15 +61,25 @@ def _asset(name: str) -> str:
     return resources.files("migration.report").joinpath(name).read_text(encoding="utf-8")
 
 
-def when(at: datetime | None, *, seconds: bool = False) -> str:
+def when(at: datetime | None, *, seconds: bool = False, zone: bool = True) -> str:
     """A timestamp as people in London read it (``2024-03-01 14:05 GMT``)."""
     if at is None:
         return ""
-    return at.astimezone(LONDON).strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
+    fmt = "%Y-%m-%d %H:%M" + (":%S" if seconds else "") + (" %Z" if zone else "")
+    return at.astimezone(LONDON).strftime(fmt)
+
+
+def _cell_time(at: datetime | None) -> str:
+    """A time in a table cell: the zone in the hover text only (the page says times are London's)."""
+    if at is None:
+        return ""
+    return f'<time datetime="{_e(at.isoformat())}" title="{_e(when(at, seconds=True))}">{_e(when(at, zone=False))}</time>'
 
 
 def _e(value: object) -> str:
-    return escape("" if value is None else str(value))
+    """Escaped text. ``//`` is written as character references: it reads the same, but a URL quoted
+    in a check's summary (a GX error, say) never appears as a URL in the file."""
+    return escape("" if value is None else str(value)).replace("//", "&#47;&#47;")
 
 
 def _n(value: int) -> str:
@@ -151,8 +161,9 @@ def _toc(r: Report) -> str:
 
 
 def _stages(stages: Sequence[StageSummary]) -> str:
-    head = [("Stage", ""), ("Verdict", ""), ("Ledger state", ""), ("Load run", "num"), ("Loaded", ""),
-            ("Tables", ""), ("Read", "num"), ("Loaded", "num"), ("Quarantined", "num"), ("Checks ✔/▲/✖", "num")]
+    head = [("Stage", ""), ("Verdict", ""), ("State", ""), ("Run", "num"), ("Finished", ""),
+            ("Source tables", ""), ("Read", "num"), ("Loaded", "num"), ("Quarantined", "num"),
+            ("Checks ✔ ▲ ✖", "num")]
     rows = []
     for s in stages:
         c = s.checks
@@ -160,11 +171,11 @@ def _stages(stages: Sequence[StageSummary]) -> str:
                     f"{_e(s.accepted.reason)}</div>") if s.accepted else ""
         rows.append(
             f'<tr><td><strong>{_e(s.stage)}</strong></td><td>{verdict_badge(s.verdict)}{accepted}</td>'
-            f'<td>{_e(s.state.replace("_", " "))}</td><td class="num">{_e(s.load_run_id or "—")}</td>'
-            f'<td class="nowrap">{_e(when(s.loaded_at))}</td><td>{_e(", ".join(s.tables))}</td>'
+            f'<td class="nowrap">{_e(s.state.replace("_", " "))}</td><td class="num">{_e(s.load_run_id or "—")}</td>'
+            f'<td class="nowrap">{_cell_time(s.loaded_at)}</td><td class="tables">{_e(", ".join(s.tables))}</td>'
             f'<td class="num">{_n(s.rows_read)}</td><td class="num">{_n(s.rows_loaded)}</td>'
             f'<td class="num">{_n(s.rows_quarantined)}</td>'
-            f'<td class="num">{c.get("pass", 0)} / {c.get("warn", 0)} / {c.get("fail", 0) + c.get("error", 0)}</td></tr>')
+            f'<td class="num">{_counts(c)}</td></tr>')
     return _table(head, rows)
 
 
@@ -190,7 +201,9 @@ def _check_name(name: str) -> str:
     return _e(name).replace("/", "/<wbr>")
 
 
-def _inline(d: CheckDetail | None) -> str:
+def _inline(d: CheckDetail | None, *, link: bool = True) -> str:
+    """The detail under a check's summary: inline when short, else a link to it (for problems only:
+    the details of passing checks are folded together at the end)."""
     if d is None:
         return ""
     if _is_inline(d):
@@ -199,7 +212,14 @@ def _inline(d: CheckDetail | None) -> str:
             return ""
         return '<div class="kvline">' + " · ".join(
             f'<span><span class="k">{_e(p)}</span> {_e(v)}</span>' for p, v in items) + "</div>"
-    return f'<div class="kvline"><a href="#detail-{d.result_id}">details ↓</a></div>'
+    return f'<div class="kvline"><a href="#detail-{d.result_id}">details ↓</a></div>' if link else ""
+
+
+def _counts(c: dict[str, int]) -> str:
+    """pass ▲warn ✖fail counts of a stage's checks, the non-zero problems coloured."""
+    warn, bad = c.get("warn", 0), c.get("fail", 0) + c.get("error", 0)
+    return (f'{c.get("pass", 0)} <span class="{"c-warn" if warn else "c-zero"}">{warn}</span> '
+            f'<span class="{"c-fail" if bad else "c-zero"}">{bad}</span>')
 
 
 def _checks(checks: Sequence[CheckRow], details: Sequence[CheckDetail]) -> str:
@@ -217,8 +237,8 @@ def _checks(checks: Sequence[CheckRow], details: Sequence[CheckDetail]) -> str:
         rows.append(
             f'<tr class="{cls}"><td class="{"repeat" if c.stage == prev else "stage"}">'
             f"{_e(c.stage)}</td><td><strong>{_check_name(c.check)}</strong></td><td>{badge(c.status)}{accepted}</td>"
-            f'<td>{_e(c.summary)}{_inline(by_result.get(c.result_id))}</td>'
-            f'<td class="nowrap">{_e(when(c.at))}</td><td class="num">{c.run_id}</td></tr>')
+            f'<td>{_e(c.summary)}{_inline(by_result.get(c.result_id), link=not ok)}</td>'
+            f'<td class="nowrap">{_cell_time(c.at)}</td><td class="num">{c.run_id}</td></tr>')
         prev = c.stage
     problems = sum(1 for c in checks if c.status != "pass")
     filt = ('<div class="filters"><button type="button" data-filter-for="checks-table" aria-pressed="false">'
@@ -277,14 +297,20 @@ def _differences(r: Report) -> str:
            "target holds. Sensitive fields are masked (<code>***</code>).</p>"]
     for (stage, check), diffs in groups.items():
         keys = len({(d.table, d.key) for d in diffs})
-        total = max(r.differences_total.get(f"{stage}/{check}", keys), keys)
+        counts = r.difference_counts.get(f"{stage}/{check}", {"found": keys, "listed": keys})
         shown = diffs[:MAX_DIFFERENCES_PER_CHECK]
         shown_keys = len({(d.table, d.key) for d in shown})
-        more = (f' <span class="muted">(showing {shown_keys:,}; the check kept a sample of them and the JSON '
-                "report lists every kept one)</span>") if total > shown_keys else ""
         noun = "bucket" if all(d.kind == "bucket" for d in diffs) else "key"
-        out.append(f'<h3>{_e(stage)} · {_e(check)} — {total:,} differing {noun}{"s" if total != 1 else ""}'
-                   f"{more}</h3>")
+        if counts["found"] > counts["listed"]:
+            heading = (f"{counts['found']:,} differences found"
+                       f' <span class="muted">(the check kept {counts["listed"]:,}: {keys:,} {noun}'
+                       f'{"s" if keys != 1 else ""} below)</span>')
+        else:
+            heading = f'{keys:,} differing {noun}{"s" if keys != 1 else ""}'
+        if shown_keys < keys:
+            heading += (f' <span class="muted">(showing the first {shown_keys:,}; the JSON report lists '
+                        "them all)</span>")
+        out.append(f"<h3>{_e(stage)} · {_check_name(check)} — {heading}</h3>")
         with_table = any(d.table for d in shown)
         with_values = any(d.column or d.before is not None or d.after is not None for d in shown)
         with_source = any(d.source_key for d in shown)

@@ -275,7 +275,8 @@ class Report:
     accounting: tuple[AccountingRow, ...]
     quarantine: tuple[QuarantineRow, ...]
     differences: tuple[Difference, ...]
-    differences_total: dict[str, int]  # "stage/check" → differing keys the check reported (≥ keys listed)
+    #: "stage/check" → {"found": differences the check found, "listed": how many it kept in its detail}
+    difference_counts: dict[str, dict[str, int]]
     charts: tuple[Chart, ...]
     details: tuple[CheckDetail, ...]
     notes: tuple[str, ...] = field(default=())
@@ -297,7 +298,7 @@ class Report:
             "rows_quarantined": sum(a.quarantined for a in self.accounting),
             "rows_filtered": sum(a.filtered for a in self.accounting),
             "unbalanced_tables": sum(1 for a in self.accounting if not a.balanced),
-            "differences": sum(self.differences_total.values()),
+            "differences": sum(c["found"] for c in self.difference_counts.values()),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -316,7 +317,7 @@ class Report:
             "accounting": [a.to_dict() for a in self.accounting],
             "quarantine": [q.to_dict() for q in self.quarantine],
             "differences": [d.to_dict() for d in self.differences],
-            "differences_total": dict(self.differences_total),
+            "difference_counts": {k: dict(v) for k, v in self.difference_counts.items()},
             "charts": [c.to_dict() for c in self.charts],
             "check_details": [d.to_dict() for d in self.details],
             "notes": list(self.notes),

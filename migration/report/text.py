@@ -90,9 +90,9 @@ def render_markdown(report: Report) -> str:
     lines.append("")
     if r.differences:
         top = r.differences[:MD_TOP_DIFFERENCES]
-        keys = sum(r.differences_total.values())
-        lines += [f"## Top differences ({keys:,} differing key{'s' if keys != 1 else ''}; first {len(top)} "
-                  "rows below)", ""]
+        found = sum(c["found"] for c in r.difference_counts.values())
+        lines += [f"## Top differences ({found:,} found by {len(r.difference_counts)} check"
+                  f"{'s' if len(r.difference_counts) != 1 else ''}; the first {len(top)} rows)", ""]
         lines += _md_table(["stage", "check", "table", "key", "what", "column", "before (source)", "after (target)"],
                            [(d.stage, d.check, d.table or "",
                              f"`{d.key}`" + (f" (legacy `{d.source_key}`)" if d.source_key else ""), d.kind,

@@ -45,7 +45,7 @@ def test_differing_rows_are_read_in_every_usual_spelling(item: dict) -> None:
     (d,) = found.differences
     assert (d.kind, d.column, d.before, d.after) == ("changed", "occurred_at", "x", "y")
     assert d.key in ("dataset=MPS, source_ref=A1", "MPS / A1")
-    assert found.consumed == {"differences"} and found.total == 1
+    assert found.consumed == {"differences"} and (found.found, found.listed) == (1, 1)
 
 
 def test_key_lists_per_table_and_declared_totals() -> None:
@@ -54,7 +54,7 @@ def test_key_lists_per_table_and_declared_totals() -> None:
     found = dt.find_differences("s", "keys", detail)
     assert [(d.kind, d.key, d.table) for d in found.differences] == [
         ("missing", "A", "core.incident"), ("missing", "B", "core.incident"), ("extra", "Z", "core.incident")]
-    assert found.total == 41
+    assert (found.found, found.listed) == (41, 3)
 
 
 def test_sensitive_columns_and_registered_secrets_are_masked() -> None:
@@ -143,15 +143,16 @@ def test_parse_formats() -> None:
 
 
 def test_renderers_escape_what_they_are_given() -> None:
-    hostile = '<script>alert(1)</script>|x'
+    hostile = '<script>alert(1)</script>|x see https://cdn.example.org/x.js'
     report = Report(
         generated_at=AT, target="postgresql://u@h/db", package_version="1", scope=Scope(None, None, "now"),
         verdict=Verdict(FAIL, (hostile,)), stages=(_stage("s", FAIL, (hostile,)),),
         checks=(CheckRow(1, 2, "s", "c", "fail", hostile, AT),),
         accounting=(AccountingRow(2, "s", "tbl", 10, 8, 0, 0, 1, 0),), quarantine=(), differences=(),
-        differences_total={}, charts=(), details=())
+        difference_counts={}, charts=(), details=())
     html = render_html(report)
     assert hostile not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "https://" not in html and "//cdn" not in html  # a quoted URL is text, never a reference
     assert html.count("<script>") == 1  # only the report's own inline script
     assert "✖ off by +1" in html
     md = render_markdown(report)

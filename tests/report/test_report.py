@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[2]
 #: what an offline-safe page must not contain (any URL, remote stylesheet, import or embed)
 EXTERNAL = re.compile(r"(?i)https?://|//cdn|@import|<link\b|\bsrc\s*=|url\s*\(|<iframe|<object|<embed")
 DOCUMENTED_KEYS = ["format_version", "generated_at", "package_version", "target", "scope", "empty", "verdict",
-                   "totals", "stages", "checks", "accounting", "quarantine", "differences", "differences_total",
+                   "totals", "stages", "checks", "accounting", "quarantine", "differences", "difference_counts",
                    "charts", "check_details", "notes"]
 
 
@@ -245,11 +245,12 @@ def test_control_totals_and_key_sets_become_differences_and_source_beside_target
     diffs = [(d.kind, d.key, d.source_key, d.after) for d in report.differences if d.check == "keys/core.incident"]
     assert diffs == [("missing", "dataset=LFB, source_ref=LFB-404", "404", None),
                      ("duplicate", "dataset=LFB, source_ref=LFB-7", None, "2 rows in the target")]
-    assert report.differences_total["lfb_incident/keys/core.incident"] == 13  # 12 missing (1 kept) + 1 duplicate
+    assert report.difference_counts["lfb_incident/keys/core.incident"] == {"found": 13, "listed": 2}
     (bucket,) = [d for d in report.differences if d.kind == "bucket"]
     assert bucket.key == f"gss_code={odd.gss_code}, month(occurred_at)={odd.m}" and bucket.column == "count"
     html = render_html(report)
-    assert "missing in target" in html and "LFB-404" in html and "1 differing bucket" in html
+    assert "missing in target" in html and "LFB-404" in html and "— 1 differing bucket</h3>" in html
+    assert "13 differences found" in html and "the check kept 2" in html
     assert not EXTERNAL.search(html)
 
 
