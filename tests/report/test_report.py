@@ -28,7 +28,7 @@ from migration.report import (
     write_reports,
 )
 from migration.secrets import register_secret
-from tests.report.conftest import add_check, pass_everything, stages_of
+from tests.report.conftest import add_check, pass_everything, reconcile_run, stages_of
 
 pytestmark = pytest.mark.postgres
 
@@ -326,3 +326,55 @@ def test_cli_writes_the_chosen_formats_and_check_gives_the_exit_code(loaded_url:
     assert "unknown report format(s): pdf" in capsys.readouterr().err
     assert main(["report", "424242"]) == 1
     assert "run 424242 is not in the ledger" in capsys.readouterr().err
+
+
+def _event(eng: Any, run_id: int | None, stage: str, kind: str, detail: dict[str, Any] | None = None) -> None:
+    with eng.begin() as c:
+        c.execute(text("INSERT INTO ledger.event (run_id, stage, kind, actor, detail) "
+                       "VALUES (:r, :s, :k, 'test', CAST(:d AS jsonb))"),
+                  dict(r=run_id, s=stage, k=kind, d=json.dumps(detail or {})))
+
+
+def test_a_delta_after_the_checks_makes_them_stale_and_adds_its_accounting(loaded_url: URL, engine_of: Any) -> None:
+    """What is in the target is the last full load plus the deltas since; checks older than the
+    latest of them prove nothing (events as migration.steps.delta writes them)."""
+    eng = engine_of(loaded_url)
+    pass_everything(eng)
+    with eng.begin() as c:
+        full = c.execute(text("SELECT run_id FROM ledger.event WHERE stage = 'las_assault' "
+                              "AND kind = 'stage_started'")).scalar_one()
+        delta = c.execute(text("INSERT INTO ledger.run (kind, actor, host, pid, package_version, options) VALUES "
+                               "('delta', 'test', 'test', 1, 'test', '{\"stage\": \"las_assault\"}') "
+                               "RETURNING run_id")).scalar_one()
+        c.execute(text("INSERT INTO ledger.table_count (run_id, stage, source_table, rows_read, rows_loaded, "
+                       "rows_merged, rows_quarantined, rows_filtered, rows_unchanged) "
+                       "VALUES (:r, 'las_assault', 'tblLASAssault', 30, 4, 0, 1, 0, 25)"), dict(r=delta))
+    _event(eng, delta, "las_assault", "delta_started", {"base_run": full})
+    _event(eng, delta, "las_assault", "delta_loaded", {})
+    report = build_report(eng)
+    las = next(s for s in report.stages if s.stage == "las_assault")
+    assert las.runs == (full, delta) and las.load_run_id == delta
+    assert las.verdict == NOT_RECONCILED and "since its delta run" in las.reasons[0]
+    assert [a.run_id for a in report.accounting if a.stage == "las_assault"] == [full, delta]
+    assert not [c for c in report.checks if c.stage == "las_assault"]  # all older than the delta
+    run = reconcile_run(eng)
+    add_check(eng, run, "las_assault", "keys/core.incident", "pass", "all keys match", {"load_run_id": delta})
+    assert next(s for s in build_report(eng).stages if s.stage == "las_assault").verdict == PASS
+    only = build_report(eng, delta)
+    assert [s.stage for s in only.stages] == ["las_assault"] and [a.run_id for a in only.accounting] == [delta]
+
+
+def test_a_stage_rolled_back_entirely_does_not_count(loaded_url: URL, engine_of: Any) -> None:
+    eng = engine_of(loaded_url)
+    pass_everything(eng)
+    with eng.connect() as c:
+        lfb = c.execute(text("SELECT run_id FROM ledger.event WHERE stage = 'lfb_incident' "
+                             "AND kind = 'stage_started'")).scalar_one()
+    _event(eng, None, "lfb_incident", "run_rolled_back", {"run_id": lfb, "members": [lfb]})
+    _event(eng, lfb, "lfb_incident", "stage_rolled_back", {"run_id": lfb})
+    report = build_report(eng)
+    lfb_stage = next(s for s in report.stages if s.stage == "lfb_incident")
+    assert lfb_stage.verdict == "ROLLED_BACK" and lfb_stage.runs == ()
+    assert not [a for a in report.accounting if a.stage == "lfb_incident"]
+    assert report.verdict.status == PASS  # the other stages pass; nothing of lfb_incident is left to prove
+    assert "ROLLED BACK" in render_html(report)
