@@ -32,14 +32,31 @@ per-table counts true (and its keys, when it lists them).  What a run does:
 - Reference tables are not changed (the dictionary says they change rarely; an advance
   of days or months leaves them as they are).
 
+Where it starts: the day after the latest ``LoadedOn``, ``LastModified``, ``UpdatedOn``
+or ``LastLogin`` (someone logs in on every simulated day, so advances chain day after
+day).  Each dataset's new data starts after its latest data (``ReportedDT``, ``CallDT``,
+``DateOfCall``, ``CrimeDate``; an ISTV hospital's latest ``PeriodEnd``), so a day may be
+covered twice, never skipped.  Keys continue from the maxima (RecIDs, ISTVIDs, BatchIDs,
+the LASRef and LFB serials); hence the highest key of a table is never deleted.
+
+The manifest: ``advances`` gets one entry (format in :meth:`Advance.finish_record`), the
+per-table counts and duplicate groups follow every change, and when the manifest lists
+keys (scale <= 0.02) the key lists follow too, so the independent recount of every kind
+still matches.  Without keys the kinds a deleted or copied row carried are unknown: row
+counts and the kinds of new rows stay exact, and ``anomalies_exact`` turns false.
+
 Concurrency: each batch is written with its ``tblImportLog`` row in one short
 transaction, and the other changes commit day by day, so a full load reading the
 database meanwhile is never blocked for long: MariaDB and PostgreSQL readers see
 committed snapshots; a SQLite file is used in WAL mode (``generate`` leaves it so;
-``advance`` switches an older file when it can), where readers keep their snapshot and
-never block the writer.  Run one advance at a time.
+``advance`` switches an older file when no reader holds it), where readers keep their
+snapshot and never block the writer (``synchronous=NORMAL``: no fsync per short
+transaction).  Run one advance at a time.  An advance interrupted half-way leaves its
+committed changes and no manifest entry; the next advance then refuses (the row counts
+no longer match the manifest): regenerate.
 
-Determinism: the same database state, seed and days give the same changes and manifest.
+Determinism: the same database state, seed and days give the same changes and manifest
+(on every engine: the same seed gives the same changes on SQLite, MariaDB and PostgreSQL).
 """
 
 from __future__ import annotations
@@ -315,13 +332,13 @@ class Advance:
         self.inserted: dict[str, list[Any]] = {n: [] for n in TABLE_NAMES}
         self.revised: dict[str, dict[Any, dict[str, Any]]] = {n: {} for n in TABLE_NAMES}
         self.deleted: dict[str, list[Any]] = {n: [] for n in TABLE_NAMES}
-        self.record: dict[str, Any] = {}
         self.exact = bool(doc.get("keys_recorded")) and bool(doc.get("anomalies_exact", True))
         self.batches: list[Batch] = []
         self.after_batch: dict[int, list[Callable[[], None]]] = {}
         self.logged: set[int] = set()
         self.batch_keys: dict[int, list[Any]] = {}
         self.not_placed: dict[str, list[str]] = {}
+        self.writing = False
 
     # ------------------------------------------------------------------ rates
     def per_day(self, ds: str) -> float:
@@ -543,6 +560,7 @@ class Advance:
         self.lost = lost
         self.counts_before = self.batch_counts(lost)
         self.db.done()
+        self.writing = True
         self.write_batches()
         self.write_events()
         self.book_changes(groups)
@@ -727,8 +745,7 @@ class Advance:
                 gen.pending[id(self.reload[1])] = self.reload[3]
             if ds == "ISTV" and self.resub is not None:
                 gen.pending[id(self.resub[1])] = self.resub[3]
-            with self.console.progress(f"advance {table.name}", None):
-                gen.run()
+            gen.run()
             left = gen.pending_kinds()
             if left:
                 self.not_placed[table.name] = left
@@ -1074,6 +1091,20 @@ class Advance:
         return out
 
     def finish_record(self) -> dict[str, Any]:
+        """Append this run to ``advances`` and return the entry::
+
+            {"seed", "days", "from", "to", "generator_version", "anomalies_exact",
+             "previous": {"now", "max_batch", "max_lastmodified", "max_updatedon"},
+             "reference_tables": "unchanged",
+             "batches": [{"batch", "dataset", "role", "status", "loaded_on", "period", "rows", "file"}],
+             "status_changes": [[batch, "OK", "RELOADED"]],
+             "changes": {table: {"inserted": [keys], "revised": [keys], "deleted": [keys],
+                                 "set": [[key, {column: new value}]]}},       # every table, keys always
+             "mps": {"null_to_value", "value_to_value", "outcome_changed", "late_writers",
+                     "autumn_days", "dst_repeated", "shared_stamps", "max_lastmodified",
+                     "duplicate_groups_changed", "deleted_winners", "reload", "failed_batches"},
+             "las": {...}, "istv": {"resubmission": {...}}, "users": {...}, "not_placed": {...}}
+        """
         doc, st, clock = self.doc, self.state, self.clock
         changes: dict[str, Any] = {}
         for name in TABLE_NAMES:
@@ -1286,6 +1317,13 @@ def advance(url: str | URL, days: int, seed: int, manifest_path: str | Path | No
                 hint="check the server is running and the URL (driver, host, database) is right") from exc
         sink = sink_for(engine, shown)
         label = engine_label(engine)
+        missing = sorted(set(TABLE_NAMES) - set(sink.existing_tables()))
+        if missing:
+            conn.close()
+            raise GeneratorError(f"the database {shown} does not hold the legacy tables "
+                                 f"({', '.join(missing[:4])}{'…' if len(missing) > 4 else ''} missing)",
+                                 hint="advance the database that `legacy generate` created")
+        run: Advance | None = None
         try:
             sink.open(bulk=False)
             run = Advance(Db(conn), sink, doc, seed, days, console)
@@ -1297,9 +1335,12 @@ def advance(url: str | URL, days: int, seed: int, manifest_path: str | Path | No
             raise
         except DBAPIError as exc:
             sink.abort()
-            raise GeneratorError(f"advancing {shown} failed: {scrub(getattr(exc, 'orig', exc))}",
-                                 hint="the changes committed so far stay in the database; the manifest was "
-                                      "not updated, so regenerate the database before trusting it") from exc
+            wrote = run is not None and run.writing
+            raise GeneratorError(
+                f"advancing {shown} failed: {scrub(getattr(exc, 'orig', exc))}",
+                hint="the changes committed so far stay in the database and the manifest was not updated: "
+                     "regenerate the database" if wrote else "nothing was changed; check the database is "
+                     "reachable and writable") from exc
         except BaseException:
             sink.abort()
             raise

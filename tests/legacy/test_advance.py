@@ -459,6 +459,11 @@ def test_refuses_what_it_cannot_do(stages: Stages, tmp_path: Path) -> None:
         advance(f"sqlite:///{db}", 2, 1, tmp_path / "none.json", console=RecordingConsole())
     with pytest.raises(GeneratorError, match="--manifest"):
         advance("postgresql+psycopg2://postgres@127.0.0.1:5432/test", 2, 1, console=RecordingConsole())
+    empty = tmp_path / "empty.sqlite"
+    sqlite3.connect(empty).close()
+    shutil.copy(other, tmp_path / "empty.manifest.json")
+    with pytest.raises(GeneratorError, match="does not hold the legacy tables"):
+        advance(f"sqlite:///{empty}", 2, 1, console=RecordingConsole())
 
 
 def test_cli_advance(stages: Stages, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
