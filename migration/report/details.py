@@ -458,9 +458,8 @@ def flatten(detail: Any, *, skip: set[str], limit: int = 60, table_rows: int = 5
             yield path or "(value)", "" if v is None else ("{}" if v == {} else "[]" if v == [] else clean_text(v))
 
     if isinstance(detail, Mapping):
-        # an empty list of differences says nothing the status does not already say
-        detail = {k: v for k, v in detail.items() if k not in skip
-                  and not (v == [] and (k in _DIFF_LISTS or k in _KEY_LISTS or k in _BUCKET_LISTS))}
+        # an empty list (no differences, no tolerances) says nothing the summary does not say
+        detail = {k: v for k, v in detail.items() if k not in skip and v != [] and v != {}}
     # jsonb hands keys back shortest first; people read them sorted, bookkeeping last
     pairs = sorted(walk(detail, "", 0), key=lambda p: (p[0].split(".")[0].split("[")[0] in _BOOKKEEPING,
                                                        [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", p[0])]))
