@@ -377,7 +377,11 @@ class Advance:
                     secs += 60 + r.randrange(600)
                     a = z + 1
                 start = end + 1
-            if mine and not sum(b.base_rows for b in mine):
+            if not mine:  # nothing new since the data ends: the last day is extracted again (late reports)
+                day = loads[-1] - 1
+                mine.append(Batch(ds, seq, day, day, loads[-1], load_time(r), base_rows=1))
+                seq += 1
+            if not sum(b.base_rows for b in mine):
                 mine[-1].base_rows = 1  # every fact table gets new rows
             self.batches += mine
         self._plan_istv(seq + 1000)
