@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
     def report(
         ctx: typer.Context,
         run_id: int | None = typer.Argument(None, metavar="[RUN_ID]",
-                                            help="Report on this run (default: the latest run of every stage)."),
+                                            help="Report on this run only (default: what is in the target now, each stage at its latest runs)."),
         out: Path | None = typer.Option(None, "--out", help="Folder to write into (default reports/<timestamp>/)."),
         formats: str = typer.Option("html,json,md", "--format", help="Any of html, json, md, comma-separated."),
         check: bool = typer.Option(False, "--check",
