@@ -222,21 +222,23 @@ class Rollback:
     def _effect(self, conn: Connection, table: str, members: list[int]) -> dict[str, int]:
         """What undoing the group does to a table, from where it stands now: rows removed (the
         group wrote them and no image says they were there before), rows given their old
-        values back, rows restored.  The state before the group is each row's oldest image
-        taken by a member, when that image is of a row no member wrote; an image of a row a
-        member wrote (a stage run updating its own seed rows) is the group's own doing."""
+        values back (those that differ from their image), rows restored.  The state before
+        the group is each row's oldest image taken by a member, when that image is of a row
+        no member wrote; an image of a row a member wrote (a stage run updating its own seed
+        rows) is the group's own doing."""
         t = models.table(table)
         pk = [c.name for c in t.primary_key.columns]
         k = ", ".join(qident(c) for c in pk)
         match = " AND ".join(f"x.{qident(c)} = b.{qident(c)}" for c in pk)
         row = conn.execute(text(
-            f"WITH b AS MATERIALIZED (SELECT * FROM (SELECT DISTINCT ON ({k}) {k}, load_run_id AS old_run FROM "
-            f"(SELECT i.image_id, (jsonb_populate_record(NULL::{table}, i.row_data)).* FROM ledger.before_image i "
-            f"WHERE i.run_id = ANY(:m) AND i.table_name = :t) q ORDER BY {k}, image_id) f "
-            f"WHERE old_run <> ALL(:m)) "
+            f"WITH b AS MATERIALIZED (SELECT * FROM (SELECT DISTINCT ON ({k}) {k}, load_run_id AS old_run, "
+            f"_image FROM (SELECT i.image_id, i.row_data AS _image, (jsonb_populate_record(NULL::{table}, "
+            f"i.row_data)).* FROM ledger.before_image i WHERE i.run_id = ANY(:m) AND i.table_name = :t) q "
+            f"ORDER BY {k}, image_id) f WHERE old_run <> ALL(:m)) "
             f"SELECT (SELECT count(*) FROM {table} x WHERE x.load_run_id = ANY(:m) "
             f"AND NOT EXISTS (SELECT 1 FROM b WHERE {match})), "
-            f"(SELECT count(*) FROM b WHERE EXISTS (SELECT 1 FROM {table} x WHERE {match})), "
+            # an upsert images every row it matches; rows it found identical are not reverted
+            f"(SELECT count(*) FROM b JOIN {table} x ON {match} WHERE to_jsonb(x) <> b._image), "
             f"(SELECT count(*) FROM b WHERE NOT EXISTS (SELECT 1 FROM {table} x WHERE {match}))"),
             dict(m=members, t=table)).one()
         return {"deleted": int(row[0]), "reverted": int(row[1]), "restored": int(row[2])}
@@ -351,12 +353,15 @@ class Rollback:
         cols = [c.name for c in t.columns if c.name not in pk]
         sets = ", ".join(f"{qident(c)} = r.{qident(c)}" for c in cols)
         match = " AND ".join(f"x.{qident(c)} = r.{qident(c)}" for c in pk)
+        # rows the run's upsert matched but found identical were imaged too: left alone (no dead tuple)
+        differs = (f" AND ({', '.join('x.' + qident(c) for c in cols)}) IS DISTINCT FROM "
+                   f"({', '.join('r.' + qident(c) for c in cols)})") if cols else ""
         # the oldest image of a row is its state before the run (a run images a row once)
         n = conn.execute(text(
             f"UPDATE {table} AS x SET {sets} FROM (SELECT DISTINCT ON ({', '.join('q.' + qident(c) for c in pk)}) "
             f"q.* FROM (SELECT b.image_id, (jsonb_populate_record(NULL::{table}, b.row_data)).* "
             f"FROM ledger.before_image b WHERE b.run_id = :r AND b.table_name = :t AND b.op = 'U') q "
-            f"ORDER BY {', '.join('q.' + qident(c) for c in pk)}, q.image_id) r WHERE {match}"),
+            f"ORDER BY {', '.join('q.' + qident(c) for c in pk)}, q.image_id) r WHERE {match}{differs}"),
             dict(r=run_id, t=table)).rowcount
         return int(n)
 
