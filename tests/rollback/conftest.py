@@ -195,7 +195,8 @@ def wait_until(cond: Any, timeout: float = 30.0, what: str = "condition") -> Any
 
 # --------------------------------------------------------------------------- moving the legacy
 def move_legacy(path: Path, n: int = 0, *, revise_again: list[int] | None = None) -> dict[str, Any]:
-    """Legacy activity by hand (``legacy advance`` does not exist yet), different rows for each ``n``:
+    """Legacy activity by hand, different rows for each ``n`` (``legacy advance`` picks its rows
+    itself; the LIFO test needs the second move to revise a row the first one revised):
 
     - three tblMPSCrime rows revised (Location, LastModified after the last watermark), and
       any ``revise_again`` rows revised once more;
