@@ -28,6 +28,7 @@ from tests.rollback.conftest import (
     assert_exact,
     engine,
     exact,
+    rollback_api,
     rollback_cli,
     rows,
     scalar,
@@ -220,3 +221,20 @@ def test_an_unknown_run_is_a_clear_one_line_error(lfb: Scenario, legacy: Path) -
     stage = rollback_cli(["no_such_stage"], legacy, lfb.url)
     assert stage.returncode != 0 and stage.stderr.startswith("error: unknown stage no_such_stage")
     assert_exact(lfb.after, exact(lfb.url), "a refused rollback changed the target")
+
+
+def test_after_a_rollback_the_stage_loads_again_to_the_same_target(loaded: URL, legacy: Path) -> None:
+    """Undo then `run` again: identical as the runner issue defines it (new surrogate keys and run)."""
+    want = snapshot(loaded)
+    rb, eng = rollback_api(loaded)
+    rb.run("lfb_incident")
+    eng.dispose()
+    assert snapshot(loaded)["core.fire_incident"] == []
+    runner = Runner(settings_for(legacy, loaded), RecordingConsole())
+    try:
+        (again,) = runner.run(["lfb_incident"])
+    finally:
+        runner.close()
+    assert again.action == "loaded"
+    got = snapshot(loaded)
+    assert [t for t in want if want[t] != got[t]] == []
