@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import ForeignKeyConstraint, text
+from sqlalchemy import ForeignKeyConstraint, Index, PrimaryKeyConstraint, UniqueConstraint, text
 from sqlalchemy.engine import Connection, Engine
 
 from migration.console import Console
@@ -268,6 +269,7 @@ class Rollback:
                     conn.execute(text(f"UPDATE ledger.{book} SET rolled_back_at = clock_timestamp() "
                                       f"WHERE run_id = :r AND rolled_back_at IS NULL"), dict(r=member))
             self._restore_cascades(conn, suspended, stage, run_id)
+            self._repair_keys(conn, tables, stage, run_id)
             for tm in spec.tables:
                 for member in members:
                     for suffix in (f"keys_r{member}", f"losers_r{member}"):
@@ -346,6 +348,53 @@ class Rollback:
                     f"undoing run {run_id} of {stage} would leave rows of {child} without their {parent} row "
                     f"({str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}); nothing was changed",
                     hint="another run wrote rows that depend on this run's: roll that run back first") from exc
+
+    def _repair_keys(self, conn: Connection, tables: list[str], stage: str, run_id: int) -> None:
+        """Re-create the keys, indexes and foreign keys the model has and the database lacks, for
+        the stage's tables and every table referring to them.
+
+        A fresh bulk load drops them while it loads and re-creates them at its end; a load
+        that was interrupted and is now undone never got there — and ``core.incident`` is
+        shared, so the other agencies' rows would be left without their primary key, unique
+        key and detail foreign keys.  Before the run they were there: the rollback puts them
+        back (validated against the rows left), in the same transaction."""
+        from sqlalchemy.exc import DBAPIError
+        from sqlalchemy.schema import AddConstraint
+
+        mine = set(tables)
+
+        def existing(tname: str) -> set[str]:
+            return {r[0] for r in conn.execute(text(
+                "SELECT conname FROM pg_constraint WHERE conrelid = CAST(:t AS regclass)"), dict(t=tname))}
+
+        def add(tname: str, what: Any, name: str) -> None:
+            try:
+                with conn.begin_nested():
+                    if isinstance(what, Index):
+                        what.create(conn, checkfirst=True)
+                    else:
+                        conn.execute(AddConstraint(what))
+            except DBAPIError as exc:
+                raise RollbackError(
+                    f"undoing run {run_id} of {stage}: {tname} cannot get its {name} back "
+                    f"({str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}); nothing was changed",
+                    hint="the rows left break the model's keys: see runbooks/rollback.md") from exc
+
+        for tname in tables:
+            t = models.table(tname)
+            have = existing(tname)
+            for cons in t.constraints:
+                if isinstance(cons, PrimaryKeyConstraint | UniqueConstraint) and cons.name \
+                        and cons.name not in have:
+                    add(tname, cons, str(cons.name))
+            for idx in t.indexes:
+                add(tname, idx, str(idx.name))
+        for t in models.metadata.sorted_tables:
+            if t.fullname in mine or {fk.referred_table.fullname for fk in t.foreign_key_constraints} & mine:
+                have = existing(t.fullname)
+                for fk in t.foreign_key_constraints:
+                    if fk.name and fk.name not in have:
+                        add(t.fullname, fk, str(fk.name))
 
     def _revert_updates(self, conn: Connection, table: str, run_id: int) -> int:
         t = models.table(table)
