@@ -1,4 +1,5 @@
-"""A rollback killed halfway, a held migration lock, the quarantine and disposition books (issue 7)."""
+"""A rollback killed halfway, a held migration lock, the quarantine and disposition books, an
+interrupted load undone (issue 7)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy.engine import URL
 from migration import quarantine
 from migration.ledger import MigrationLock
 from migration.ledger.books import actor
+from migration.schema import api
 from tests.rollback.conftest import (
     assert_exact,
     engine,
@@ -28,7 +30,7 @@ from tests.rollback.conftest import (
     stage_run,
     wait_until,
 )
-from tests.steps.conftest import REPO
+from tests.steps.conftest import REPO, cli
 
 pytestmark = pytest.mark.postgres
 
@@ -128,3 +130,26 @@ def test_quarantine_and_disposition_records_of_the_run_are_marked_rolled_back(lo
     assert all(r.rolled_back_at for r in quarantine.records(eng, stage="istv_assault", include_closed=True))
     assert quarantine.summary(eng, stage="mps_crime") != []
     eng.dispose()
+
+
+def test_undoing_an_interrupted_full_load_puts_back_the_keys_it_had_dropped(loaded: URL, legacy: Path) -> None:
+    """A fresh bulk load drops the keys and indexes of its tables (core.incident is shared with
+    the other agencies) and re-creates them at its end.  Killed before that, then undone: the
+    target is as before the load, keys included (`schema check` finds no difference)."""
+    rb, eng = rollback_api(loaded)
+    rb.run("lfb_incident")
+    eng.dispose()
+    before = exact(loaded)
+    assert api.check(loaded).ok
+    killed = cli(["run", "lfb_incident"], legacy, loaded,
+                 env_extra={"SAFESTATS_FAULT_KILL": "after_commit:1:tblLFBIncident"})
+    assert killed.returncode == -signal.SIGKILL
+    dropped = api.check(loaded).differences
+    assert any("uq_incident_dataset_source_ref" in d for d in dropped)
+    assert any("fk_police_crime_incident_id_incident" in d for d in dropped)
+    assert scalar(loaded, "SELECT count(*) FROM core.fire_incident") > 0
+
+    out = rollback_cli(["lfb_incident"], legacy, loaded)
+    assert out.returncode == 0, out.stderr
+    assert api.check(loaded).differences == ()
+    assert_exact(before, exact(loaded), "undoing the interrupted load")
