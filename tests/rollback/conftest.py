@@ -14,13 +14,15 @@ than the runner's ``snapshot()`` (issue 4's "identical", which leaves surrogate 
 
 from __future__ import annotations
 
+import fcntl
+import pickle
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -39,6 +41,7 @@ SCALE = 0.002
 SEED = 7
 
 Exact = dict[str, dict[str, str]]
+T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- databases
@@ -97,6 +100,24 @@ def loaded(_loaded_template: URL, targets: Targets) -> Iterator[URL]:
     url = targets.clone(_loaded_template, "ss_rb")
     yield url
     targets.drop(url)
+
+
+def shared_across_workers(tmp_path_factory: pytest.TempPathFactory, worker_id: str, name: str,
+                          build: Callable[[], T]) -> T:
+    """``build()`` once per test session, not once per xdist worker: the first worker to get
+    here builds and pickles the result, the others wait for it and read it.  Only for
+    results that hold no live database a worker would drop behind another one's back."""
+    if worker_id == "master":  # not distributed
+        return build()
+    root = tmp_path_factory.getbasetemp().parent  # this session's, shared by its workers
+    path = root / f"{name}.pickle"
+    with (root / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.is_file():
+            return cast(T, pickle.loads(path.read_bytes()))
+        value = build()
+        path.write_bytes(pickle.dumps(value))
+        return value
 
 
 # --------------------------------------------------------------------------- looking at a target

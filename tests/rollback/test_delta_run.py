@@ -40,6 +40,7 @@ from tests.rollback.conftest import (
     rollback_cli,
     rows,
     scalar,
+    shared_across_workers,
 )
 from tests.steps.conftest import settings_for, snapshot
 
@@ -54,30 +55,38 @@ def delta(source: Path, target: URL, stages: list[str] | None = None) -> list[An
         runner.close()
 
 
+NAIVE = {
+    # what an undo without before-images would do: delete what the delta runs wrote…
+    "delete what the run wrote": [
+        f"DELETE FROM {t} WHERE load_run_id = ANY(:runs)" for t in (
+            "core.police_crime", "core.ambulance_assault", "istv.ed_assault", "core.incident", "sec.access_grant",
+            "sec.app_user", "ref.import_batch")],
+    # …or every row of the dataset the delta brought up to date
+    "delete the dataset's rows": ["DELETE FROM core.incident WHERE dataset = 'MPS'"],
+}
+
+
 @dataclass
 class Scenario:
-    url: URL
-    copy: URL                      # the target right after the delta (for the counterfactuals)
     moved: dict[str, dict[str, int]]   # legacy table → inserted / revised / deleted
-    delta_runs: dict[str, int]     # stage → its delta run
-    before: Exact                  # after the full load, before the delta
+    delta_runs: dict[str, int]         # stage → its delta run
+    before: Exact                      # after the full load, before the delta
     after_delta: Exact
     after_dry: Exact
-    planned: list[RunUndo]         # --dry-run, every stage
-    done: list[RunUndo]            # the rollbacks, every stage, reverse load order
-    after: Exact                   # after rolling the delta back
+    planned: list[RunUndo]             # --dry-run, every stage
+    done: list[RunUndo]                # the rollbacks, every stage, reverse load order
+    after: Exact                       # after rolling the delta back
     staging_left: list[str]
     identical_after_delta: dict[str, Any]
     identical_after_redo: dict[str, Any]
+    naive: dict[str, Exact]            # the target after each naive undo (on copies)
 
 
-@pytest.fixture(scope="module")
-def scenario(_loaded_template: URL, targets: Targets, legacy: Path,
-             tmp_path_factory: pytest.TempPathFactory) -> Scenario:
-    source = tmp_path_factory.mktemp("rb_delta") / "legacy.sqlite"
+def build(template: URL, targets: Targets, legacy: Path, folder: Path) -> Scenario:
+    source = folder / "legacy.sqlite"
     shutil.copy(legacy, source)
     shutil.copy(legacy.with_suffix(".manifest.json"), source.with_suffix(".manifest.json"))
-    url = targets.clone(_loaded_template, "ss_rb_delta")
+    url = targets.clone(template, "ss_rb_delta")
     before = exact(url)
     moved = advance(make_url(f"sqlite:///{source}"), 3, 5, source.with_suffix(".manifest.json"),
                     console=RecordingConsole()).changes
@@ -85,7 +94,16 @@ def scenario(_loaded_template: URL, targets: Targets, legacy: Path,
     delta_runs = {r.stage: r.run_id for r in results}
     after_delta = exact(url)
     identical_after_delta = snapshot(url)
-    copy = targets.clone(url, "ss_rb_delta_copy")
+    naive = {}
+    for name, statements in NAIVE.items():  # on copies of the target as the delta left it
+        copy = targets.clone(url, "ss_rb_naive")
+        eng = engine(copy)
+        with eng.begin() as conn:
+            for sql in statements:
+                conn.execute(text(sql), dict(runs=list(delta_runs.values())))
+        eng.dispose()
+        naive[name] = exact(copy)
+        targets.drop(copy)
     rb, eng = rollback_api(url)
     order = list(reversed(rb.order))
     planned = [p for s in order for p in rb.run(s, dry_run=True)]
@@ -98,8 +116,18 @@ def scenario(_loaded_template: URL, targets: Targets, legacy: Path,
                                        + ")$")]
     # the same delta again on the rolled-back target: the full load's snapshots and watermarks still serve
     delta(source, url)
-    return Scenario(url, copy, moved, delta_runs, before, after_delta, after_dry, planned, done, after,
-                    staging_left, identical_after_delta, snapshot(url))
+    redo = snapshot(url)
+    targets.drop(url)
+    return Scenario(moved, delta_runs, before, after_delta, after_dry, planned, done, after, staging_left,
+                    identical_after_delta, redo, naive)
+
+
+@pytest.fixture(scope="module")
+def scenario(_loaded_template: URL, targets: Targets, legacy: Path, tmp_path_factory: pytest.TempPathFactory,
+             worker_id: str) -> Scenario:
+    """Built once per session (it runs two deltas of every stage), whichever worker asks first."""
+    return shared_across_workers(tmp_path_factory, worker_id, "rollback_delta_scenario", lambda: build(
+        _loaded_template, targets, legacy, tmp_path_factory.mktemp("rb_delta")))
 
 
 def test_the_delta_updated_deleted_and_inserted_rows(scenario: Scenario) -> None:
@@ -170,27 +198,12 @@ def test_the_same_delta_after_the_rollback_gives_the_same_target(scenario: Scena
     assert scenario.identical_after_redo == scenario.identical_after_delta
 
 
-@pytest.mark.parametrize("naive", ["delete what the run wrote", "delete the dataset's rows"])
-def test_a_rollback_without_before_images_fails_this_check(scenario: Scenario, naive: str,
-                                                           targets: Targets) -> None:
-    """The check has teeth: on a copy of the target right after the delta, undo the MPS delta
-    the naive way (no before-images), and the comparison with the state before fails."""
-    url = targets.clone(scenario.copy, "ss_rb_naive")
-    try:
-        eng = engine(url)
-        with eng.begin() as conn:
-            if naive == "delete what the run wrote":
-                for t in ("core.police_crime", "core.ambulance_assault", "core.incident", "sec.access_grant",
-                          "sec.app_user", "ref.import_batch"):
-                    conn.execute(text(f"DELETE FROM {t} WHERE load_run_id = ANY(:r)"),
-                                 dict(r=list(scenario.delta_runs.values())))
-            else:
-                conn.execute(text("DELETE FROM core.incident WHERE dataset = 'MPS'"))
-        eng.dispose()
-        with pytest.raises(AssertionError, match="core.incident"):
-            assert_exact(scenario.before, exact(url), naive)
-    finally:
-        targets.drop(url)
+@pytest.mark.parametrize("naive", list(NAIVE))
+def test_a_rollback_without_before_images_fails_this_check(scenario: Scenario, naive: str) -> None:
+    """The check has teeth: on copies of the target right after the delta, undone the naive
+    way (no before-images), the comparison with the state before fails."""
+    with pytest.raises(AssertionError, match="core.incident"):
+        assert_exact(scenario.before, scenario.naive[naive], naive)
 
 
 def test_undoing_an_older_delta_first_undoes_the_later_one_and_says_so(
