@@ -10,11 +10,16 @@ of a stage, in ONE transaction per run:
 3. rows R deleted come back with their original surrogate keys (op ``D`` images),
    parents first;
 4. R's quarantine and disposition records are marked rolled back; the event log says
-   who undid what, when.
+   who undid what, when, and what it did to each table (the same numbers ``--dry-run``
+   shows beforehand).
+
+For a bulk delete the detail tables' ``ON DELETE CASCADE`` keys are suspended within the
+transaction and re-validated before it commits (:meth:`Rollback._suspend_cascades`), and
+keys an interrupted bulk load had dropped are re-created (:meth:`Rollback._repair_keys`).
 
 A rollback killed halfway changed nothing and can simply be run again.  Nothing is ever
 TRUNCATEd: rows of other stages in the same tables (police incidents beside fire ones)
-are never touched.
+are never touched.  See runbooks/rollback.md; proven by tests/rollback/.
 """
 
 from __future__ import annotations
