@@ -203,6 +203,59 @@ def normalise_borough(text: str | None) -> str | None:
     return s or None
 
 
+def _near_misses() -> frozenset[str]:
+    """Real places one slip from a borough name that are NOT that borough (refdata, with reasons)."""
+    import csv
+    from importlib import resources
+
+    path = resources.files("migration.refdata") / "borough_near_misses.csv"
+    with path.open(encoding="utf-8") as fh:
+        return frozenset(normalise_borough(r["name"]) or "" for r in csv.DictReader(fh))
+
+
+NEAR_MISSES = _near_misses()
+MIN_FUZZY_LENGTH = 5
+
+
+def within_one_edit(a: str, b: str) -> bool:
+    """True when ``a`` and ``b`` differ by at most one substitution, insertion, deletion or
+    swap of two neighbouring letters (optimal string alignment distance ≤ 1)."""
+    if a == b:
+        return True
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return False
+    if la == lb:
+        diff = [i for i in range(la) if a[i] != b[i]]
+        if len(diff) == 1:
+            return True
+        return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+    if la > lb:
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i:] == b[i + 1:]
+
+
+def resolve_alias(norm: str | None, la_alias: Any) -> tuple[str, str | None] | None:
+    """(gss, flag) of a normalised borough text: an exact la_alias entry, else — the declared
+    rule for misspellings — the one borough whose unflagged spellings are all within one slip
+    of it (at least 5 letters, not a known near-miss place), flagged ``misspelt``."""
+    if norm is None:
+        return None
+    exact = la_alias.get(norm)
+    if exact is not None:
+        return exact  # type: ignore[no-any-return]
+    if len(norm) < MIN_FUZZY_LENGTH or norm in NEAR_MISSES:
+        return None
+    found = {gss for alias, (gss, flag) in la_alias.items()
+             if flag is None and len(alias) >= MIN_FUZZY_LENGTH and within_one_edit(norm, alias)}
+    if len(found) == 1:
+        return (found.pop(), "misspelt")
+    return None
+
+
 class BoroughParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     no_location_values: list[str] = Field(
@@ -214,7 +267,8 @@ class BoroughParams(BaseModel):
 class BoroughGss(Transform):
     name = "borough_gss"
     summary = ("Free-text borough (+ ward code) → GSS code: normalise, look up ref.la_alias (an alias may "
-               "carry a flag, e.g. Heathrow → Hillingdon flagged borough_heathrow); else the ward code through "
+               "carry a flag, e.g. Heathrow → Hillingdon flagged borough_heathrow; a text one slip from exactly "
+               "one borough's spellings resolves flagged borough_misspelt); else the ward code through "
                "ref.ward (flag borough_from_ward); blank/Unknown → NULL, flag borough_missing; non-empty text "
                "resolving neither way → reject UNRESOLVED_BOROUGH.")
     inputs = ("text", "ward_code")
@@ -224,7 +278,7 @@ class BoroughGss(Transform):
 
     def py(self, p: BoroughParams, lookups: Any, text: Any, ward_code: Any) -> tuple[Any, ...]:
         norm = normalise_borough(None if text is None else str(text))
-        alias = lookups["la_alias"].get(norm) if norm is not None else None
+        alias = resolve_alias(norm, lookups["la_alias"])
         if alias is not None:
             gss, flag = alias
             return (gss, (f"borough_{flag}",) if flag else (), None)
@@ -283,7 +337,7 @@ class BoroughList(Transform):
                 if "borough_not_widened" not in flags:
                     flags.append("borough_not_widened")
                 continue
-            alias = lookups["la_alias"].get(norm)
+            alias = resolve_alias(norm, lookups["la_alias"])
             if alias is None:
                 if "borough_unmatched" not in flags:
                     flags.append("borough_unmatched")
