@@ -191,7 +191,7 @@ class Runner:
         st = states.get(spec.stage)
         missing = [d for d in spec.depends_on if not (states.get(d) and states[d].done)]
         if st and st.done:
-            return "skip: already loaded (use --rerun after a rollback to load again)"
+            return "skip: already loaded (to load it again: rollback the stage, then run it)"
         if st and st.state in ("running", "failed"):
             return f"resume run {st.run_id} from its last committed chunk"
         if missing:
