@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import inspect
 import io
 import json
 import os
@@ -226,6 +227,18 @@ def copy_baseline(path: Path, url: Any) -> dict[str, Any]:
             "unlogged_rows_per_s": rows / unlogged}
 
 
+def copy_baseline_in_child(path: Path, target: Any) -> dict[str, Any]:
+    """The baseline in a process of its own: the 160 MB of CSV text must not make this
+    process (the parent of every measured child) bigger."""
+    result = OUT / "copy-baseline.json"
+    result.unlink(missing_ok=True)
+    subprocess.run([sys.executable, str(Path(__file__).resolve()), "copy-baseline", "--source", str(path),
+                    "--target", target.render_as_string(hide_password=False), "--result", str(result)],
+                   check=True, cwd=REPO)
+    data: dict[str, Any] = json.loads(result.read_text(encoding="utf-8"))
+    return data
+
+
 # ---------------------------------------------------------------------------- the measured child
 def child(args: argparse.Namespace) -> int:
     """Runs in the measured process: exactly what `safestats-migrate run` calls."""
@@ -238,7 +251,12 @@ def child(args: argparse.Namespace) -> int:
         settings = load_settings()
         if args.chunk_rows:
             settings = replace(settings, chunk_rows=args.chunk_rows)
-        runner = Runner(settings, RichConsole(log_json=True, stream=logf))
+        console = RichConsole(log_json=True, stream=logf)
+        kwargs: dict[str, Any] = {}
+        if "reconcile" in inspect.signature(Runner).parameters:
+            # the issue's budget is for loading only; the reconciliation gate is timed with --reconcile
+            kwargs["reconcile"] = bool(args.reconcile)
+        runner = Runner(settings, console, **kwargs)
         try:
             results = runner.run(list(args.stages), all_=not args.stages,
                                  command="run " + (" ".join(args.stages) or "--all") + " (bench)")
@@ -246,6 +264,10 @@ def child(args: argparse.Namespace) -> int:
             runner.close()
     out = {
         "wall_seconds": time.monotonic() - started,
+        "reconcile": kwargs.get("reconcile", "not available"),
+        # the kernel's high-water mark of this process's own memory (reset by exec, unlike
+        # ru_maxrss, which keeps the parent's size at fork)
+        "vm_hwm_mb": vm_hwm_mb(),
         "stages": [{"stage": r.stage, "action": r.action, "run_id": r.run_id, "seconds": r.seconds,
                     "seed_rows": r.seed_rows, "counts": [c.__dict__ for c in r.counts]} for r in results],
         "timings": [{"stage": s, "table": t, "phases": ph} for (s, t), ph in runner.timings.items()],
@@ -254,7 +276,15 @@ def child(args: argparse.Namespace) -> int:
     return 0
 
 
-def measure(label: str, stages: list[str], source_url: str, target: Any, chunk_rows: int = 0) -> dict[str, Any]:
+def vm_hwm_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def measure(label: str, stages: list[str], source_url: str, target: Any, chunk_rows: int = 0,
+            reconcile: bool = False) -> dict[str, Any]:
     """Run the migration in a child process and measure its wall time and peak memory."""
     import psutil
 
@@ -272,7 +302,7 @@ def measure(label: str, stages: list[str], source_url: str, target: Any, chunk_r
     load_before = os.getloadavg()
     t0 = time.monotonic()
     proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "child", "--result", str(result),
-                             "--log", str(logfile), "--chunk-rows", str(chunk_rows), *stages], env=env, cwd=REPO)
+                             "--log", str(logfile), "--chunk-rows", str(chunk_rows), *(["--reconcile"] if reconcile else []), *stages], env=env, cwd=REPO)
     peak = {"rss": 0, "load1": load_before[0]}
     done = threading.Event()
 
@@ -309,13 +339,15 @@ def measure(label: str, stages: list[str], source_url: str, target: Any, chunk_r
     data = json.loads(result.read_text(encoding="utf-8"))
     data.update({
         "label": label, "process_wall_seconds": wall,
+        # Linux keeps the pre-exec high-water mark in ru_maxrss, so this includes this parent's
+        # size at fork: kept for the record, not used for the verdict
         "peak_rss_mb_wait4": usage.ru_maxrss / 1024,  # Linux: kilobytes
         "peak_rss_mb_sampled": peak["rss"] / 2**20,
         "cpu_user_seconds": usage.ru_utime, "cpu_system_seconds": usage.ru_stime,
         "loadavg_before": load_before, "loadavg_after": os.getloadavg(), "load1_max_during": peak["load1"],
         "ledger_stage_seconds": ledger_seconds(target),
     })
-    data["peak_rss_mb"] = max(data["peak_rss_mb_wait4"], data["peak_rss_mb_sampled"])
+    data["peak_rss_mb"] = max(data["vm_hwm_mb"], data["peak_rss_mb_sampled"])
     log(f"{label}: done in {wall:,.1f} s, peak RSS {data['peak_rss_mb']:,.0f} MB")
     return data
 
@@ -368,7 +400,7 @@ def phase_lines(run: dict[str, Any], stage: str) -> list[str]:
 
 def report_main(scale: float, copy: dict[str, Any], run: dict[str, Any], total_rows_at_1: float | None) -> str:
     rows = stage_rows(run, copy["rows_per_s"])
-    out = [f"== make bench: scale {scale:g}, raw COPY {copy['rows_per_s']:,.0f} rows/s "
+    out = [f"== make bench: scale {scale:g}, reconciliation gate {'on' if run.get('reconcile') is True else 'off'}, raw COPY {copy['rows_per_s']:,.0f} rows/s "
            f"({copy['rows']:,} rows × {copy['columns']} text columns, logged table, no index; "
            f"unlogged {copy['unlogged_rows_per_s']:,.0f} rows/s)", ""]
     table = [[r["stage"], f"{r['rows']:,}", f"{r['seconds']:,.1f}", f"{r['rows_per_s']:,.0f}",
@@ -398,8 +430,8 @@ def report_main(scale: float, copy: dict[str, Any], run: dict[str, Any], total_r
         out.append(f"  projected linearly to scale 1.0 ({total_rows_at_1:,.0f} rows): {projected / 60:,.1f} min — "
                    f"{ok} the {TARGET_FULL_SECONDS_AT_1 // 60} min target (a projection, not a measurement)")
     ok = "within" if run["peak_rss_mb"] <= TARGET_PEAK_MB else "OVER"
-    out.append(f"peak RSS of the migration process tree: {run['peak_rss_mb']:,.0f} MB (wait4 ru_maxrss "
-               f"{run['peak_rss_mb_wait4']:,.0f} MB, sampled {run['peak_rss_mb_sampled']:,.0f} MB) — {ok} "
+    out.append(f"peak RSS of the migration process tree: {run['peak_rss_mb']:,.0f} MB (the child's VmHWM "
+               f"{run['vm_hwm_mb']:,.0f} MB, tree sampled every 0.1 s {run['peak_rss_mb_sampled']:,.0f} MB) — {ok} "
                f"{TARGET_PEAK_MB} MB; CPU {run['cpu_user_seconds']:,.0f} s user + "
                f"{run['cpu_system_seconds']:,.0f} s system")
     cores = (run["cpu_user_seconds"] + run["cpu_system_seconds"]) / run["process_wall_seconds"]
@@ -435,6 +467,11 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--result", required=True)
     c.add_argument("--log", required=True)
     c.add_argument("--chunk-rows", type=int, default=0)
+    c.add_argument("--reconcile", action="store_true")
+    b = sub.add_parser("copy-baseline")
+    b.add_argument("--source", required=True)
+    b.add_argument("--target", required=True)
+    b.add_argument("--result", required=True)
     c.add_argument("stages", nargs="*")
     ap.add_argument("--scale", type=float, default=float(os.environ.get("BENCH_SCALE", "0.1")))
     ap.add_argument("--seed", type=int, default=int(os.environ.get("BENCH_SEED", "42")))
@@ -443,11 +480,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--memory", action="store_true", default=os.environ.get("BENCH_MEMORY") == "1")
     ap.add_argument("--skip-main", action="store_true", help="only the --mariadb / --memory parts")
     ap.add_argument("--keep", action="store_true", help="keep the target databases afterwards")
+    ap.add_argument("--reconcile", action="store_true", default=os.environ.get("BENCH_RECONCILE") == "1",
+                    help="keep the reconciliation gate after each stage (off by default: loading only)")
     ap.add_argument("--chunk-rows", type=int, default=int(os.environ.get("BENCH_CHUNK_ROWS", "0")),
                     help="rows per chunk (default: the migration's own setting)")
     args = ap.parse_args(argv)
     if args.cmd == "child":
         return child(args)
+    if args.cmd == "copy-baseline":
+        from sqlalchemy.engine import make_url
+
+        result = copy_baseline(Path(args.source), make_url(args.target))
+        Path(args.result).write_text(json.dumps(result), encoding="utf-8")
+        return 0
 
     OUT.mkdir(exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -461,8 +506,8 @@ def main(argv: list[str] | None = None) -> int:
             src = legacy_sqlite(args.scale, args.seed)
             target = target_ready("safestats_bench")
             dbs.append("safestats_bench")
-            copy = copy_baseline(src, target)
-            run = measure(f"s{scale_tag(args.scale)}", [], f"sqlite:///{src}", target, args.chunk_rows)
+            copy = copy_baseline_in_child(src, target)
+            run = measure(f"s{scale_tag(args.scale)}", [], f"sqlite:///{src}", target, args.chunk_rows, args.reconcile)
             report.update(copy=copy, run=run, stages=stage_rows(run, copy["rows_per_s"]))
             printed.append(report_main(args.scale, copy, run, rows_at_scale_1(src)))
             print(printed[-1], flush=True)
@@ -476,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
                                   ("sqlite", f"sqlite:///{msrc}")):
                 target = target_ready("safestats_bench_mps")
                 dbs.append("safestats_bench_mps")
-                r = measure(f"mps-{label}-s{scale_tag(ms)}", MPS_STAGES, source, target, args.chunk_rows)
+                r = measure(f"mps-{label}-s{scale_tag(ms)}", MPS_STAGES, source, target, args.chunk_rows, args.reconcile)
                 st = next(s for s in stage_rows(r, None) if s["stage"] == "mps_crime")
                 table = next(t for t in r["timings"] if t["stage"] == "mps_crime" and t["table"] == "tblMPSCrime")
                 out[label] = {"stage": st, "phases": table["phases"], "peak_rss_mb": r["peak_rss_mb"],
@@ -498,8 +543,8 @@ def main(argv: list[str] | None = None) -> int:
                 src = legacy_sqlite(sc, args.seed)
                 target = target_ready("safestats_bench_mem")
                 dbs.append("safestats_bench_mem")
-                r = measure(f"mem-s{scale_tag(sc)}", [], f"sqlite:///{src}", target, args.chunk_rows)
-                peaks[sc] = {"peak_rss_mb": r["peak_rss_mb"], "peak_rss_mb_wait4": r["peak_rss_mb_wait4"],
+                r = measure(f"mem-s{scale_tag(sc)}", [], f"sqlite:///{src}", target, args.chunk_rows, args.reconcile)
+                peaks[sc] = {"peak_rss_mb": r["peak_rss_mb"], "vm_hwm_mb": r["vm_hwm_mb"],
                              "peak_rss_mb_sampled": r["peak_rss_mb_sampled"],
                              "rows": sum(s["rows"] for s in stage_rows(r, None)),
                              "stage_seconds": sum(s["seconds"] for s in r["stages"]),
