@@ -346,7 +346,7 @@ class Rollback:
         for fk in suspended:
             try:
                 with conn.begin_nested():
-                    conn.execute(AddConstraint(fk))
+                    conn.execute(AddConstraint(fk, isolate_from_table=False))
             except DBAPIError as exc:
                 child, parent = fk.table.fullname, fk.referred_table.fullname
                 raise RollbackError(
@@ -378,7 +378,7 @@ class Rollback:
                     if isinstance(what, Index):
                         what.create(conn, checkfirst=True)
                     else:
-                        conn.execute(AddConstraint(what))
+                        conn.execute(AddConstraint(what, isolate_from_table=False))
             except DBAPIError as exc:
                 raise RollbackError(
                     f"undoing run {run_id} of {stage}: {tname} cannot get its {name} back "

@@ -123,9 +123,11 @@ def fault_from_environment() -> Callable[..., None] | None:
 
 
 class Runner:
-    def __init__(self, settings: Settings, console: Console, *, fault: Callable[..., None] | None = None):
+    def __init__(self, settings: Settings, console: Console, *, fault: Callable[..., None] | None = None,
+                 reconcile: bool = True):
         self.settings = settings
         self.console = console
+        self.reconcile = reconcile  # False: `run --no-reconcile` (the skip is recorded)
         self.fault = fault or fault_from_environment()
         self.specs = order_stages(load_specs(settings.mappings_dir))
         self.mapping_hash = files_hash(mapping_files(settings.mappings_dir))
@@ -207,6 +209,13 @@ class Runner:
         if st is not None and st.done:
             self.console.info(f"{spec.stage}: already loaded by run {st.run_id}; nothing to do")
             return StageResult(spec.stage, st.run_id, "skipped", message="already loaded")
+        failed_checks = [d for d in [spec.stage] + spec.depends_on
+                         if states.get(d) and states[d].state == "check_failed"]
+        if failed_checks:
+            raise StageError(
+                f"stage {spec.stage} cannot start: {', '.join(failed_checks)} failed its reconciliation checks",
+                hint=f"fix and `safestats-migrate reconcile {failed_checks[0]}`, roll it back, or accept it "
+                     f"(`safestats-migrate reconcile accept {failed_checks[0]} --reason \"…\"`)")
         if missing:
             raise StageError(
                 f"stage {spec.stage} cannot start: it depends on {', '.join(missing)}, not loaded yet",
@@ -273,8 +282,13 @@ class Runner:
             except Exception:  # the target itself may be gone; the next run resumes anyway
                 pass
             raise
-        return StageResult(spec.stage, run_id, "resumed" if resumed else "loaded",
-                           seconds=time.monotonic() - started, counts=counts, seed_rows=seed_rows)
+        result = StageResult(spec.stage, run_id, "resumed" if resumed else "loaded",
+                             seconds=time.monotonic() - started, counts=counts, seed_rows=seed_rows)
+        # the gate: reconcile the stage now; raises (and blocks its dependants) when a check fails
+        from migration.reconcile.gate import reconcile_after_load
+
+        reconcile_after_load(self, ledger, spec, run_id, enabled=self.reconcile)
+        return result
 
     # ---------------------------------------------------------------- pieces
     def _fresh(self, conn: Connection, spec: StageSpec, table: str, run_id: int) -> bool:
@@ -419,7 +433,7 @@ class Runner:
             def add(tname: str, cons: Any) -> None:
                 try:
                     with conn.begin_nested():
-                        conn.execute(AddConstraint(cons))
+                        conn.execute(AddConstraint(cons, isolate_from_table=False))
                 except Exception as exc:
                     raise StageError(
                         f"stage {spec.stage}: {tname} breaks its constraint {cons.name}: "
