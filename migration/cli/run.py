@@ -20,6 +20,8 @@ def register(app: typer.Typer) -> None:
             False, "--accept-mapping-change", help="With --delta: go on although the mapping files changed."),
         redrive: bool = typer.Option(False, "--redrive-quarantine",
                                      help="Re-process exactly the quarantined rows (after a mapping fix)."),
+        no_reconcile: bool = typer.Option(False, "--no-reconcile",
+                                          help="Do not reconcile each stage after loading it (recorded)."),
     ) -> None:
         """Load stages: streamed extract, Polars transforms, COPY, one transaction per chunk with its checkpoint."""
         from dataclasses import replace
@@ -30,7 +32,7 @@ def register(app: typer.Typer) -> None:
         if not stages and not all_ and not (delta or redrive):
             raise typer.BadParameter("name the stages to run, or pass --all")
         settings = st.settings if chunk_rows is None else replace(st.settings, chunk_rows=chunk_rows)
-        runner = Runner(settings, st.console)
+        runner = Runner(settings, st.console, reconcile=not no_reconcile)
         if delta or redrive:
             _delta(st, runner, list(stages or []), all_=all_ or not stages, dry_run=dry_run,
                    accept=accept_mapping_change, redrive=redrive)

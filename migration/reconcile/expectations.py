@@ -26,6 +26,8 @@ from migration.reconcile.spec import SuiteSpec
 from migration.secrets import scrub
 
 START_TIMEOUT = 300.0
+#: the worker's sessions are tagged so the parent can wait until they are gone
+APPLICATION_NAME = "safestats-reconcile-gx"
 PARTIAL = 5
 
 
@@ -78,7 +80,8 @@ class GxWorker:
             if self.start_error:
                 raise GxError(self.start_error)
             assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
-            payload = {"url": url.render_as_string(hide_password=False), "suites": suites}
+            tagged = url.update_query_dict({"application_name": APPLICATION_NAME})
+            payload = {"url": tagged.render_as_string(hide_password=False), "suites": suites}
             try:
                 self.proc.stdin.write(json.dumps(payload, default=str) + "\n")
                 self.proc.stdin.flush()

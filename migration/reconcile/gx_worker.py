@@ -97,6 +97,17 @@ def run_suites(ds: Any, gx: Any, gxe: Any, request: dict[str, Any], counter: lis
     return answers
 
 
+def _close_connections(sources: dict[str, Any]) -> None:
+    """Hold no connection between requests: an idle session would stop a database from being
+    dropped or used as a template (CREATE DATABASE … TEMPLATE) by whoever owns it."""
+    for ds in sources.values():
+        for get in (lambda ds=ds: ds.get_execution_engine().engine, lambda ds=ds: ds.get_engine()):
+            try:
+                get().dispose()
+            except Exception:  # noqa: S110 - nothing to close
+                pass
+
+
 def main() -> int:
     # the protocol owns the real stdout; anything a library prints goes to stderr
     proto = os.fdopen(os.dup(1), "w", encoding="utf-8")
@@ -130,6 +141,8 @@ def main() -> int:
             answer: dict[str, Any] = {"suites": run_suites(ds, gx, gxe, request, counter)}
         except Exception as exc:
             answer = {"error": f"{type(exc).__name__}: {str(exc)[:500]}"}
+        finally:
+            _close_connections(sources)
         proto.write(json.dumps(answer, default=str) + "\n")
         proto.flush()
     return 0

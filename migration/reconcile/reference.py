@@ -82,12 +82,15 @@ class ChunkOutcome:
     fields: list[tuple[str, ...] | None]
     targets: dict[str, TargetRows] = field(default_factory=dict)
 
-    def row(self, i: int) -> RowOutcome:
-        """Row ``i`` as the ``RowOutcome`` ``RowEvaluator.evaluate`` returns."""
-        out = RowOutcome(key=self.key[i], disp=self.disp[i], reason=self.reason[i], fields=self.fields[i])
+    def rows(self) -> list[RowOutcome]:
+        """Every row as the ``RowOutcome`` ``RowEvaluator.evaluate`` returns (for the differential test)."""
+        out = [RowOutcome(key=self.key[i], disp=self.disp[i], reason=self.reason[i], fields=self.fields[i])
+               for i in range(self.size)]
         for tname, rows in self.targets.items():
-            out.rows[tname] = [{c: vals[j] for c, vals in rows.columns.items()}
-                               for j, s in enumerate(rows.source) if s == i]
+            for o in out:
+                o.rows[tname] = []
+            for j, s in enumerate(rows.source):
+                out[s].rows[tname].append({c: vals[j] for c, vals in rows.columns.items()})
         return out
 
 
@@ -347,8 +350,7 @@ class ChunkReference:
         """Row dicts in, ``RowOutcome`` per row out (for the differential test)."""
         n = len(rows)
         columns = {c: [r.get(c) for r in rows] for c in self.extracted}
-        out = self.evaluate(columns, n)
-        return [out.row(i) for i in range(n)]
+        return self.evaluate(columns, n).rows()
 
 
 def env_src(columns: Mapping[str, list[Any]], name: str, n: int) -> list[Any]:

@@ -9,7 +9,7 @@ Ledger contract (what the report reads):
   ``check_name`` is ``<check>/<subject>``: ``accounting/tblMPSCrime``,
   ``control_totals/incidents_by_borough_month``, ``keys/core.incident``,
   ``row_hash/core.police_crime``, ``expectations/mps_incidents``,
-  ``quarantine_rate/tblMPSCrime``, ``leaks/passwords``, ``leaks/patient_identifiers``.
+  ``quarantine_rate/tblMPSCrime``, ``leaks/secrets`` (legacy passwords), ``leaks/patient_identifiers``.
   ``detail`` (JSON) always holds ``load_run_id`` (the run whose rows were checked) and the
   check's figures; differing keys come with before (expected, from the source) and after
   (target) values per differing column, sensitive values replaced by ``"‹masked›"``.

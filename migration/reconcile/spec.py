@@ -100,6 +100,9 @@ class ControlTotalSpec(_Strict):
 class RateSpec(_Strict):
     warn: float = Field(ge=0, le=1, description="share of rows read above which the result is a warning")
     fail: float = Field(ge=0, le=1, description="share of rows read above which the check fails")
+    min_rows: int = Field(default=10, ge=0, description=(
+        "a reason with fewer quarantined rows than this never warns or fails: on a small table a "
+        "handful of rows is a large share (3 of 250 rows is 1.2%) and says nothing about the feed"))
 
     @model_validator(mode="after")
     def _order(self) -> RateSpec:
@@ -386,3 +389,7 @@ def _validate(lc: LoadedChecks, spec: CheckFileSpec, plans: dict[str, Any], mode
                     lc.problem(("expectations", i, "expect", j), f"{suite.table} has no column '{c}'")
             if e.rows is not None and "{batch}" not in e.rows.sql:
                 lc.problem(("expectations", i, "expect", j, "rows", "sql"), "the query must read FROM {batch}")
+            elif e.rows is not None and re.search(r"[{}]", e.rows.sql.replace("{batch}", "")):
+                lc.problem(("expectations", i, "expect", j, "rows", "sql"),
+                           "braces other than {batch} are not allowed (Great Expectations formats the query): "
+                           "write [0-9][0-9] instead of [0-9]{2}")

@@ -317,7 +317,7 @@ class StageCheck:
         self.results += leak_results
         if target_error and not leak_results:
             if checks.leaks.passwords:
-                self.results.append(CheckResult(self.stage, "leaks/passwords", "error",
+                self.results.append(CheckResult(self.stage, "leaks/secrets", "error",
                                                 f"not checked, the target side failed: {_err(target_error[0])}", {}))
             if checks.leaks.patient_identifiers:
                 self.results.append(CheckResult(self.stage, "leaks/patient_identifiers", "error",
@@ -353,7 +353,7 @@ class StageCheck:
                 r = password_check(conn, self.ctx.target, self.stage, plans, digests or set(),
                                    staging_name(self.stage, "secrets"), self.samples)
             except Exception as exc:
-                r = CheckResult(self.stage, "leaks/passwords", "error", f"the password check could not run: {_err(exc)}",
+                r = CheckResult(self.stage, "leaks/secrets", "error", f"the secrets check could not run: {_err(exc)}",
                                 {})
             r.seconds = time.monotonic() - t1
             out.append(r)
@@ -496,9 +496,10 @@ class StageCheck:
         for reason, n in rows:
             limit = spec.reasons.get(reason, spec.default)
             rate = n / read if read else 1.0
-            status = "fail" if rate > limit.fail else "warn" if rate > limit.warn else "pass"
+            status = ("pass" if n < limit.min_rows else
+                      "fail" if rate > limit.fail else "warn" if rate > limit.warn else "pass")
             reasons.append({"reason": reason, "rows": int(n), "rate": round(rate, 6), "warn": limit.warn,
-                            "fail": limit.fail, "status": status})
+                            "fail": limit.fail, "min_rows": limit.min_rows, "status": status})
             if status == "fail" or (status == "warn" and worst == "pass"):
                 worst = status
         total = sum(r["rows"] for r in reasons)
@@ -508,5 +509,6 @@ class StageCheck:
         top = next((r for r in reasons if r["status"] == worst), reasons[0])
         summary = (f"{table}: {total:,} of {read:,} rows quarantined ({total / read:.2%}); "
                    if read else f"{table}: {total:,} rows quarantined; ")
-        summary += (f"{top['reason']} {top['rate']:.3%} (warn above {top['warn']:.2%}, fail above {top['fail']:.2%})")
+        summary += (f"{top['reason']} {top['rate']:.3%} (warn above {top['warn']:.2%}, fail above {top['fail']:.2%}"
+                    + (f"; under {top['min_rows']} rows never counts)" if top["rows"] < top["min_rows"] else ")"))
         return CheckResult(self.stage, name, worst, summary, detail)

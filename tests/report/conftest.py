@@ -25,12 +25,13 @@ from tests.steps.conftest import legacy_sqlite, run_all, target_url  # noqa: F40
 
 @pytest.fixture(scope="session")
 def loaded_template(legacy_sqlite: Path) -> Iterator[str]:  # noqa: F811
-    """A database every stage was run into (by the runner), used only as a template."""
+    """A database every stage was run into (by the runner, without its reconciliation gate: these
+    tests write the check results themselves), used only as a template."""
     dbs = PgDatabases()
     try:
         url = dbs.create("ss_report_tpl")
         api.upgrade(url)
-        run_all(legacy_sqlite, url)
+        run_all(legacy_sqlite, url, reconcile=False)
         assert url.database is not None
         yield url.database
     finally:

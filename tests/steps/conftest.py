@@ -45,8 +45,8 @@ def settings_for(source: Path | URL, target: URL, **extra: Any):  # type: ignore
                               "mappings_dir": str(REPO / "mappings"), **extra}, env={})
 
 
-def run_all(source: Path | URL, target: URL, **extra: Any) -> list[Any]:
-    runner = Runner(settings_for(source, target, **extra), RecordingConsole())
+def run_all(source: Path | URL, target: URL, *, reconcile: bool = True, **extra: Any) -> list[Any]:
+    runner = Runner(settings_for(source, target, **extra), RecordingConsole(), reconcile=reconcile)
     try:
         return runner.run([], all_=True)
     finally:
