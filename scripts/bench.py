@@ -346,21 +346,23 @@ def measure(label: str, stages: list[str], source_url: str, target: Any, chunk_r
         "cpu_user_seconds": usage.ru_utime, "cpu_system_seconds": usage.ru_stime,
         "loadavg_before": load_before, "loadavg_after": os.getloadavg(), "load1_max_during": peak["load1"],
         "ledger_stage_seconds": ledger_seconds(target),
+        "reconcile_seconds": ledger_seconds(target, "stage_reconciled") if reconcile else {},
     })
     data["peak_rss_mb"] = max(data["vm_hwm_mb"], data["peak_rss_mb_sampled"])
     log(f"{label}: done in {wall:,.1f} s, peak RSS {data['peak_rss_mb']:,.0f} MB")
     return data
 
 
-def ledger_seconds(target: Any) -> dict[str, float]:
-    """The stage seconds the ledger recorded (stage_loaded events): a second record of the same runs."""
+def ledger_seconds(target: Any, kind: str = "stage_loaded") -> dict[str, float]:
+    """The stage seconds the ledger recorded: ``stage_loaded`` events (a second record of the
+    same runs) or ``stage_reconciled`` ones (the gate's checks after each load)."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.pool import NullPool
 
     eng = create_engine(target, poolclass=NullPool)
     with eng.connect() as c:
         rows = c.execute(text("SELECT stage, (detail->>'seconds')::float FROM ledger.event "
-                              "WHERE kind = 'stage_loaded' ORDER BY event_id")).all()
+                              "WHERE kind = :k ORDER BY event_id"), dict(k=kind)).all()
     eng.dispose()
     return {r[0]: r[1] for r in rows}
 
@@ -429,6 +431,21 @@ def report_main(scale: float, copy: dict[str, Any], run: dict[str, Any], total_r
         ok = "within" if projected <= TARGET_FULL_SECONDS_AT_1 else "OVER"
         out.append(f"  projected linearly to scale 1.0 ({total_rows_at_1:,.0f} rows): {projected / 60:,.1f} min — "
                    f"{ok} the {TARGET_FULL_SECONDS_AT_1 // 60} min target (a projection, not a measurement)")
+    if run.get("reconcile_seconds"):
+        out.append("")
+        out.append("reconciliation (the gate after each stage; target: at most twice the stage's load time):")
+        rec_rows = []
+        for r in rows:
+            sec = run["reconcile_seconds"].get(r["stage"])
+            if sec is None:
+                continue
+            ratio = sec / r["seconds"] if r["seconds"] else 0.0
+            rec_rows.append([r["stage"], f"{r['rows']:,}", f"{r['seconds']:,.1f}", f"{sec:,.1f}",
+                             f"{ratio:.2f}", "ok" if ratio <= 2 else "OVER"])
+        total_rec = sum(run["reconcile_seconds"].values())
+        rec_rows.append(["all stages", f"{total_rows:,}", f"{stage_seconds:,.1f}", f"{total_rec:,.1f}",
+                         f"{total_rec / stage_seconds:.2f}", "ok" if total_rec <= 2 * stage_seconds else "OVER"])
+        out.append(fmt_table(["stage", "rows read", "load s", "reconcile s", "÷ load", "≤ 2×"], rec_rows))
     ok = "within" if run["peak_rss_mb"] <= TARGET_PEAK_MB else "OVER"
     out.append(f"peak RSS of the migration process tree: {run['peak_rss_mb']:,.0f} MB (the child's VmHWM "
                f"{run['vm_hwm_mb']:,.0f} MB, tree sampled every 0.1 s {run['peak_rss_mb_sampled']:,.0f} MB) — {ok} "

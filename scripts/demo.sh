@@ -30,10 +30,18 @@ echo "== 4. check the mapping files against the model and the live legacy databa
 echo "== 5. the plan"
 "$CLI" plan
 
-echo "== 6. run every stage (streamed, checkpointed, accounted)"
+echo "== 6. run every stage (streamed, checkpointed, accounted; each stage reconciled before the next starts)"
 "$CLI" run --all
 
 echo "== 7. what was quarantined (keys and reasons only)"
 "$CLI" quarantine list
 
-echo "demo done: legacy in $WORK/legacy.sqlite (manifest $WORK/legacy.manifest.json), target database $DEMO_DB"
+echo "== 8. reconcile every stage again on demand (exit 0 only when every check passes)"
+"$CLI" reconcile --all
+
+echo "== 9. the report QA signs off (self-contained HTML, JSON, Markdown)"
+rm -rf "$WORK/report"
+"$CLI" report --out "$WORK/report" --check
+
+echo "demo done: legacy in $WORK/legacy.sqlite (manifest $WORK/legacy.manifest.json), target database $DEMO_DB,"
+echo "report in $WORK/report/report.html"

@@ -107,6 +107,12 @@ def clean_column(values: list[Any]) -> list[str | None]:
     return [cleaned[v] for v in values]
 
 
+def _int_or_none(value: Any) -> int | None:
+    """A winner-ordering integer: the cleaned text when it is 1–18 digits, else None."""
+    v = clean(value)
+    return int(v) if v is not None and _INT18.match(v) else None
+
+
 def esc(value: str | None) -> str:
     """A value for COPY … (FORMAT text): backslash, tab and line breaks escaped; None → \\N."""
     return "\\N" if value is None else value.translate(_COPY_ESCAPE)
@@ -554,6 +560,11 @@ class ChunkProcessor:
                     got = None if found is None else found[lcol]
                     found_by[raw] = None if got is None else str(got)
                 values = [found_by[r] for r in raws]
+            elif w.type == "int" and w.equals is None:
+                # integers read as integers are taken as they are (what clean + the pattern give them)
+                data[f"w{i}"] = [v if type(v) is int and -10**18 < v < 10**18 else _int_or_none(v)
+                                 for v in cols[w.expr]]
+                continue
             else:
                 values = clean_column(cols[w.expr])
             if w.equals is not None:
@@ -642,6 +653,13 @@ def _worker_process(ipc: bytes, first_row_no: int, loser_rows: list[int]) -> Chu
     assert _PROCESSOR is not None
     cols, n = _frame_columns(ipc, _PROCESSOR.extracted)
     return _PROCESSOR.process(cols, n, first_row_no, set(loser_rows))
+
+
+def _worker_dup(ipc: bytes, first_row_no: int) -> bytes:
+    """The duplicate rule's COPY data of one chunk (the few columns it reads), in a worker."""
+    assert _PROCESSOR is not None
+    cols, n = _frame_columns(ipc, _PROCESSOR.dup_columns())
+    return _PROCESSOR.dup_rows(cols, n, first_row_no)
 
 
 def _ipc(chunk: Chunk) -> bytes:
@@ -831,6 +849,28 @@ class TablePass:
         self._t("duplicates", t0)
         return losers
 
+    def find_losers_parallel(self, pool: ProcessPoolExecutor, proc: ChunkProcessor) -> set[str]:
+        """The duplicate rule with the per-row work spread over the worker processes (this
+        process only reads the few columns the rule needs and COPYs what comes back)."""
+        if self.tm.duplicates is None:
+            return set()
+        t0 = time.perf_counter()
+        table = self._dup_table()
+        names = ["s", "rn", "p"] + [f"w{i}" for i in range(len(self.tm.duplicates.winner))]
+        row_no = 1
+        pending: deque[Future[bytes]] = deque()
+        for chunk in self._stream(proc.dup_columns(), self.chunk_rows * 2):
+            pending.append(pool.submit(_worker_dup, _ipc(chunk), row_no))
+            row_no += chunk.size
+            while len(pending) > 2 * self.workers or (pending and pending[0].done()):
+                self.writer.put(table, names, pending.popleft().result())
+        while pending:
+            self.writer.put(table, names, pending.popleft().result())
+        t1 = self._t("duplicates: read and evaluate", t0)
+        losers = self._rank(table)
+        self._t("duplicates: COPY and rank", t1)
+        return losers
+
     def run(self) -> None:
         proc = self.processor()
         big = (self.expected_rows or 0) >= PARALLEL_ROWS and self.tm.source.key is not None and not any(
@@ -851,12 +891,14 @@ class TablePass:
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_worker_init,
                                  initargs=(proc,)) as pool:
-            # the workers start (import, build the reference) while this process applies the
-            # duplicate rule, which needs only a few columns
+            # the workers start (import, build the reference) while this process reads the
+            # few columns the duplicate rule needs; they then share its per-row work
             warm = [pool.submit(_worker_ping) for _ in range(self.workers)]
-            self.losers = self.find_losers(proc)
+            tw = time.perf_counter()
             for f in warm:
                 f.result()
+            self._t("start workers", tw)
+            self.losers = self.find_losers_parallel(pool, proc)
             key = self.tm.source.key
             assert key is not None
             row_no = 1

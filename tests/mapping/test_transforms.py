@@ -442,3 +442,26 @@ def test_borough_parameters_are_normalised_like_the_text(tx: Any) -> None:
         None, ("borough_missing",), None)
     assert run(tx, "borough_gss", "not  known", None, no_location_values=["NOT KNOWN"]) == (
         None, ("borough_missing",), None)
+
+
+def test_london_to_utc_by_the_hour_equals_the_exact_rule_on_every_transition_day() -> None:
+    """The cached per-hour offset gives exactly what zoneinfo gives, minute by minute, on every
+    day Europe/London changed its offset from 1900 to 2099 (double summer time included)."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from migration.mapping.transforms.dates import _london_exact, london_to_utc
+
+    tz = ZoneInfo("Europe/London")
+    days = 0
+    for year in range(1900, 2100):
+        day = datetime(year, 1, 1)
+        while day.year == year:
+            nxt = day + timedelta(days=1)
+            if day.replace(tzinfo=tz).utcoffset() != nxt.replace(tzinfo=tz).utcoffset():
+                days += 1
+                for minute in range(0, 48 * 60, 7):
+                    t = day + timedelta(minutes=minute, seconds=minute % 60, microseconds=minute)
+                    assert london_to_utc(t) == _london_exact(t), t
+            day = nxt
+    assert days > 300  # two a year since 1916, and the war years' extra ones

@@ -13,7 +13,7 @@ years give no instant and the flag ``datetime_out_of_range``.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -73,7 +73,31 @@ def parse_hm(text: str | None) -> tuple[time | None, str]:
 
 
 def london_to_utc(local: datetime) -> tuple[datetime, tuple[str, ...]]:
-    """Interpret a naive London wall-clock time; returns the UTC instant and the DST flags."""
+    """Interpret a naive London wall-clock time; returns the UTC instant and the DST flags.
+
+    Europe/London changes its offset only on whole hours, so the offset and the flags are
+    those of the wall-clock hour (cached); an hour where that does not hold is computed
+    minute by minute (:func:`_london_exact`)."""
+    rule = _london_hour(local.year, local.month, local.day, local.hour)
+    if rule is None:
+        return _london_exact(local)
+    offset, flags = rule
+    return (local - offset).replace(tzinfo=UTC), flags
+
+
+@lru_cache(maxsize=65536)
+def _london_hour(y: int, m: int, d: int, h: int) -> tuple[timedelta, tuple[str, ...]] | None:
+    start = datetime(y, m, d, h)
+    first, flags = _london_exact(start)
+    last, last_flags = _london_exact(start.replace(minute=59, second=59, microsecond=999999))
+    offset = start - first.replace(tzinfo=None)
+    if last_flags != flags or start.replace(minute=59, second=59, microsecond=999999) - last.replace(
+            tzinfo=None) != offset:
+        return None
+    return offset, flags
+
+
+def _london_exact(local: datetime) -> tuple[datetime, tuple[str, ...]]:
     aware = local.replace(tzinfo=LONDON, fold=0)
     instant = aware.astimezone(UTC)
     back = instant.astimezone(LONDON).replace(tzinfo=None)
