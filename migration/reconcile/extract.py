@@ -63,7 +63,7 @@ _INT18 = re.compile(r"^-?[0-9]{1,18}$")
 _COPY_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _LONDON: Any = None
 #: tables with at least this many rows are evaluated by worker processes
-PARALLEL_ROWS = int(os.environ.get("SAFESTATS_RECONCILE_PARALLEL_ROWS", "150000"))
+PARALLEL_ROWS = int(os.environ.get("SAFESTATS_RECONCILE_PARALLEL_ROWS", "50000"))
 
 
 def workers_default() -> int:

@@ -305,9 +305,17 @@ class Runner:
             lookups = load_lookups(conn, ref_lookup_keys(self.specs))
             tables, frames = load_table_lookups(conn, tm)
             fresh = all(self._fresh(conn, spec, t, run_id) for t in tm.targets)
+            # rows already in the tables (other datasets' included): rebuilding their indexes
+            # costs more than maintaining them while a smaller load goes in
+            held = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tm.targets}
+        total = reader.count(tm.source.table)
         t0 = time.perf_counter()
         if fresh:
-            self._drop_secondary_indexes(spec, list(tm.targets))
+            self._drop_secondary_indexes(spec, [t for t in tm.targets if held[t] <= total])
+            for t in tm.targets:
+                if held[t] > total:
+                    self.console.info(f"{spec.stage}: {t}: indexes kept during the load ({held[t]:,} rows "
+                                      f"already there, {total:,} to read from {tm.source.table})")
         self.timings.setdefault((spec.stage, "*"), {})["drop indexes"] = time.perf_counter() - t0
         upto = None
         if tm.source.key is not None and tm.source.key_type == "int" and tm.duplicates is not None:
@@ -315,7 +323,6 @@ class Runner:
         lc = LoadContext(source=reader, target=self.target, ledger=ledger, console=self.console,
                          chunk_rows=self.settings.chunk_rows, fault=self.fault)
         load = TableLoad(lc, spec, tm, run_id, lookups, tables, frames)
-        total = reader.count(tm.source.table)
         with self.console.progress(f"{spec.stage}: {tm.source.table}", total) as bar:
             load.run(fresh=fresh, upto=upto, progress=bar)
         self.timings[(spec.stage, tm.source.table)] = dict(load.timings)
@@ -396,7 +403,10 @@ class Runner:
         return len(values)
 
     def _drop_secondary_indexes(self, spec: StageSpec, tables: list[str]) -> None:
-        """Before a fresh bulk load: drop the indexes, keys and foreign keys of the loaded tables.
+        """Before a fresh bulk load: drop the indexes, keys and foreign keys of the loaded tables
+        (only when the load is at least as big as what the tables already hold: the later
+        incident stages go into a ``core.incident`` holding the police rows, and rebuilding
+        those indexes would cost more than maintaining them).
 
         Per-row index maintenance and foreign-key triggers cost more than everything else
         in a load; building an index once from sorted data at the end is several times

@@ -133,22 +133,46 @@ def test_quarantine_and_disposition_records_of_the_run_are_marked_rolled_back(lo
 
 
 def test_undoing_an_interrupted_full_load_puts_back_the_keys_it_had_dropped(loaded: URL, legacy: Path) -> None:
-    """A fresh bulk load drops the keys and indexes of its tables (core.incident is shared with
-    the other agencies) and re-creates them at its end.  Killed before that, then undone: the
-    target is as before the load, keys included (`schema check` finds no difference)."""
+    """A fresh bulk load drops the keys and indexes of its tables when it is at least as big as
+    what they hold (core.incident is shared with the other agencies: the police load is the
+    biggest) and re-creates them at its end.  Killed before that, then undone: the target is
+    as before the load, keys included (`schema check` finds no difference)."""
+    rb, eng = rollback_api(loaded)
+    rb.run("mps_crime")
+    eng.dispose()
+    before = exact(loaded)
+    assert api.check(loaded).ok
+    killed = cli(["run", "mps_crime"], legacy, loaded,
+                 env_extra={"SAFESTATS_FAULT_KILL": "after_commit:1:tblMPSCrime"})
+    assert killed.returncode == -signal.SIGKILL
+    dropped = api.check(loaded).differences
+    assert any("uq_incident_dataset_source_ref" in d for d in dropped)
+    assert any("fk_fire_incident_incident_id_incident" in d for d in dropped)  # other tables' keys to it
+    assert scalar(loaded, "SELECT count(*) FROM core.police_crime") > 0
+
+    out = rollback_cli(["mps_crime"], legacy, loaded)
+    assert out.returncode == 0, out.stderr
+    assert api.check(loaded).differences == ()
+    assert_exact(before, exact(loaded), "undoing the interrupted load")
+
+
+def test_a_smaller_load_into_a_shared_table_keeps_its_keys_and_drops_only_its_own(loaded: URL, legacy: Path) -> None:
+    """The fire brigade's rows are fewer than the incidents already held: core.incident keeps
+    its keys and indexes during the load (maintaining them is cheaper than rebuilding them for
+    every agency), while the empty core.fire_incident loses and regains its own."""
     rb, eng = rollback_api(loaded)
     rb.run("lfb_incident")
     eng.dispose()
     before = exact(loaded)
-    assert api.check(loaded).ok
     killed = cli(["run", "lfb_incident"], legacy, loaded,
                  env_extra={"SAFESTATS_FAULT_KILL": "after_commit:1:tblLFBIncident"})
     assert killed.returncode == -signal.SIGKILL
     dropped = api.check(loaded).differences
-    assert any("uq_incident_dataset_source_ref" in d for d in dropped)
-    assert any("fk_police_crime_incident_id_incident" in d for d in dropped)
-    assert scalar(loaded, "SELECT count(*) FROM core.fire_incident") > 0
-
+    assert not any("incident" in d and "fire_incident" not in d for d in dropped), dropped
+    assert any("fk_fire_incident_incident_id_incident" in d for d in dropped), dropped
+    held = {r for (r,) in rows(loaded, "SELECT conname FROM pg_constraint WHERE conrelid IN "
+                                       "('core.incident'::regclass, 'core.fire_incident'::regclass)")}
+    assert "pk_fire_incident" not in held and {"pk_incident", "uq_incident_dataset_source_ref"} <= held
     out = rollback_cli(["lfb_incident"], legacy, loaded)
     assert out.returncode == 0, out.stderr
     assert api.check(loaded).differences == ()
