@@ -143,8 +143,8 @@ def suite_request(suite: SuiteSpec, sensitive: set[str]) -> dict[str, Any]:
         # row expectations only ever report a count (the worker drops the rows themselves)
         d["sensitive"] = suite.sensitive or bool(set(e.columns) & sensitive)
         expect.append(d)
-    return {"name": suite.name, "query": f"SELECT * FROM {suite.table}{where}", "expect": expect,
-            "partial": PARTIAL}
+    return {"name": suite.name, "query": f"SELECT * FROM {suite.table}{where}", "table": suite.table,
+            "where": suite.where, "expect": expect, "partial": PARTIAL}
 
 
 def _label(r: dict[str, Any]) -> str:

@@ -38,7 +38,7 @@ from migration.mapping.evaluate import RowEvaluator, RowOutcome, _text_of
 from migration.mapping.spec import ConditionSpec, TableMappingSpec
 from migration.mapping.transforms.text import clean
 
-_MEMO_LIMIT = 200_000
+_MEMO_LIMIT = 50_000
 #: output types whose Python values are exact cache keys on their own
 _EXACT_TYPES = frozenset({"text", "integer", "bigint", "boolean", "date", "text[]"})
 _NO_KEY = object()

@@ -50,6 +50,9 @@ def test_a_clean_run_reconciles_with_exit_0_and_records_every_check(
     assert {k for _s, k in states} == {"stage_reconciled"}
     assert sql("SELECT kind FROM ledger.run WHERE run_id = (SELECT max(run_id) FROM ledger.check_result)") == \
         [("reconcile",)]
+    # nothing of reconciliation's is left behind: no staging table, no view the GX suites ran on
+    assert sql("SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+               "WHERE n.nspname = 'staging' AND starts_with(relname, 'rec__')") == []
 
 
 def _mps_row(sql: Callable[..., Any], where: str = "true") -> tuple[int, str]:

@@ -200,7 +200,7 @@ class LondonDateTimeText(Transform):
         }
 
 
-@lru_cache(maxsize=262144)
+@lru_cache(maxsize=65536)
 def _dt_text(d: str | None, t: str | None) -> tuple[Any, ...]:
     day, status = parse_dmy(d)
     if status == "impossible":
