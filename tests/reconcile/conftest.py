@@ -63,10 +63,9 @@ def target(clean_target: URL, pg_databases: PgDatabases) -> URL:
     return clone_of(clean_target, pg_databases)
 
 
-@pytest.fixture
-def sql(target: URL) -> Iterator[Callable[..., Any]]:
-    """Run SQL on the test's target (autocommit); returns the rows of a SELECT."""
-    eng = create_engine(target, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+def sql_on(url: URL) -> Iterator[Callable[..., Any]]:
+    """Run SQL on ``url`` (autocommit); returns the rows of a SELECT (a fixture's body)."""
+    eng = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
 
     def run(statement: str, **params: Any) -> Any:
         with eng.connect() as c:
@@ -74,6 +73,18 @@ def sql(target: URL) -> Iterator[Callable[..., Any]]:
             return res.all() if res.returns_rows else None
     yield run
     eng.dispose()
+
+
+@pytest.fixture
+def sql(target: URL) -> Iterator[Callable[..., Any]]:
+    """Run SQL on the test's target (a clone of the clean, reconciled one)."""
+    yield from sql_on(target)
+
+
+@pytest.fixture
+def pg_sql(target_url: URL) -> Iterator[Callable[..., Any]]:  # noqa: F811
+    """Run SQL on an empty target at schema head (``target_url``)."""
+    yield from sql_on(target_url)
 
 
 @pytest.fixture

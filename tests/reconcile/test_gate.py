@@ -36,21 +36,6 @@ def _too_strict_boroughs(checks: Path) -> None:
     f.write_text(text.replace("values: [heathrow, misspelt]", "values: [heathrow]"))
 
 
-@pytest.fixture
-def pg_sql(target_url: URL) -> Any:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.pool import NullPool
-
-    eng = create_engine(target_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-
-    def run(statement: str, **params: Any) -> Any:
-        with eng.connect() as c:
-            res = c.execute(text(statement), params)
-            return res.all() if res.returns_rows else None
-    yield run
-    eng.dispose()
-
-
 def test_a_failed_check_stops_the_run_and_blocks_dependants_until_accepted_with_a_reason(
         legacy_sqlite: Path, target_url: URL, tmp_path: Path, pg_sql: Callable[..., Any]) -> None:
     checks = copy_checks(tmp_path)
