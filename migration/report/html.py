@@ -145,7 +145,7 @@ def _tiles(r: Report) -> str:
             + tile(_n(t["rows_loaded"] + t["rows_unchanged"]), "rows in target (loaded + unchanged)")
             + tile(_n(t["rows_quarantined"]), "rows quarantined")
             + tile(str(t["unbalanced_tables"]), "tables not balancing", bad=t["unbalanced_tables"] > 0)
-            + tile(_n(t["differences"]), "differing keys", bad=t["differences"] > 0)
+            + tile(_n(t["differences"]), "differences (keys, rows, buckets)", bad=t["differences"] > 0)
             + "</div>")
 
 
@@ -419,7 +419,7 @@ def render_html(report: Report) -> str:
                   "unchanged, merged into a duplicate, quarantined or filtered — exactly once. A row that does "
                   "not add up is highlighted.</p>", _accounting(r.accounting),
                   '<h2 id="quarantine">Quarantine by reason</h2>', _quarantine(r),
-                  '<h2 id="differences">Differing keys</h2>', _differences(r),
+                  '<h2 id="differences">Differences</h2>', _differences(r),
                   '<h2 id="charts">Counts per month and borough</h2><p class="lead">Source beside target. A red '
                   "mark under a bucket means the two differ there.</p>", _charts(r)]
         if _big_details(r):
