@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from migration.mapping.spec import StageSpec
 
@@ -34,9 +34,11 @@ class Problem:
 
 
 @dataclass
-class LoadedFile:
+class LoadedYaml:
+    """One YAML file of ours (a mapping or a check file): where each field path starts, and
+    every problem found in it."""
+
     path: Path
-    spec: StageSpec | None
     lines: dict[Path_, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
@@ -48,6 +50,76 @@ class LoadedFile:
                 return self.lines[loc]
             loc = loc[:-1]
         return self.lines.get((), 1)
+
+    def problem(self, loc: Path_, message: str) -> None:
+        self.problems.append(Problem(str(self.path), self.line_of(loc), _fmt_path(loc), message))
+
+
+@dataclass
+class LoadedFile(LoadedYaml):
+    spec: StageSpec | None = None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_model(lf: LoadedYaml, model: type[M], not_a_mapping: str) -> M | None:
+    """Read ``lf.path`` as YAML and type-check it as ``model``; every problem goes to
+    ``lf.problems`` with its line (``None`` comes back then); ``not_a_mapping`` is the message
+    for a file whose top level is not a mapping.  Never raises for bad content."""
+    name = str(lf.path)
+    try:
+        text = lf.path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        lf.problems.append(Problem(name, 1, "", f"cannot read the file: {exc}"))
+        return None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        lf.problems.append(Problem(name, line, "", f"YAML syntax: {exc.problem or exc}"))
+        return None
+    except yaml.YAMLError as exc:
+        lf.problems.append(Problem(name, 1, "", f"YAML syntax: {exc}"))
+        return None
+    finally:
+        loader.dispose()
+    if node is None:
+        lf.problems.append(Problem(name, 1, "", "the file is empty"))
+        return None
+    raw_problems: list[tuple[Path_, int, str]] = []
+    try:
+        data = _to_python(yaml.SafeLoader(""), node, (), lf.lines, raw_problems)
+    except yaml.YAMLError as exc:
+        lf.problems.append(Problem(name, 1, "", f"YAML: {exc}"))
+        return None
+    for loc, line, msg in raw_problems:
+        lf.problems.append(Problem(name, line, _fmt_path(loc), msg))
+    if not isinstance(data, dict):
+        lf.problems.append(Problem(name, 1, "", not_a_mapping))
+        return None
+    try:
+        spec = model.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            # pydantic reports a model_validator failure at the model; drop synthetic parts
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = f"unknown key '{loc[-1]}'"
+            elif err["type"] == "missing":
+                msg = f"missing required key '{loc[-1]}'"
+            lf.problems.append(Problem(name, lf.line_of(loc), _fmt_path(loc), msg))
+        return None
+    return None if lf.problems else spec.model_copy(update={"file": name})
+
+
+def yaml_files(directory: Path) -> list[Path]:
+    """The ``*.yaml`` then ``*.yml`` files of a folder, each sorted by name."""
+    return sorted(p for p in directory.glob("*.yaml") if p.is_file()) + sorted(
+        p for p in directory.glob("*.yml") if p.is_file())
 
 
 def _to_python(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, lines: dict[Path_, int],
@@ -85,62 +157,13 @@ def _fmt_path(loc: Path_) -> str:
 
 def load_file(path: Path) -> LoadedFile:
     """Parse and type-check one mapping file; never raises for bad content."""
-    lf = LoadedFile(path=path, spec=None)
-    name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        lf.problems.append(Problem(name, 1, "", f"cannot read the file: {exc}"))
-        return lf
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        lf.problems.append(Problem(name, line, "", f"YAML syntax: {exc.problem or exc}"))
-        return lf
-    except yaml.YAMLError as exc:
-        lf.problems.append(Problem(name, 1, "", f"YAML syntax: {exc}"))
-        return lf
-    finally:
-        loader.dispose()
-    if node is None:
-        lf.problems.append(Problem(name, 1, "", "the file is empty"))
-        return lf
-    raw_problems: list[tuple[Path_, int, str]] = []
-    try:
-        data = _to_python(yaml.SafeLoader(""), node, (), lf.lines, raw_problems)
-    except yaml.YAMLError as exc:
-        lf.problems.append(Problem(name, 1, "", f"YAML: {exc}"))
-        return lf
-    for loc, line, msg in raw_problems:
-        lf.problems.append(Problem(name, line, _fmt_path(loc), msg))
-    if not isinstance(data, dict):
-        lf.problems.append(Problem(name, 1, "", "a mapping file is a YAML mapping (stage:, title:, tables: …)"))
-        return lf
-    try:
-        spec = StageSpec.model_validate(data)
-    except ValidationError as exc:
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            # pydantic reports a model_validator failure at the model; drop synthetic parts
-            loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = f"unknown key '{loc[-1]}'"
-            elif err["type"] == "missing":
-                msg = f"missing required key '{loc[-1]}'"
-            lf.problems.append(Problem(name, lf.line_of(loc), _fmt_path(loc), msg))
-        return lf
-    if not lf.problems:
-        lf.spec = spec.model_copy(update={"file": name})
+    lf = LoadedFile(path=path)
+    lf.spec = parse_model(lf, StageSpec, "a mapping file is a YAML mapping (stage:, title:, tables: …)")
     return lf
 
 
 def mapping_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.glob("*.yaml") if p.is_file()) + sorted(
-        p for p in directory.glob("*.yml") if p.is_file())
+    return yaml_files(directory)
 
 
 def files_hash(paths: list[Path]) -> str:

@@ -37,15 +37,14 @@ checked against the stage's mapping and the target model.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from migration.errors import ChecksCouldNotRun
-from migration.mapping.loader import Problem, _fmt_path, _to_python
+from migration.mapping.loader import LoadedYaml, parse_model, yaml_files
 
 MEASURE = re.compile(r"^(count|count\((?P<c1>[A-Za-z_.]+)\)|count_true\((?P<c2>[A-Za-z_.]+)\)|"
                      r"sum\((?P<c3>[A-Za-z_.]+)\)|min\((?P<c4>[A-Za-z_.]+)\)|max\((?P<c5>[A-Za-z_.]+)\))$")
@@ -200,22 +199,8 @@ class CheckFileSpec(_Strict):
 
 
 @dataclass
-class LoadedChecks:
-    path: Path
-    spec: CheckFileSpec | None
-    lines: dict[tuple[Any, ...], int] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-
-    def line_of(self, loc: tuple[Any, ...]) -> int:
-        loc = tuple(loc)
-        while loc:
-            if loc in self.lines:
-                return self.lines[loc]
-            loc = loc[:-1]
-        return self.lines.get((), 1)
-
-    def problem(self, loc: tuple[Any, ...], message: str) -> None:
-        self.problems.append(Problem(str(self.path), self.line_of(loc), _fmt_path(loc), message))
+class LoadedChecks(LoadedYaml):
+    spec: CheckFileSpec | None = None
 
 
 class CheckFileError(ChecksCouldNotRun):
@@ -231,55 +216,13 @@ class CheckFileError(ChecksCouldNotRun):
 
 def load_check_file(path: Path) -> LoadedChecks:
     """Parse and type-check one check file; never raises for bad content."""
-    lc = LoadedChecks(path=path, spec=None)
-    name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        lc.problems.append(Problem(name, 1, "", f"cannot read the file: {exc}"))
-        return lc
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        lc.problems.append(Problem(name, mark.line + 1 if mark else 1, "", f"YAML syntax: {exc.problem or exc}"))
-        return lc
-    except yaml.YAMLError as exc:
-        lc.problems.append(Problem(name, 1, "", f"YAML syntax: {exc}"))
-        return lc
-    finally:
-        loader.dispose()
-    if node is None:
-        lc.problems.append(Problem(name, 1, "", "the file is empty"))
-        return lc
-    raw: list[tuple[tuple[Any, ...], int, str]] = []
-    data = _to_python(yaml.SafeLoader(""), node, (), lc.lines, raw)
-    for loc, line, msg in raw:
-        lc.problems.append(Problem(name, line, _fmt_path(loc), msg))
-    if not isinstance(data, dict):
-        lc.problems.append(Problem(name, 1, "", "a check file is a YAML mapping (stage:, control_totals: …)"))
-        return lc
-    try:
-        spec = CheckFileSpec.model_validate(data)
-    except ValidationError as exc:
-        for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = f"unknown key '{loc[-1]}'"
-            elif err["type"] == "missing":
-                msg = f"missing required key '{loc[-1]}'"
-            lc.problems.append(Problem(name, lc.line_of(loc), _fmt_path(loc), msg))
-        return lc
-    if not lc.problems:
-        lc.spec = spec.model_copy(update={"file": name})
+    lc = LoadedChecks(path=path)
+    lc.spec = parse_model(lc, CheckFileSpec, "a check file is a YAML mapping (stage:, control_totals: …)")
     return lc
 
 
 def check_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.glob("*.yaml") if p.is_file()) + sorted(
-        p for p in directory.glob("*.yml") if p.is_file())
+    return yaml_files(directory)
 
 
 def measure_column(measure: str) -> str | None:
