@@ -72,8 +72,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import DBAPIError
 
 from migration.console import Console
 from migration.db.engines import writable_engine
@@ -89,6 +89,7 @@ from migration.legacy.generate import (
     default_manifest_path,
     engine_label,
     import_log_row,
+    legacy_url,
 )
 from migration.legacy.manifest import (
     Manifest,
@@ -1295,11 +1296,7 @@ def advance(url: str | URL, days: int, seed: int, manifest_path: str | Path | No
         raise GeneratorError(f"{days} days is out of range", hint=f"advance by 1 to {MAX_DAYS} days")
     if seed < 0:
         raise GeneratorError(f"seed {seed} is negative", hint="use a seed of 0 or more")
-    try:
-        u = make_url(url) if isinstance(url, str) else url
-    except (ArgumentError, ValueError) as exc:
-        raise GeneratorError(f"cannot parse the database URL {redact_url(str(url))}",
-                             hint="write it as sqlite:///FILE, mysql+pyodbc://…, or postgresql+psycopg2://…") from exc
+    u = legacy_url(url)
     shown = redact_url(u)
     path = Path(manifest_path) if manifest_path is not None else default_manifest_path(u)
     if path is None:

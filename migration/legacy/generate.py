@@ -85,6 +85,15 @@ def engine_label(engine: Engine) -> str:
     return name
 
 
+def legacy_url(url: str | URL) -> URL:
+    """The legacy database's URL, or a clear error naming it (password hidden)."""
+    try:
+        return make_url(url) if isinstance(url, str) else url
+    except (ArgumentError, ValueError) as exc:
+        raise GeneratorError(f"cannot parse the database URL {redact_url(str(url))}",
+                             hint="write it as sqlite:///FILE, mysql+pyodbc://…, or postgresql+psycopg2://…") from exc
+
+
 def generate(
     url: str | URL,
     scale: float,
@@ -107,11 +116,7 @@ def generate(
                              "(1.0 is the real volume, about 10 million rows; tests use 0.001–0.005)")
     if seed < 0:
         raise GeneratorError(f"seed {seed} is negative", hint="use a seed of 0 or more")
-    try:
-        u = make_url(url) if isinstance(url, str) else url
-    except (ArgumentError, ValueError) as exc:
-        raise GeneratorError(f"cannot parse the database URL {redact_url(str(url))}",
-                             hint="write it as sqlite:///FILE, mysql+pyodbc://…, or postgresql+psycopg2://…") from exc
+    u = legacy_url(url)
     shown = redact_url(u)
     if manifest_path is not None:
         manifest_path = Path(manifest_path)

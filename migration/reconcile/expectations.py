@@ -133,7 +133,7 @@ def shared_worker() -> GxWorker:
         return _worker
 
 
-def suite_request(suite: SuiteSpec, sensitive: set[str]) -> dict[str, Any]:
+def suite_request(suite: SuiteSpec, sensitive: set[str], view: str | None = None) -> dict[str, Any]:
     """The JSON a worker runs for one suite (columns as declared; sensitive ones BOOLEAN_ONLY)."""
     where = f" WHERE {suite.where}" if suite.where else ""
     expect = []
@@ -144,7 +144,7 @@ def suite_request(suite: SuiteSpec, sensitive: set[str]) -> dict[str, Any]:
         d["sensitive"] = suite.sensitive or bool(set(e.columns) & sensitive)
         expect.append(d)
     return {"name": suite.name, "query": f"SELECT * FROM {suite.table}{where}", "table": suite.table,
-            "where": suite.where, "expect": expect, "partial": PARTIAL}
+            "where": suite.where, "view": view, "expect": expect, "partial": PARTIAL}
 
 
 def _label(r: dict[str, Any]) -> str:
@@ -162,7 +162,7 @@ def suite_result(stage: str, suite: SuiteSpec, answer: dict[str, Any]) -> CheckR
     name = f"expectations/{suite.name}"
     where = f" ({suite.where})" if suite.where else ""
     if "error" in answer:
-        return CheckResult(stage, name, "error", f"{suite.table}{where}: the suite could not run: {answer['error']}",
+        return CheckResult(stage, name, "error", f"{suite.table}{where}: the suite could not run: {scrub(answer['error'])}",
                            {"table": suite.table})
     results = answer["results"]
     failed = [r for r in results if not r["success"]]
@@ -170,7 +170,7 @@ def suite_result(stage: str, suite: SuiteSpec, answer: dict[str, Any]) -> CheckR
     detail = {"table": suite.table, "where": suite.where, "expectations": results}
     if errored:
         return CheckResult(stage, name, "error", f"{suite.table}{where}: {len(errored)} expectation(s) raised: "
-                           + "; ".join(f"{_label(r)}: {r['error']}" for r in errored[:3]), detail)
+                           + "; ".join(f"{_label(r)}: {scrub(r['error'])}" for r in errored[:3]), detail)
     if failed:
         parts = []
         for r in failed[:4]:

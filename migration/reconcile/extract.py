@@ -831,39 +831,26 @@ class TablePass:
             conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
         return losers
 
-    def find_losers(self, proc: ChunkProcessor | None = None) -> set[str]:
-        """The duplicate rule, in this process (small tables)."""
+    def find_losers(self, proc: ChunkProcessor | None = None, pool: ProcessPoolExecutor | None = None) -> set[str]:
+        """The duplicate rule: the few columns it needs are read here; the per-row work runs
+        here (small tables) or in the worker processes of ``pool``; the ranking in PostgreSQL."""
         if self.tm.duplicates is None:
             return set()
         proc = proc or self.processor()
         t0 = time.perf_counter()
         table = self._dup_table()
-        row_no = 1
-        columns = proc.dup_columns()
-        for chunk in self._stream(columns, self.chunk_rows * 2):
-            cols = chunk_columns(chunk, columns)
-            self.writer.put(table, ["s", "rn", "p"] + [f"w{i}" for i in range(len(self.tm.duplicates.winner))],
-                            proc.dup_rows(cols, chunk.size, row_no))
-            row_no += chunk.size
-        losers = self._rank(table)
-        self._t("duplicates", t0)
-        return losers
-
-    def find_losers_parallel(self, pool: ProcessPoolExecutor, proc: ChunkProcessor) -> set[str]:
-        """The duplicate rule with the per-row work spread over the worker processes (this
-        process only reads the few columns the rule needs and COPYs what comes back)."""
-        if self.tm.duplicates is None:
-            return set()
-        t0 = time.perf_counter()
-        table = self._dup_table()
         names = ["s", "rn", "p"] + [f"w{i}" for i in range(len(self.tm.duplicates.winner))]
+        columns = proc.dup_columns()
         row_no = 1
         pending: deque[Future[bytes]] = deque()
-        for chunk in self._stream(proc.dup_columns(), self.chunk_rows * 2):
-            pending.append(pool.submit(_worker_dup, _ipc(chunk), row_no))
+        for chunk in self._stream(columns, self.chunk_rows * 2):
+            if pool is None:
+                self.writer.put(table, names, proc.dup_rows(chunk_columns(chunk, columns), chunk.size, row_no))
+            else:
+                pending.append(pool.submit(_worker_dup, _ipc(chunk), row_no))
+                while len(pending) > 2 * self.workers or (pending and pending[0].done()):
+                    self.writer.put(table, names, pending.popleft().result())
             row_no += chunk.size
-            while len(pending) > 2 * self.workers or (pending and pending[0].done()):
-                self.writer.put(table, names, pending.popleft().result())
         while pending:
             self.writer.put(table, names, pending.popleft().result())
         t1 = self._t("duplicates: read and evaluate", t0)
@@ -894,11 +881,9 @@ class TablePass:
             # the workers start (import, build the reference) while this process reads the
             # few columns the duplicate rule needs; they then share its per-row work
             warm = [pool.submit(_worker_ping) for _ in range(self.workers)]
-            tw = time.perf_counter()
+            self.losers = self.find_losers(proc, pool)
             for f in warm:
                 f.result()
-            self._t("start workers", tw)
-            self.losers = self.find_losers_parallel(pool, proc)
             key = self.tm.source.key
             assert key is not None
             row_no = 1

@@ -67,9 +67,11 @@ def _asset(ds: Any, engine: Any, suite: dict[str, Any], n: int) -> tuple[Any, st
     schema, table = suite["table"].split(".", 1)
     if not suite.get("where"):
         return ds.add_table_asset(name=f"{suite['name']}_{n}", schema_name=schema, table_name=table), None
-    view = f"rec__gx__{os.getpid()}_{n}"
+    # the stage names the view (staging.rec__<stage>__gx_<i>), so its clean-up finds one left
+    # behind by a worker that was killed
+    view = suite.get("view") or f"rec__gx__{os.getpid()}_{n}"
     with engine.begin() as conn:
-        conn.execute(text(f'CREATE VIEW staging."{view}" AS SELECT * FROM {suite["table"]} WHERE {suite["where"]}'))
+        conn.execute(text(f'CREATE OR REPLACE VIEW staging."{view}" AS SELECT * FROM {suite["table"]} WHERE {suite["where"]}'))
     return ds.add_table_asset(name=f"{suite['name']}_{n}", schema_name="staging", table_name=view), view
 
 

@@ -100,8 +100,9 @@ class RateSpec(_Strict):
     warn: float = Field(ge=0, le=1, description="share of rows read above which the result is a warning")
     fail: float = Field(ge=0, le=1, description="share of rows read above which the check fails")
     min_rows: int = Field(default=10, ge=0, description=(
-        "a reason with fewer quarantined rows than this never warns or fails: on a small table a "
-        "handful of rows is a large share (3 of 250 rows is 1.2%) and says nothing about the feed"))
+        "a reason with fewer quarantined rows than this never warns (on a small table a handful of "
+        "rows is a large share: 3 of 250 rows is 1.2%, and says nothing about the feed); the fail "
+        "threshold holds whatever the count"))
 
     @model_validator(mode="after")
     def _order(self) -> RateSpec:

@@ -72,18 +72,20 @@ class StageCheck:
         self.samples = self.checks.samples
 
     # ------------------------------------------------------------------ helpers
-    def _staging_tables(self) -> list[str]:
+    def _staging_tables(self) -> list[tuple[str, str]]:
+        """This stage's staging tables and the views its Great Expectations suites ran on."""
         with self.ctx.target.connect() as conn:
-            return [f'staging."{r[0]}"' for r in conn.execute(text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'staging' AND tablename LIKE :p"),
+            return [(f'staging."{r[0]}"', r[1]) for r in conn.execute(text(
+                "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'staging' AND c.relkind IN ('r', 'v') AND c.relname LIKE :p"),
                 dict(p=f"rec\\_\\_{self.stage}\\_\\_%"))]
 
     def _drop_staging(self) -> None:
-        tables = self._staging_tables()
-        if tables:
+        found = self._staging_tables()
+        if found:
             with self.ctx.target.begin() as conn:
-                for t in tables:
-                    conn.execute(text(f"DROP TABLE IF EXISTS {t}"))
+                for name, kind in found:
+                    conn.execute(text(f"DROP {'VIEW' if kind == 'v' else 'TABLE'} IF EXISTS {name}"))
 
     def _add(self, result: CheckResult, started: float) -> None:
         result.seconds = time.monotonic() - started
@@ -136,7 +138,8 @@ class StageCheck:
         gx_future = None
         if checks.expectations and ctx.gx is not None:
             requests = [suite_request(s, by_table[s.table].sensitive if s.table in by_table else
-                                      set(sensitive.get(s.table, set()))) for s in checks.expectations]
+                                      set(sensitive.get(s.table, set())), view=f"rec__{self.stage}__gx_{i}")
+                        for i, s in enumerate(checks.expectations)]
             gx_future = ctx.gx.submit(ctx.target_url, requests)
 
         # --- expected tables, totals, writer
@@ -496,8 +499,9 @@ class StageCheck:
         for reason, n in rows:
             limit = spec.reasons.get(reason, spec.default)
             rate = n / read if read else 1.0
-            status = ("pass" if n < limit.min_rows else
-                      "fail" if rate > limit.fail else "warn" if rate > limit.warn else "pass")
+            # a small count never warns (rates of a few rows are noise); the fail threshold always holds
+            status = ("fail" if rate > limit.fail else
+                      "warn" if rate > limit.warn and n >= limit.min_rows else "pass")
             reasons.append({"reason": reason, "rows": int(n), "rate": round(rate, 6), "warn": limit.warn,
                             "fail": limit.fail, "min_rows": limit.min_rows, "status": status})
             if status == "fail" or (status == "warn" and worst == "pass"):
@@ -510,5 +514,5 @@ class StageCheck:
         summary = (f"{table}: {total:,} of {read:,} rows quarantined ({total / read:.2%}); "
                    if read else f"{table}: {total:,} rows quarantined; ")
         summary += (f"{top['reason']} {top['rate']:.3%} (warn above {top['warn']:.2%}, fail above {top['fail']:.2%}"
-                    + (f"; under {top['min_rows']} rows never counts)" if top["rows"] < top["min_rows"] else ")"))
+                    + (f"; under {top['min_rows']} rows no warning)" if top["rows"] < top["min_rows"] else ")"))
         return CheckResult(self.stage, name, worst, summary, detail)

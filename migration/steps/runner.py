@@ -307,7 +307,8 @@ class Runner:
             fresh = all(self._fresh(conn, spec, t, run_id) for t in tm.targets)
             # rows already in the tables (other datasets' included): rebuilding their indexes
             # costs more than maintaining them while a smaller load goes in
-            held = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tm.targets}
+            held = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tm.targets} \
+                if fresh else {}
         total = reader.count(tm.source.table)
         t0 = time.perf_counter()
         if fresh:

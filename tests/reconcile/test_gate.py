@@ -127,3 +127,23 @@ def test_warnings_pass_with_exit_0_and_fail_under_strict_with_exit_4(
     out = capsys.readouterr()
     assert "quarantine_rate/tblISTVAssault" in out.out + out.err and "warn" in (out.out + out.err).lower()
     assert main(["reconcile", "istv_assault", "--strict"]) == 4
+
+
+def test_a_few_rows_never_warn_but_the_fail_threshold_always_holds(
+        target: URL, cli_env: Callable[..., None], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """ISTV at test scale quarantines 6 rows (UNKNOWN_CODE, ~2.4%): under the default
+    ``min_rows`` of 10 that is no warning, even with a warning threshold of 0; a fail threshold
+    below the rate fails however few rows it is."""
+    from migration.cli import main
+
+    checks = copy_checks(tmp_path)
+    f = checks / "90_istv_assault.yaml"
+    original = f.read_text()
+    f.write_text(re.sub(r"default: \{warn: [0-9.]+, fail: [0-9.]+\}", "default: {warn: 0.0, fail: 0.5}",
+                        original, count=1))
+    cli_env(target, checks)
+    assert main(["reconcile", "istv_assault", "--strict"]) == 0, capsys.readouterr()
+    f.write_text(re.sub(r"default: \{warn: [0-9.]+, fail: [0-9.]+\}", "default: {warn: 0.0, fail: 0.01}",
+                        original, count=1))
+    assert main(["reconcile", "istv_assault"]) == 1
+    assert "quarantine_rate/tblISTVAssault" in capsys.readouterr().err
