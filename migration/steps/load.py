@@ -534,6 +534,12 @@ class TableLoad:
                     if part.link and part.link_column:
                         frame = frame.join(ids[part.link], on="_row_no", how="inner", maintain_order="left")
                         cols = [part.link_column] + cols
+                    if part.identity and frame.height == 0:
+                        # nothing to number (e.g. a chunk of users none of whom gets a grant):
+                        # drawing an empty range would setval the sequence below its minimum
+                        ids[part.table] = frame.select("_row_no", pl.lit(None, dtype=pl.Int64)
+                                                       .alias(part.identity))
+                        continue
                     if part.identity:
                         # one range per chunk (the migration lock keeps other writers out; ids of a
                         # chunk that rolls back are simply never used)

@@ -20,6 +20,7 @@ from migration.console import RecordingConsole
 from migration.db.engines import source_engine
 from migration.errors import LockError
 from migration.ledger import Ledger, MigrationLock
+from migration.steps.runner import Runner
 from tests.steps.conftest import cli, run_all, settings_for, snapshot
 
 pytestmark = pytest.mark.postgres
@@ -173,3 +174,31 @@ def test_the_sqlite_fast_path_reads_exactly_what_the_generic_path_reads(legacy_s
             assert [str(c.last_key) for c in fast] == [str(c.last_key) for c in slow], table
             assert pl.concat([c.frame for c in fast]).equals(pl.concat([c.frame for c in slow])), table
     reader.engine.dispose()
+
+
+def test_a_chunk_whose_rows_write_no_child_rows_loads(legacy_sqlite: Path, target_url: URL,
+                                                       tmp_path: Path) -> None:
+    """Every user an orphan (no grant for anyone): the grants' identity range is empty, and
+    the users stage still loads every user (found by the property tests: the sequence was set
+    below its minimum and the stage stopped)."""
+    import shutil
+
+    legacy = tmp_path / "legacy.sqlite"
+    shutil.copy(legacy_sqlite, legacy)
+    db = sqlite3.connect(legacy)
+    db.execute('UPDATE "tblUser" SET "OrgID" = 987654')
+    db.commit()
+    users = db.execute('SELECT count(*) FROM "tblUser"').fetchone()[0]
+    db.close()
+    runner = Runner(
+        settings_for(legacy, target_url), RecordingConsole(), reconcile=False)
+    try:
+        results = runner.run(["boroughs", "organisations", "users"])
+    finally:
+        runner.close()
+    assert all(c.balanced for r in results for c in r.counts)
+    eng = create_engine(target_url, poolclass=NullPool)
+    with eng.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM sec.app_user")).scalar_one() == users
+        assert conn.execute(text("SELECT count(*) FROM sec.access_grant")).scalar_one() == 0
+    eng.dispose()
