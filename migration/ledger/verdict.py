@@ -62,6 +62,8 @@ WRITE_EVENTS = ("stage_started", "stage_resumed", "stage_loaded", "stage_failed"
                 "delta_started", "delta_loaded", "delta_failed",
                 "redrive_started", "redrive_loaded", "redrive_failed",
                 "run_rolled_back", "stage_rolled_back")
+#: events that start a run loading a stage (their run ids order the runs)
+_RUN_STARTS = ("stage_started", "stage_resumed", "delta_started", "redrive_started")
 _WRITE_WORDS = {"stage": "full", "seed": "reference seed", "delta": "delta", "redrive": "redrive"}
 
 #: how the one-line summary words each state that is not reconciled (singular, plural)
@@ -184,6 +186,12 @@ class _Write:
     kind: str
     run_id: int | None
     at: datetime
+    newest_run: int | None = None  # the highest id of a run that loaded the stage (full, delta, redrive)
+
+    def newer_than(self, ch: _Checks) -> bool:
+        """Written after the checks: later in time, or by a run newer than the one holding them (a
+        check result under an older run id cannot have seen that run's rows)."""
+        return self.at > ch.at or (self.newest_run is not None and self.newest_run > ch.run_id)
 
     def words(self) -> str:
         if self.kind.endswith("rolled_back"):
@@ -211,8 +219,9 @@ def _verdict(conn: Connection, planned: Sequence[str]) -> MigrationVerdict:
     writes = _latest_writes(conn, stages)
     accepts = _acceptances(conn, stages)
     skipped = _skipped(conn, stages)
-    out = tuple(_judge(s, states.get(s), checks.get(s), writes.get(s), accepts.get(s), s in skipped)
-                for s in stages)
+    unbalanced = _unbalanced(conn, stages, states)
+    out = tuple(_judge(s, states.get(s), checks.get(s), writes.get(s), accepts.get(s), s in skipped,
+                       unbalanced.get(s)) for s in stages)
     return MigrationVerdict(_overall(out), out)
 
 
@@ -228,7 +237,7 @@ def _overall(stages: Iterable[StageVerdict]) -> str:
 
 
 def _judge(stage: str, st: StageState | None, ch: _Checks | None, wr: _Write | None, acc: AcceptedFailure | None,
-           skipped: bool) -> StageVerdict:
+           skipped: bool, unbalanced: str | None = None) -> StageVerdict:
     state = st.state if st is not None else "not_started"
     run = st.run_id if st is not None else None
     if state == "not_started":
@@ -243,10 +252,13 @@ def _judge(stage: str, st: StageState | None, ch: _Checks | None, wr: _Write | N
         why = f": {error}" if error else ""
         return StageVerdict(stage, LOAD_FAILED, f"run {run} failed{why}", run)
     # loaded, reconciled, check_failed or accepted: what do its latest checks prove?
+    if unbalanced is not None:  # the ledger's own accounting: no check can make up for it
+        return StageVerdict(stage, CHECK_FAILED, unbalanced, run, ch.run_id if ch else None,
+                            ch.at if ch else None)
     if ch is None:
         why = " (loaded with --no-reconcile)" if skipped else ""
         return StageVerdict(stage, NOT_RECONCILED, f"loaded by run {run}, never checked{why}", run)
-    if wr is not None and wr.at > ch.at:
+    if wr is not None and wr.newer_than(ch):
         return StageVerdict(stage, STALE, f"{wr.words()} wrote to it at {wr.at:%Y-%m-%d %H:%M:%S}, after its "
                                           f"latest checks (run {ch.run_id})", run, ch.run_id, ch.at, ch.warned)
     if ch.failed or ch.errors:
@@ -287,12 +299,15 @@ def _latest_checks(conn: Connection, stages: list[str]) -> dict[str, _Checks]:
 
 
 def _latest_writes(conn: Connection, stages: list[str]) -> dict[str, _Write]:
+    """Per stage, its latest write event (by time), and the newest run that loaded it (by id)."""
     rows = conn.execute(text(
         "SELECT DISTINCT ON (stage) stage, kind, "
         "COALESCE(run_id, CASE WHEN detail->>'run_id' ~ '^[0-9]+$' THEN CAST(detail->>'run_id' AS bigint) END) "
-        "AS run_id, at FROM ledger.event WHERE stage = ANY(:s) AND kind = ANY(:k) ORDER BY stage, at DESC, "
-        "event_id DESC"), dict(s=stages, k=list(WRITE_EVENTS)))
-    return {r.stage: _Write(r.kind, int(r.run_id) if r.run_id is not None else None, r.at) for r in rows}
+        "AS run_id, at, max(run_id) FILTER (WHERE kind = ANY(:runs)) OVER (PARTITION BY stage) AS newest_run "
+        "FROM ledger.event WHERE stage = ANY(:s) AND kind = ANY(:k) ORDER BY stage, at DESC, event_id DESC"),
+        dict(s=stages, k=list(WRITE_EVENTS), runs=list(_RUN_STARTS)))
+    return {r.stage: _Write(r.kind, int(r.run_id) if r.run_id is not None else None, r.at,
+                            int(r.newest_run) if r.newest_run is not None else None) for r in rows}
 
 
 def _acceptances(conn: Connection, stages: list[str]) -> dict[str, AcceptedFailure]:
@@ -305,6 +320,28 @@ def _acceptances(conn: Connection, stages: list[str]) -> dict[str, AcceptedFailu
         checks = d.get("accepted_failures") or d.get("failed") or []
         out[r.stage] = AcceptedFailure(r.stage, tuple(str(c) for c in checks),
                                        str(d.get("accepted_by") or r.actor), r.at, _short(d.get("reason")) or "")
+    return out
+
+
+def _unbalanced(conn: Connection, stages: list[str], states: Mapping[str, StageState]) -> dict[str, str]:
+    """Per stage, the first table whose accounting does not balance (read ≠ loaded + unchanged +
+    merged + quarantined + filtered) among the runs since its current full load, rolled back
+    runs left out."""
+    loads = {s: st.run_id for s, st in states.items() if s in stages and st.run_id is not None}
+    if not loads:
+        return {}
+    rows = conn.execute(text(
+        "SELECT t.stage, t.run_id, t.source_table, t.rows_read, t.rows_loaded + t.rows_unchanged + t.rows_merged "
+        "+ t.rows_quarantined + t.rows_filtered AS accounted FROM ledger.table_count t "
+        "WHERE t.stage = ANY(:s) AND t.rows_read <> t.rows_loaded + t.rows_unchanged + t.rows_merged "
+        "+ t.rows_quarantined + t.rows_filtered AND NOT EXISTS (SELECT 1 FROM ledger.event u "
+        "WHERE u.kind = 'run_rolled_back' AND u.stage = t.stage AND u.detail->>'run_id' = t.run_id::text) "
+        "ORDER BY t.run_id, t.source_table"), dict(s=list(loads)))
+    out: dict[str, str] = {}
+    for r in rows:
+        if r.run_id >= loads[r.stage] and r.stage not in out:
+            out[r.stage] = (f"the accounting of {r.source_table} (run {r.run_id}) does not balance: read "
+                            f"{r.rows_read:,}, accounted {r.accounted:,} (off by {r.rows_read - r.accounted:+,})")
     return out
 
 

@@ -164,3 +164,20 @@ def test_an_empty_plan_or_an_empty_target_is_incomplete(books: Books) -> None:
     assert migration_verdict(books.engine, []).status == INCOMPLETE
     v = migration_verdict(books.engine, ["boroughs", "areas", "codes"])
     assert v.status == INCOMPLETE and v.summary == "INCOMPLETE: 0 of 3 stages reconciled; 3 not started"
+
+
+def test_accounting_that_does_not_balance_fails_whatever_the_checks_say(books: Books) -> None:
+    b = books
+    run = b.load("lfb_incident")
+    b.checks("lfb_incident", run)
+    with b.engine.begin() as c:
+        c.execute(text("INSERT INTO ledger.table_count (run_id, stage, source_table, rows_read, rows_loaded, "
+                       "rows_merged, rows_quarantined, rows_filtered) VALUES (:r, 'lfb_incident', "
+                       "'tblLFBIncident', 100, 95, 1, 1, 0)"), dict(r=run))
+    v = migration_verdict(b.engine, ["lfb_incident"])
+    assert v.status == FAIL
+    assert "tblLFBIncident (run" in v.stages[0].reason and "off by +3" in v.stages[0].reason
+    # once the run is rolled back its numbers no longer count (the stage is then simply not loaded)
+    b.event("lfb_incident", "run_rolled_back", None, run_id=run)
+    b.event("lfb_incident", "stage_rolled_back", run, run_id=run)
+    assert migration_verdict(b.engine, ["lfb_incident"]).stages[0].state == "rolled_back"
