@@ -248,9 +248,9 @@ def _judge(stage: str, st: StageState | None, ch: _Checks | None, wr: _Write | N
         return StageVerdict(stage, RUNNING, f"run {run} has not finished (interrupted? `run {stage}` resumes it)",
                             run)
     if state == "failed":
-        error = _short((st.detail if st is not None else {}).get("error"), 200)
-        why = f": {error}" if error else ""
-        return StageVerdict(stage, LOAD_FAILED, f"run {run} failed{why}", run)
+        # the error text is not repeated: it may quote a row (the run printed it; the ledger keeps it)
+        return StageVerdict(stage, LOAD_FAILED, f"run {run} failed to load it (fix the cause, then `run {stage}` "
+                                                f"resumes it)", run)
     # loaded, reconciled, check_failed or accepted: what do its latest checks prove?
     if unbalanced is not None:  # the ledger's own accounting: no check can make up for it
         return StageVerdict(stage, CHECK_FAILED, unbalanced, run, ch.run_id if ch else None,
