@@ -91,3 +91,22 @@ def test_a_change_after_the_checks_is_incomplete_until_reconciled_again(
     code, out, _ = _cli(capsys, "reconcile", "--all")
     assert code == 0 and "PASS: 10 of 10 stages reconciled" in out, out
     assert _cli(capsys, "report", "--out", str(tmp_path / "after"), "--check")[0] == 0
+
+
+def test_a_lock_held_by_another_process_exits_4_and_nothing_else_does(
+        target: URL, cli_env: Callable[..., None], capsys: pytest.CaptureFixture[str]) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from migration.ledger import MigrationLock
+
+    cli_env(target)
+    eng = create_engine(target, poolclass=NullPool)
+    try:
+        with MigrationLock(eng, "run --all (another operator)"):
+            code, out, _ = _cli(capsys, "reconcile", "codes")
+            assert code == 4, out
+            assert "run --all (another operator)" in out
+            assert _cli(capsys, "reconcile", "--all")[0] == 4
+    finally:
+        eng.dispose()
