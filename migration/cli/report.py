@@ -46,9 +46,10 @@ def register(app: typer.Typer) -> None:
         st.console.table(f"Report: {result.verdict.label}", ["format", "file"],
                          [(p.suffix.lstrip("."), str(p)) for p in paths])
         v = result.verdict
-        if v.summary:
+        failing = check and CHECK_EXIT.get(v.status, 0)
+        if v.summary and not failing:  # a failing --check says it in its error line
             st.console.info(v.summary)
-        if check and CHECK_EXIT.get(v.status, 0):
+        if failing:
             first = next(iter(v.reasons), "")
             what = (v.summary or v.label) + (f" — first: {first}" if first else "")
             hint = f"the report is in {paths[0].parent}; see runbooks/report.md"
