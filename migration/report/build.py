@@ -2,9 +2,11 @@
 
 What a report covers:
 
-* without a run id, every stage the ledger knows, each at its **latest load run**, with the
-  latest result of each check recorded since that load (a check older than the stage's last
-  load no longer proves anything, so a stage reloaded after its checks reads NOT RECONCILED);
+* without a run id, every planned stage (and any other the ledger knows), each at its
+  **latest load run**, with the latest result of each check recorded since that load; the
+  verdict and each stage's is the migration's (:mod:`migration.ledger.verdict`: a stage
+  written to after its checks, or never loaded, reads INCOMPLETE), the report's own reading
+  of the checks and accounting kept as the reasons;
 * with the id of a **load run**, the stage(s) it loaded, with the checks recorded after it
   and before the stage's next load;
 * with the id of a **reconcile run** (or any run that recorded check results), exactly the
