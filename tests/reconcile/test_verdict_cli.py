@@ -55,6 +55,12 @@ def test_a_half_loaded_target_is_incomplete_with_exit_3_naming_every_stage(
     code, out, _ = _cli(capsys, "reconcile", "areas")
     assert code == 0, out
     assert "the migration as a whole: INCOMPLETE: 2 of 10 stages reconciled" in out
+    # the library call status/cutover use: the same verdict, from the ledger, no check run
+    from migration.reconcile import verdict
+    from migration.settings import load_settings
+
+    v = verdict(load_settings())
+    assert (v.status, v.planned, v.reconciled, v.exit_code) == ("INCOMPLETE", 10, 2, 3)
 
 
 def test_a_failed_check_wins_over_stages_not_started(
