@@ -60,8 +60,11 @@ class MappingError(SafeStatsError):
 
     def __init__(self, problems: list[str], *, hint: str | None = None) -> None:
         self.problems = list(problems)
-        what = f"{len(self.problems)} problem(s) in the mapping files"
-        super().__init__(what, hint=hint or "run `safestats-migrate mappings validate` for the list")
+        if len(self.problems) == 1:
+            what = f"1 problem(s) in the mapping files: {self.problems[0]}"
+        else:
+            what = f"{len(self.problems)} problem(s) in the mapping files (listed above)"
+        super().__init__(what, hint=hint or "fix them; `safestats-migrate mappings validate` checks the files again")
 
 
 class LockError(SafeStatsError):
@@ -82,5 +85,11 @@ class CheckFailed(SafeStatsError):
 
 class ChecksCouldNotRun(SafeStatsError):
     """Reconciliation could not run at all."""
+
+    exit_code = 3
+
+
+class MigrationIncomplete(SafeStatsError):
+    """The verdict is INCOMPLETE: a planned stage is not loaded and reconciled (nothing failed)."""
 
     exit_code = 3

@@ -20,6 +20,8 @@ from sqlalchemy.exc import ArgumentError
 
 from migration.errors import SettingsError
 from migration.secrets import redact_url, register_secret
+from migration.shipped import origin as shipped_origin
+from migration.shipped import shipped_dir
 
 CONFIG_FILE_NAME = "safestats-migrate.toml"
 ROLES = ("source", "target")
@@ -35,8 +37,10 @@ _KNOWN_CONFIG_KEYS = {
 class Settings:
     source_url: URL | None = None
     target_url: URL | None = None
-    mappings_dir: Path = Path("mappings")
-    checks_dir: Path = Path("checks")
+    #: the mapping and check files: --mappings/--checks > SAFESTATS_*_DIR > config file > the shipped set
+    mappings_dir: Path = field(default_factory=lambda: shipped_dir("mappings"))
+    checks_dir: Path = field(default_factory=lambda: shipped_dir("checks"))
+    #: outputs stay relative to the working folder
     reports_dir: Path = Path("reports")
     #: rows per committed chunk; peak memory grows with it (about 20 MB per 1,000 rows in flight)
     chunk_rows: int = 20_000
@@ -65,12 +69,18 @@ class Settings:
         return {
             "source_url": f"{redact_url(self.source_url)}  [{self.origins.get('source_url', 'default')}]",
             "target_url": f"{redact_url(self.target_url)}  [{self.origins.get('target_url', 'default')}]",
-            "mappings_dir": f"{self.mappings_dir}  [{self.origins.get('mappings_dir', 'default')}]",
-            "checks_dir": f"{self.checks_dir}  [{self.origins.get('checks_dir', 'default')}]",
-            "reports_dir": f"{self.reports_dir}  [{self.origins.get('reports_dir', 'default')}]",
+            "mappings_dir": f"{_absolute(self.mappings_dir)}  [{self.origins.get('mappings_dir', shipped_origin('mappings'))}]",
+            "checks_dir": f"{_absolute(self.checks_dir)}  [{self.origins.get('checks_dir', shipped_origin('checks'))}]",
+            "reports_dir": f"{_absolute(self.reports_dir)}  "
+                           f"[{self.origins.get('reports_dir', 'default: reports/ in the working folder')}]",
             "chunk_rows": f"{self.chunk_rows}  [{self.origins.get('chunk_rows', 'default')}]",
             "config_file": str(self.config_file) if self.config_file else "(none)",
         }
+
+
+def _absolute(path: Path) -> Path:
+    """The folder as it will be used (relative paths are relative to the working folder)."""
+    return path.expanduser().resolve()
 
 
 def parse_url(text: str, *, origin: str) -> URL:

@@ -36,7 +36,8 @@ echo "== 6. run every stage (streamed, checkpointed, accounted; each stage recon
 echo "== 7. what was quarantined (keys and reasons only)"
 "$CLI" quarantine list
 
-echo "== 8. the report QA signs off, from the checks the gate recorded (self-contained HTML, JSON, Markdown)"
+echo "== 8. the report QA signs off, from the checks the gate recorded (self-contained HTML, JSON, Markdown);"
+echo "      --check exits 0 only when every planned stage is loaded and reconciled (PASS), 1 on FAIL, 3 on INCOMPLETE"
 rm -rf "$WORK/report"
 "$CLI" report --out "$WORK/report" --check
 

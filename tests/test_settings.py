@@ -85,3 +85,89 @@ def test_cli_error_boundary_one_line_and_exit_code(capsys: pytest.CaptureFixture
 def test_cli_debug_shows_traceback() -> None:
     with pytest.raises(SettingsError):
         main(["--debug", "--target", "postgresql://u:topsecret99@h/db", "config", "show"])
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _clean(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SAFESTATS_MAPPINGS_DIR", "SAFESTATS_CHECKS_DIR", "SAFESTATS_CONFIG", "SAFESTATS_SOURCE_URL",
+                 "SAFESTATS_TARGET_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_mapping_and_check_folders_rise_from_the_shipped_set_to_the_command_line(tmp_path: Path) -> None:
+    from migration.shipped import shipped_dir
+
+    s = load_settings(env={}, cwd=tmp_path)  # nothing said: the set shipped with the package
+    assert s.mappings_dir == shipped_dir("mappings") == REPO / "mappings"  # a source checkout
+    assert s.checks_dir == shipped_dir("checks") == REPO / "checks"
+    assert "mappings_dir" not in s.origins and "shipped with the package" in s.describe()["mappings_dir"]
+    cfg = tmp_path / "safestats-migrate.toml"
+    cfg.write_text('[paths]\nmappings = "cfg-m"\nchecks = "/abs/cfg-c"\n')
+    s = load_settings(env={}, cwd=tmp_path)
+    assert (s.mappings_dir, s.checks_dir) == (tmp_path / "cfg-m", Path("/abs/cfg-c"))  # relative to the file
+    env = {"SAFESTATS_MAPPINGS_DIR": "/env/m", "SAFESTATS_CHECKS_DIR": "/env/c"}
+    s = load_settings(env=env, cwd=tmp_path)
+    assert (s.mappings_dir, s.checks_dir) == (Path("/env/m"), Path("/env/c"))
+    s = load_settings(cli={"mappings_dir": "/cli/m", "checks_dir": "/cli/c"}, env=env, cwd=tmp_path)
+    assert (s.mappings_dir, s.checks_dir) == (Path("/cli/m"), Path("/cli/c"))
+    assert s.origins["mappings_dir"] == s.origins["checks_dir"] == "command line"
+
+
+def test_config_show_prints_absolute_paths_and_where_each_came_from(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    _clean(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SAFESTATS_CHECKS_DIR", "my-checks")
+    assert main(["--log-json", "--mappings", "m", "config", "show"]) == 0
+    table = next(json.loads(line) for line in capsys.readouterr().err.splitlines()
+                 if json.loads(line)["message"] == "Effective settings")
+    shown = dict(table["rows"])
+    assert shown["mappings_dir"] == f"{tmp_path / 'm'}  [command line]"
+    assert shown["checks_dir"] == f"{tmp_path / 'my-checks'}  [environment SAFESTATS_CHECKS_DIR]"
+    assert shown["reports_dir"].startswith(f"{tmp_path / 'reports'}  [default: reports/ in the working folder")
+    monkeypatch.delenv("SAFESTATS_CHECKS_DIR")
+    assert main(["--log-json", "config", "show"]) == 0
+    table = next(json.loads(line) for line in capsys.readouterr().err.splitlines()
+                 if json.loads(line)["message"] == "Effective settings")
+    shown = dict(table["rows"])
+    assert shown["mappings_dir"] == f"{REPO / 'mappings'}  [shipped with the package (source checkout)]"
+    assert shown["checks_dir"] == f"{REPO / 'checks'}  [shipped with the package (source checkout)]"
+
+
+def test_commands_find_the_shipped_files_from_any_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 10: run from any folder but the checkout, every command failed with
+    `mappings:0: no such file or directory`."""
+    _clean(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    assert main(["mappings", "validate"]) == 0, capsys.readouterr().err
+    assert main(["plan", "--json"]) == 0
+    assert '"stage": "istv_assault"' in capsys.readouterr().out
+
+
+def test_a_mapping_problem_met_by_run_is_printed_in_full(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`run` said only `1 problem(s) in the mapping files`; now every problem, file and line."""
+    import shutil
+
+    _clean(monkeypatch)
+    mappings = tmp_path / "mappings"
+    shutil.copytree(REPO / "mappings", mappings)
+    f = mappings / "20_areas.yaml"
+    f.write_text(f.read_text().replace("title: Wards", "colour: blue\ntitle: Wards", 1)
+                 .replace("    business_key: {columns: [WardCode, Vintage]}",
+                          "    business_key: {columns: [WardCode, Vintage], sort: up}", 1))
+    assert main(["--mappings", str(mappings), "run", "--all"]) == 1
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith("error: 2 problem(s) in the mapping files")
+    assert f"{f}:7: colour" in err and f"{f}:16: tables[0].business_key.sort" in err, err
+    # a single problem is the error line itself
+    assert main(["--mappings", str(tmp_path / "nowhere"), "run", "--all"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: 1 problem(s) in the mapping files: ") and "nowhere" in err
+    assert len(err.splitlines()) == 1

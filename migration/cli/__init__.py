@@ -17,6 +17,9 @@ from migration.cli.state import AppState
 from migration.errors import SafeStatsError
 from migration.secrets import scrub
 
+#: the most problems (of mapping or check files) listed above an error line
+MAX_PROBLEMS = 200
+
 app = typer.Typer(
     name="safestats-migrate",
     help="Staged, reconciled, reversible migration of legacy SafeStats to PostgreSQL + PostGIS.",
@@ -33,12 +36,18 @@ def _root(
     config: Path | None = typer.Option(None, "--config", help="Config file (default ./safestats-migrate.toml)."),
     source: str | None = typer.Option(None, "--source", help="Legacy database URL, without password."),
     target: str | None = typer.Option(None, "--target", help="Target PostgreSQL URL, without password."),
-    mappings_dir: Path | None = typer.Option(None, "--mappings", help="Mapping files folder."),
+    mappings_dir: Path | None = typer.Option(
+        None, "--mappings", help="Mapping files folder (default: SAFESTATS_MAPPINGS_DIR, the config file, or the "
+                                 "files shipped with the package)."),
+    checks_dir: Path | None = typer.Option(
+        None, "--checks", help="Check files folder (default: SAFESTATS_CHECKS_DIR, the config file, or the files "
+                               "shipped with the package)."),
     log_json: bool = typer.Option(False, "--log-json", help="Machine-readable JSON log lines on stderr."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
 ) -> None:
     ctx.obj = AppState(
-        cli_options={"source_url": source, "target_url": target, "mappings_dir": mappings_dir, "log_json": log_json},
+        cli_options={"source_url": source, "target_url": target, "mappings_dir": mappings_dir,
+                     "checks_dir": checks_dir, "log_json": log_json},
         config_path=config,
         debug=debug,
         log_json=log_json,
@@ -78,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     except SafeStatsError as exc:
         if debug:
             raise
+        problems = list(getattr(exc, "problems", None) or [])
+        if len(problems) > 1:  # every problem, each with its file and line (one is in the error line)
+            for p in problems[:MAX_PROBLEMS]:
+                typer.echo(f"  {scrub(p)}", err=True)
+            if len(problems) > MAX_PROBLEMS:
+                typer.echo(f"  … and {len(problems) - MAX_PROBLEMS} more", err=True)
         typer.echo(f"error: {scrub(exc.one_line())}", err=True)
         if argv is None:
             sys.exit(exc.exit_code)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from migration.cli.state import state
+from migration.console import Console
+from migration.ledger.verdict import MigrationVerdict
 
 
 def register(app: typer.Typer) -> None:
@@ -13,15 +15,18 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         stages: list[str] | None = typer.Argument(
             None, help="Stages to reconcile; or `accept STAGE` to accept a stage's failed checks."),
-        all_: bool = typer.Option(False, "--all", help="Reconcile every loaded stage."),
-        strict: bool = typer.Option(False, "--strict", help="Warnings fail too (exit code 4)."),
+        all_: bool = typer.Option(False, "--all", help="Reconcile every loaded stage; exit with the verdict "
+                                                          "over every planned stage."),
+        strict: bool = typer.Option(False, "--strict", help="Warnings fail too (exit code 1)."),
         reason: str | None = typer.Option(None, "--reason", help="Why the failure is accepted (with `accept`)."),
     ) -> None:
         """Prove each stage: accounting, control totals, key sets, row hashes, expectations, leaks, quarantine rates.
 
-        Exit codes: 0 all passed (warnings printed), 1 a check failed, 3 the checks could not
-        run, 4 warnings under --strict."""
-        from migration.errors import CheckFailed, ChecksCouldNotRun
+        With --all the exit code is the migration's verdict over every planned stage: 0 PASS
+        (or PASS_WITH_ACCEPTED), 1 FAIL, 3 INCOMPLETE. With stages: 0 their checks passed, 1 a
+        check failed, 3 the checks could not run. Warnings under --strict: 1. Lock held: 4."""
+        from migration.errors import CheckFailed, ChecksCouldNotRun, MigrationIncomplete
+        from migration.ledger.verdict import FAIL, INCOMPLETE
         from migration.reconcile import accept, reconcile
         from migration.reconcile.gate import render
 
@@ -43,25 +48,56 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("name the stages to reconcile, or pass --all")
         outcome = reconcile(st.settings, st.console, names, all_=all_)
         for rec in outcome.stages:
-            if rec.skipped:
-                st.console.info(f"{rec.stage}: not reconciled ({rec.skipped})")
-            else:
+            if not rec.skipped:
                 render(st.console, rec)
         failed = [(s.stage, r) for s in outcome.stages for r in s.results if r.status == "fail"]
         errors = [(s.stage, r) for s in outcome.stages for r in s.results if r.status == "error"]
         warned = [(s.stage, r) for s in outcome.stages for r in s.results if r.status == "warn"]
-        if failed:
-            stage, r = failed[0]
-            raise CheckFailed(f"{len(failed)} check(s) failed (run {outcome.run_id}); first: {stage} {r.check}: "
-                              f"{r.summary}", hint="fix and reconcile again, roll the stage back, or accept it "
-                              "(`safestats-migrate reconcile accept STAGE --reason \"…\"`)")
-        if errors:
-            stage, r = errors[0]
-            raise ChecksCouldNotRun(f"{len(errors)} check(s) could not run (run {outcome.run_id}); first: {stage} "
-                                    f"{r.check}: {r.summary}", hint="fix the cause and reconcile again")
+        verdict = outcome.verdict
+        assert verdict is not None
+        checked = sum(1 for s in outcome.stages if not s.skipped)
+        if outcome.run_id is not None:
+            st.console.info(f"checked {checked} stage(s) in run {outcome.run_id}: "
+                            f"{sum(len(s.results) for s in outcome.stages)} checks, {len(failed)} failed, "
+                            f"{len(errors)} could not run, {len(warned)} warning(s)")
+        if all_:
+            render_verdict(st.console, verdict)
+            if verdict.status == FAIL:
+                raise CheckFailed(verdict.summary, hint="fix and reconcile again, roll the stage back, or accept it "
+                                  "(`safestats-migrate reconcile accept STAGE --reason \"…\"`)")
+            if verdict.status == INCOMPLETE:
+                raise MigrationIncomplete(verdict.summary, hint=next_step(verdict))
+        else:
+            st.console.info(f"the migration as a whole: {verdict.summary}")
+            if failed:
+                stage, r = failed[0]
+                raise CheckFailed(f"{len(failed)} check(s) failed (run {outcome.run_id}); first: {stage} {r.check}: "
+                                  f"{r.summary}", hint="fix and reconcile again, roll the stage back, or accept it "
+                                  "(`safestats-migrate reconcile accept STAGE --reason \"…\"`)")
+            if errors:
+                stage, r = errors[0]
+                raise ChecksCouldNotRun(f"{len(errors)} check(s) could not run (run {outcome.run_id}); first: {stage} "
+                                        f"{r.check}: {r.summary}", hint="fix the cause and reconcile again")
         if warned and strict:
-            st.console.warn(f"{len(warned)} warning(s) under --strict (run {outcome.run_id})")
-            raise typer.Exit(4)
-        st.console.info(f"reconciled {sum(1 for s in outcome.stages if not s.skipped)} stage(s) in run "
-                        f"{outcome.run_id}: {sum(len(s.results) for s in outcome.stages)} checks, "
-                        f"{len(warned)} warning(s)")
+            raise CheckFailed(f"{len(warned)} warning(s) under --strict (run {outcome.run_id}); first: "
+                              f"{warned[0][0]} {warned[0][1].check}: {warned[0][1].summary}",
+                              hint="fix the cause, or reconcile without --strict")
+
+
+def render_verdict(console: Console, verdict: MigrationVerdict) -> None:
+    """Every planned stage with its state and why, then the one-line verdict."""
+    console.table(f"Verdict over the {verdict.planned} planned stage(s)", ["stage", "state", "why"],
+                  [(s.stage, s.state.replace("_", " "), s.reason) for s in verdict.stages])
+    if verdict.exit_code == 0:
+        console.info(verdict.summary)
+
+
+def next_step(verdict: MigrationVerdict) -> str:
+    """What to do about an INCOMPLETE verdict, for the first stage that is not reconciled."""
+    todo = verdict.not_reconciled
+    if not todo:
+        return "see the table above"
+    first = todo[0]
+    if first.state in ("stale", "not_reconciled", "checks_error"):
+        return f"reconcile it (`safestats-migrate reconcile {first.stage}`)"
+    return f"load the stages not started or failed (`safestats-migrate run --all` resumes), first {first.stage}"

@@ -18,7 +18,9 @@ def _revs(revisions: tuple[str, ...]) -> str:
 @app.command("upgrade")
 def upgrade(
     ctx: typer.Context,
-    revision: str = typer.Argument("heads", help="Target revision: heads (default), data@head, ledger@head, d0002, …"),
+    revision: str | None = typer.Argument(
+        None, help="Target revision: head or heads (the default: every branch to its head), data@head, ledger@head, "
+                   "d0002, …"),
     sql: bool = typer.Option(False, "--sql", help="Print the DDL for review instead of running it (no database used)."),
 ) -> None:
     """Upgrade the target schema (both branches, ledger and data, by default)."""

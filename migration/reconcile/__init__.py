@@ -5,6 +5,8 @@ through the console object and the ledger):
 
 - :func:`reconcile` — run the checks of some stages now (``safestats-migrate reconcile``),
   under the migration lock, as one ``ledger.run`` of kind ``reconcile``;
+- :func:`verdict` — the migration's verdict over every planned stage, from the ledger
+  (:func:`migration.ledger.verdict.migration_verdict`; ``reconcile`` returns it too);
 - :func:`accept` — record that a person accepts a stage's failed checks, with a reason
   (``safestats-migrate reconcile accept``), so the stages after it may start;
 - :func:`migration.reconcile.gate.reconcile_after_load` — the runner's gate after each load.
@@ -27,6 +29,7 @@ from typing import Any
 
 from migration.console import Console
 from migration.errors import ChecksCouldNotRun, SafeStatsError
+from migration.ledger.verdict import MigrationVerdict, migration_verdict
 from migration.reconcile.results import CheckResult, StageReconciliation
 from migration.settings import Settings
 
@@ -38,6 +41,8 @@ CHECKABLE = ("loaded", "reconciled", "check_failed", "accepted")
 class ReconcileOutcome:
     run_id: int | None
     stages: list[StageReconciliation] = field(default_factory=list)
+    #: the verdict over every planned stage, read from the ledger after the checks were recorded
+    verdict: MigrationVerdict | None = None
 
     @property
     def results(self) -> list[CheckResult]:
@@ -54,16 +59,11 @@ class ReconcileOutcome:
 
 @contextmanager
 def _locked(target: Any, command: str) -> Iterator[Any]:
-    """The migration lock; a held lock means the checks could not run (exit 3, not the lock's 4,
-    which reconcile uses for warnings under --strict)."""
-    from migration.errors import LockError
+    """The migration lock (a lock held by someone else is a LockError: exit 4)."""
     from migration.ledger import MigrationLock
 
     lock = MigrationLock(target, command)
-    try:
-        lock.acquire()
-    except LockError as exc:
-        raise ChecksCouldNotRun(exc.what, hint=exc.hint) from exc
+    lock.acquire()
     try:
         yield lock
     finally:
@@ -90,7 +90,9 @@ def make_context(settings: Settings, console: Console, target: Any, source: Any,
 
 
 def reconcile(settings: Settings, console: Console, stages: list[str], *, all_: bool = False) -> ReconcileOutcome:
-    """Run the checks of the named stages (or every loaded stage) and record the results."""
+    """Run the checks of the named stages (or, with ``all_``, of every loaded stage) against the
+    target as it is now, record the results, and return them with the migration's verdict over
+    every planned stage (:func:`migration.ledger.verdict.migration_verdict`)."""
     from migration.db.engines import check_connect, source_engine, target_engine
     from migration.ledger import Ledger
     from migration.reconcile.results import record
@@ -123,40 +125,52 @@ def reconcile(settings: Settings, console: Console, stages: list[str], *, all_: 
                                         hint=f"load it first (`safestats-migrate run {s.stage}`)")
             else:
                 outcome.stages.append(StageReconciliation(s.stage, None, None, skipped=f"{state.replace('_', ' ')}"))
-        if not checkable:
-            raise ChecksCouldNotRun("no stage is loaded: there is nothing to reconcile",
-                                    hint="run `safestats-migrate run --all` first")
-        source = source_engine(settings.require_source())
-        check_connect(source, role="source")
-        ctx = make_context(settings, console, target, source, specs)
-        missing = [s.stage for s, _r in checkable if s.stage not in ctx.checks]
-        if missing:
-            raise ChecksCouldNotRun(f"no check file for stage(s) {', '.join(missing)}",
-                                    hint=f"add {settings.checks_dir}/<stage>.yaml (see runbooks/reconcile.md)")
-        command = "reconcile " + (" ".join(stages) if stages and not all_ else "--all")
-        with _locked(target, command) as lock:
-            if lock.freed_stale:
-                h = lock.freed_stale
-                console.warn(f"the previous lock holder {h['holder']} (pid {h['pid']}) is gone; its lock was freed")
-            from migration.mapping.loader import files_hash, mapping_files
+        if checkable:
+            source = source_engine(settings.require_source())
+            check_connect(source, role="source")
+            ctx = make_context(settings, console, target, source, specs)
+            missing = [s.stage for s, _r in checkable if s.stage not in ctx.checks]
+            if missing:
+                raise ChecksCouldNotRun(f"no check file for stage(s) {', '.join(missing)}",
+                                        hint=f"add {settings.checks_dir}/<stage>.yaml (see runbooks/reconcile.md)")
+            command = "reconcile " + (" ".join(stages) if stages and not all_ else "--all")
+            with _locked(target, command) as lock:
+                if lock.freed_stale:
+                    h = lock.freed_stale
+                    console.warn(f"the previous lock holder {h['holder']} (pid {h['pid']}) is gone; its lock was freed")
+                from migration.mapping.loader import files_hash, mapping_files
 
-            with target.begin() as conn:
-                outcome.run_id = ledger.new_run(
-                    conn, kind="reconcile", mapping_hash=files_hash(mapping_files(settings.mappings_dir)),
-                    refdata_version=None, source_url=redact_url(settings.source_url),
-                    options={"stages": [s.stage for s, _r in checkable], "checks_dir": str(settings.checks_dir)})
-            for spec, load_run in checkable:
-                rec = StageCheck(ctx, spec, load_run, outcome.run_id).run()
                 with target.begin() as conn:
-                    record(conn, ledger, rec)
-                outcome.stages.append(rec)
+                    outcome.run_id = ledger.new_run(
+                        conn, kind="reconcile", mapping_hash=files_hash(mapping_files(settings.mappings_dir)),
+                        refdata_version=None, source_url=redact_url(settings.source_url),
+                        options={"stages": [s.stage for s, _r in checkable], "checks_dir": str(settings.checks_dir)})
+                for spec, load_run in checkable:
+                    rec = StageCheck(ctx, spec, load_run, outcome.run_id).run()
+                    with target.begin() as conn:
+                        record(conn, ledger, rec)
+                    outcome.stages.append(rec)
         order = {s.stage: i for i, s in enumerate(specs)}
         outcome.stages.sort(key=lambda r: order[r.stage])
+        outcome.verdict = migration_verdict(target, [s.stage for s in specs])
         return outcome
     finally:
         target.dispose()
         if source is not None:
             source.dispose()
+
+
+def verdict(settings: Settings) -> MigrationVerdict:
+    """The migration's verdict over every stage of the mapping set, from the ledger (no check runs)."""
+    from migration.db.engines import check_connect, target_engine
+
+    specs = _specs(settings)
+    target = target_engine(settings.require_target())
+    try:
+        check_connect(target, role="target")
+        return migration_verdict(target, [s.stage for s in specs])
+    finally:
+        target.dispose()
 
 
 def accept(settings: Settings, console: Console, stage: str, reason: str) -> dict[str, Any]:
@@ -194,5 +208,5 @@ def accept(settings: Settings, console: Console, stage: str, reason: str) -> dic
         target.dispose()
 
 
-__all__ = ["CHECKABLE", "CheckResult", "ReconcileOutcome", "SafeStatsError", "StageReconciliation", "accept",
-           "make_context", "reconcile"]
+__all__ = ["CHECKABLE", "CheckResult", "MigrationVerdict", "ReconcileOutcome", "SafeStatsError", "StageReconciliation",
+           "accept", "make_context", "migration_verdict", "reconcile", "verdict"]

@@ -2,7 +2,7 @@
 
 ::
 
-    report = build_report(engine)            # or build_report(engine, run_id=42)
+    report = build_report(engine, planned=stages)  # or build_report(engine, run_id=42)
     paths = write_reports(report, Path("reports/now"), ["html", "json", "md"])
 
 * :func:`build_report` reads the ledger (and the target, for charts) and returns a
@@ -24,9 +24,9 @@ from migration.report.html import render_html
 from migration.report.model import (
     FAIL,
     FORMAT_VERSION,
-    NOT_RECONCILED,
+    INCOMPLETE,
     PASS,
-    PASS_WITH_WARNINGS,
+    PASS_WITH_ACCEPTED,
     VERDICTS,
     Report,
     Verdict,
@@ -73,7 +73,7 @@ def write_reports(report: Report, out_dir: Path, formats: Iterable[str] = tuple(
 
 
 __all__ = [
-    "FAIL", "FORMATS", "FORMAT_VERSION", "NOT_RECONCILED", "PASS", "PASS_WITH_WARNINGS", "VERDICTS", "Report",
+    "FAIL", "FORMATS", "FORMAT_VERSION", "INCOMPLETE", "PASS", "PASS_WITH_ACCEPTED", "VERDICTS", "Report",
     "ReportError", "Verdict", "build_report", "parse_formats", "render_html", "render_json", "render_markdown",
     "write_reports",
 ]

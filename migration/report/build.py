@@ -2,9 +2,11 @@
 
 What a report covers:
 
-* without a run id, every stage the ledger knows, each at its **latest load run**, with the
-  latest result of each check recorded since that load (a check older than the stage's last
-  load no longer proves anything, so a stage reloaded after its checks reads NOT RECONCILED);
+* without a run id, every planned stage (and any other the ledger knows), each at its
+  **latest load run**, with the latest result of each check recorded since that load; the
+  verdict and each stage's is the migration's (:mod:`migration.ledger.verdict`: a stage
+  written to after its checks, or never loaded, reads INCOMPLETE), the report's own reading
+  of the checks and accounting kept as the reasons;
 * with the id of a **load run**, the stage(s) it loaded, with the checks recorded after it
   and before the stage's next load;
 * with the id of a **reconcile run** (or any run that recorded check results), exactly the
@@ -19,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -30,13 +32,13 @@ from sqlalchemy.engine import Connection, Engine
 from migration import __version__
 from migration.errors import SafeStatsError
 from migration.ledger import Ledger
+from migration.ledger import verdict as lv
 from migration.report import details as dt
 from migration.report.model import (
     FAIL,
-    NOT_RECONCILED,
+    INCOMPLETE,
     PASS,
-    PASS_WITH_WARNINGS,
-    ROLLED_BACK,
+    PASS_WITH_ACCEPTED,
     Acceptance,
     AccountingRow,
     Chart,
@@ -97,12 +99,17 @@ class _RawCheck:
     detail: Any                 # cleaned JSON
 
 
-def build_report(engine: Engine, run_id: int | None = None, *, now: datetime | None = None) -> Report:
+def build_report(engine: Engine, run_id: int | None = None, *, planned: Sequence[str] | None = None,
+                 now: datetime | None = None) -> Report:
     """Read the ledger and the target and return the report (nothing is written).
 
     Args:
         engine: the target PostgreSQL engine (the ledger lives there).
         run_id: report on this run only; ``None`` for the latest load run of every stage.
+        planned: every stage of the plan (the mapping set), in plan order: a report of the
+            whole target lists each of them (those not started included) and its verdict is
+            the migration's (:func:`migration.ledger.verdict.migration_verdict`) over them.
+            ``None``: the stages the ledger knows.
         now: the report's timestamp (tests pin it).
 
     Raises:
@@ -112,7 +119,7 @@ def build_report(engine: Engine, run_id: int | None = None, *, now: datetime | N
     Ledger(engine).require_installed()
     with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
         with conn.begin():
-            return _Builder(conn, engine).build(run_id, now or datetime.now(UTC))
+            return _Builder(conn, engine).build(run_id, now or datetime.now(UTC), planned)
 
 
 class _Builder:
@@ -305,7 +312,7 @@ class _Builder:
         return months, boroughs
 
     # ------------------------------------------------------------------ build
-    def build(self, run_id: int | None, now: datetime) -> Report:
+    def build(self, run_id: int | None, now: datetime, planned: Sequence[str] | None = None) -> Report:
         stage_runs = self._stage_runs()
         scope, scopes = self._scope(run_id, stage_runs)
         states = self.ledger.stage_states(self.conn)
@@ -363,9 +370,14 @@ class _Builder:
                 runs=tuple(r.run_id for r in sc.runs)))
 
         charts = self._charts(summaries, accounting, bucket_charts, totals_checks, borough_names)
+        if run_id is None:  # the whole target: the migration's verdict over every planned stage
+            plan = list(planned) if planned is not None else [s.stage for s in summaries]
+            summaries, overall = _with_migration_verdict(summaries, lv.migration_verdict(self.conn, plan))
+        else:
+            overall = _overall(summaries)
         return Report(
             generated_at=now, target=redact_url(self.engine.url), package_version=__version__, scope=scope,
-            verdict=_overall(summaries), stages=tuple(summaries), checks=tuple(checks),
+            verdict=overall, stages=tuple(summaries), checks=tuple(checks),
             accounting=tuple(accounting), quarantine=tuple(quarantine), differences=tuple(differences),
             difference_counts=diff_counts, charts=tuple(charts), details=tuple(check_details),
             notes=tuple(scrub(n) for n in self.notes))
@@ -380,7 +392,7 @@ class _Builder:
         found equal, its expected count in each bucket it lists as different.  A check that
         kept full source/target counts per bucket is drawn as it is.  Without either, the
         target is drawn alone and the chart says so."""
-        in_scope = {s.stage for s in summaries if s.verdict != ROLLED_BACK and s.runs}
+        in_scope = {s.stage for s in summaries if s.runs}
         incident = {s: d for s, d in self._incident_stages().items() if s in in_scope}
         charts: list[Chart] = []
         if incident:
@@ -569,9 +581,11 @@ def _add(a: int | None, b: int | None) -> int | None:
 # --------------------------------------------------------------------------- verdicts
 def _stage_verdict(sc: _StageScope, state: str, ever_ran: bool, checks: list[CheckRow],
                    acct: list[AccountingRow]) -> tuple[str, list[str]]:
+    """A stage's verdict from what the report shows of it (the verdict of a report of one run;
+    a report of the whole target takes the migration's, and keeps these reasons as detail)."""
     s = sc.stage
     if not sc.runs and ever_ran and sc.check_run is None:
-        return ROLLED_BACK, [f"{s}: rolled back; nothing of it is in the target"]
+        return INCOMPLETE, [f"{s}: rolled back; nothing of it is in the target"]
     fails: list[str] = []
     for run in sc.runs:
         if run.outcome == "failed":
@@ -588,30 +602,61 @@ def _stage_verdict(sc: _StageScope, state: str, ever_ran: bool, checks: list[Che
     if fails:
         return FAIL, fails
     if not sc.runs and not checks:
-        return NOT_RECONCILED, [f"{s}: not loaded"]
+        return INCOMPLETE, [f"{s}: not loaded"]
     running = [r for r in sc.runs if r.outcome == "running"]
     if running:
-        return NOT_RECONCILED, [f"{s}: the {r.kind} run {r.run_id} has not finished" for r in running]
+        return INCOMPLETE, [f"{s}: the {r.kind} run {r.run_id} has not finished" for r in running]
     if not checks:
         last = sc.last
         since = f" since its {last.kind} run {last.run_id}" if last else ""
-        return NOT_RECONCILED, [f"{s}: no reconciliation results{since}"]
-    warns = [f"{s}: check {c.check} WARN — {c.summary}" for c in checks if c.status == "warn"]
-    warns += [f"{s}: check {c.check} {c.status.upper()}, accepted by {c.accepted.by}: {c.accepted.reason}"
-              for c in checks if c.accepted is not None]
-    if warns:
-        return PASS_WITH_WARNINGS, warns
-    return PASS, []
+        return INCOMPLETE, [f"{s}: no reconciliation results{since}"]
+    notes = [f"{s}: check {c.check} WARN — {c.summary}" for c in checks if c.status == "warn"]
+    accepted = [f"{s}: check {c.check} {c.status.upper()}, accepted by {c.accepted.by}: {c.accepted.reason}"
+                for c in checks if c.accepted is not None]
+    return (PASS_WITH_ACCEPTED if accepted else PASS), notes + accepted
 
 
 def _overall(stages: Iterable[StageSummary]) -> Verdict:
-    live = [s for s in stages if s.verdict != ROLLED_BACK]
-    if not live:
-        return Verdict(NOT_RECONCILED, ("nothing has been loaded into this target yet",) if not list(stages)
-                       else ("every stage is rolled back: nothing is in the target",))
-    order = (FAIL, NOT_RECONCILED, PASS_WITH_WARNINGS)
-    reasons = tuple(r for level in order for s in live if s.verdict == level for r in s.reasons)
-    for level in order:
-        if any(s.verdict == level for s in live):
-            return Verdict(level, reasons)
-    return Verdict(PASS, ())
+    """The verdict of a report of one run: the worst of its stages (FAIL wins)."""
+    stages = list(stages)
+    if not stages:
+        return Verdict(INCOMPLETE, ("nothing has been loaded into this target yet",))
+    order = (FAIL, INCOMPLETE, PASS_WITH_ACCEPTED, PASS)
+    reasons = tuple(r for level in order for s in stages if s.verdict == level for r in s.reasons)
+    status = next(level for level in order if any(s.verdict == level for s in stages))
+    return Verdict(status, reasons, planned=len(stages),
+                   reconciled=sum(1 for s in stages if s.verdict in (PASS, PASS_WITH_ACCEPTED)))
+
+
+#: a stage's state for the migration's verdict → the stage's verdict in the report
+_STAGE_VERDICT = {lv.RECONCILED: PASS, lv.ACCEPTED: PASS_WITH_ACCEPTED, lv.CHECK_FAILED: FAIL}
+
+
+def _with_migration_verdict(summaries: list[StageSummary], mv: lv.MigrationVerdict
+                            ) -> tuple[list[StageSummary], Verdict]:
+    """Every planned stage in plan order (those not started included), each with the
+    migration's state and reason first; stages only the ledger knows follow, not counted."""
+    from dataclasses import replace
+
+    by = {s.stage: s for s in summaries}
+    out: list[StageSummary] = []
+    for sv in mv.stages:
+        verdict = _STAGE_VERDICT.get(sv.state, INCOMPLETE)
+        mine = by.pop(sv.stage, None)
+        if mine is None:
+            mine = StageSummary(stage=sv.stage, state="not_started", load_run_id=None, loaded_at=None, tables=(),
+                                rows_read=0, rows_loaded=0, rows_quarantined=0, checks={}, verdict=verdict,
+                                reasons=())
+        own = [r for r in mine.reasons if r != f"{sv.stage}: not loaded"]
+        stage_reasons = [f"{sv.stage}: {scrub(sv.reason)}"] + own if not sv.reconciled else own
+        out.append(replace(mine, verdict=verdict, verdict_state=sv.state, reasons=tuple(stage_reasons)))
+    for rest in by.values():
+        out.append(replace(rest, planned=False, reasons=rest.reasons + (
+            f"{rest.stage}: not a stage of the mapping set; not counted in the verdict",)))
+    order = {FAIL: 0, INCOMPLETE: 1, PASS_WITH_ACCEPTED: 2, PASS: 3}
+    ranked = sorted(((order[s.verdict], i, r) for i, s in enumerate(out) if s.planned for r in s.reasons))
+    reasons = list(dict.fromkeys(r for _o, _i, r in ranked))
+    if not mv.stages:
+        reasons = ["nothing has been loaded into this target yet"]
+    return out, Verdict(mv.status, tuple(reasons), summary=mv.summary, planned=mv.planned,
+                        reconciled=mv.reconciled)

@@ -21,10 +21,9 @@ from zoneinfo import ZoneInfo
 from migration.report import svg
 from migration.report.model import (
     FAIL,
-    NOT_RECONCILED,
+    INCOMPLETE,
     PASS,
-    PASS_WITH_WARNINGS,
-    ROLLED_BACK,
+    PASS_WITH_ACCEPTED,
     AccountingRow,
     Chart,
     CheckDetail,
@@ -41,16 +40,17 @@ MAX_DIFFERENCES_PER_CHECK = 100
 MAX_REASONS = 12
 LONDON = ZoneInfo("Europe/London")
 
-_ICON = {PASS: "✔", PASS_WITH_WARNINGS: "▲", FAIL: "✖", NOT_RECONCILED: "●", ROLLED_BACK: "↺"}
+_ICON = {PASS: "✔", PASS_WITH_ACCEPTED: "▲", FAIL: "✖", INCOMPLETE: "●"}
 _STATUS_ICON = {"pass": "✔", "warn": "▲", "fail": "✖", "error": "!"}
 _SENTENCE = {
-    PASS: "Every check of every stage passed and every table's accounting balances.",
-    PASS_WITH_WARNINGS: "No check failed and every table balances, but some checks warn (or failures were "
-                        "accepted with a reason): read them before signing off.",
+    PASS: "Every planned stage is loaded and reconciled: every check passed (warnings, if any, are listed) and "
+          "every table's accounting balances.",
+    PASS_WITH_ACCEPTED: "Every planned stage is loaded and reconciled, some only because a person accepted their "
+                        "failed checks (who and why below): read them before signing off.",
     FAIL: "At least one check failed or a table's accounting does not balance: do not sign off. "
           "See runbooks/report.md for what to do next.",
-    NOT_RECONCILED: "Some stages have no reconciliation results (or were loaded again after their checks): "
-                    "nothing is proven for them yet.",
+    INCOMPLETE: "Not every planned stage is loaded and reconciled (not started, failed, rolled back, never "
+                "checked, or changed after its checks): nothing is proven for those yet.",
 }
 _KIND = {"changed": "changed", "missing": "missing in target", "extra": "extra in target",
          "duplicate": "duplicated", "bucket": "totals differ", "other": "differs"}
@@ -126,7 +126,9 @@ def _verdict(r: Report) -> str:
                 if r.empty else _SENTENCE.get(v.status, ""))
     return (f'<section class="verdict v-{_e(v.status)}" aria-label="Verdict">'
             f'<div class="label"><span class="icon" aria-hidden="true">{_ICON.get(v.status, "")}</span>'
-            f'<span>{_e(v.label)}</span></div><p>{_e(sentence)}</p>'
+            f'<span>{_e(v.label)}</span></div>'
+            + (f'<p class="summary"><strong>{_e(v.summary)}</strong></p>' if v.summary else "")
+            + f"<p>{_e(sentence)}</p>"
             + (f"<ul>{items}</ul>" if items else "") + "</section>")
 
 
@@ -138,7 +140,9 @@ def _tiles(r: Report) -> str:
         return f'<div class="tile{" bad" if bad else ""}"><div class="n">{_e(n)}</div><div class="t">{_e(label)}</div></div>'
 
     return ('<div class="tiles">'
-            + tile(str(t["stages"]), "stages")
+            + (tile(f'{t["stages_reconciled"]} / {t["stages_planned"]}', "stages reconciled / planned",
+                    bad=t["stages_reconciled"] < t["stages_planned"]) if t["stages_planned"]
+               else tile(str(t["stages"]), "stages"))
             + tile(f'{c["pass"]} / {c["warn"]} / {c["fail"] + c["error"]}', "checks pass / warn / fail",
                    bad=(c["fail"] + c["error"]) > 0)
             + tile(_n(t["rows_read"]), "source rows read")
@@ -171,7 +175,7 @@ def _stages(stages: Sequence[StageSummary]) -> str:
                     f"{_e(s.accepted.reason)}</div>") if s.accepted else ""
         rows.append(
             f'<tr><td><strong>{_e(s.stage)}</strong></td><td>{verdict_badge(s.verdict)}{accepted}</td>'
-            f'<td class="nowrap">{_e(s.state.replace("_", " "))}</td><td class="num">{_e(s.load_run_id or "—")}</td>'
+            f'<td class="nowrap">{_e((s.verdict_state or s.state).replace("_", " "))}</td><td class="num">{_e(s.load_run_id or "—")}</td>'
             f'<td class="nowrap">{_cell_time(s.loaded_at)}</td><td class="tables">{_e(", ".join(s.tables))}</td>'
             f'<td class="num">{_n(s.rows_read)}</td><td class="num">{_n(s.rows_loaded)}</td>'
             f'<td class="num">{_n(s.rows_quarantined)}</td>'

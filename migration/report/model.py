@@ -16,22 +16,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-#: version of the JSON layout (``Report.to_dict``); bump when a key is renamed or removed
-FORMAT_VERSION = 1
+#: version of the JSON layout (``Report.to_dict``); bump when a key or a value's vocabulary is
+#: renamed or removed (2: the verdicts are the migration's: PASS, PASS_WITH_ACCEPTED, FAIL,
+#: INCOMPLETE, and every planned stage is listed)
+FORMAT_VERSION = 2
 
 CHECK_STATUSES = ("pass", "warn", "fail", "error")
 
 PASS = "PASS"
-PASS_WITH_WARNINGS = "PASS_WITH_WARNINGS"
+PASS_WITH_ACCEPTED = "PASS_WITH_ACCEPTED"
 FAIL = "FAIL"
-NOT_RECONCILED = "NOT_RECONCILED"
-ROLLED_BACK = "ROLLED_BACK"
-#: the overall verdicts, best first
-VERDICTS = (PASS, PASS_WITH_WARNINGS, NOT_RECONCILED, FAIL)
+INCOMPLETE = "INCOMPLETE"
+#: the verdicts (of the report and of each stage), best first — those of
+#: :mod:`migration.ledger.verdict`, which decides them for a report of the whole target
+VERDICTS = (PASS, PASS_WITH_ACCEPTED, INCOMPLETE, FAIL)
 
 
 def verdict_label(status: str) -> str:
-    """``PASS_WITH_WARNINGS`` → ``PASS WITH WARNINGS`` (the token is for machines)."""
+    """``PASS_WITH_ACCEPTED`` → ``PASS WITH ACCEPTED`` (the token is for machines)."""
     return status.replace("_", " ")
 
 
@@ -225,13 +227,23 @@ class StageSummary:
     rows_loaded: int
     rows_quarantined: int
     checks: dict[str, int]  # status → number of checks
-    verdict: str            # PASS | PASS_WITH_WARNINGS | NOT_RECONCILED | FAIL | ROLLED_BACK
+    verdict: str            # PASS | PASS_WITH_ACCEPTED | INCOMPLETE | FAIL
     reasons: tuple[str, ...]
     accepted: Acceptance | None = None
     runs: tuple[int, ...] = ()  # runs whose accounting is reported: the full load, then its deltas
+    #: the stage's state for the migration's verdict (reconciled, stale, not_started, …; see
+    #: migration.ledger.verdict), empty in a report of one run
+    verdict_state: str = ""
+    planned: bool = True    # in the mapping set (a stage only the ledger knows is listed, not counted)
+
+    @property
+    def live(self) -> bool:
+        """Something of the stage is in the target (not only rolled back or never loaded)."""
+        return bool(self.runs)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"stage": self.stage, "state": self.state, "load_run_id": self.load_run_id, "runs": list(self.runs),
+        return {"stage": self.stage, "state": self.state, "verdict_state": self.verdict_state,
+                "planned": self.planned, "load_run_id": self.load_run_id, "runs": list(self.runs),
                 "loaded_at": iso(self.loaded_at), "tables": list(self.tables), "rows_read": self.rows_read,
                 "rows_loaded": self.rows_loaded, "rows_quarantined": self.rows_quarantined,
                 "checks": {s: self.checks.get(s, 0) for s in CHECK_STATUSES}, "verdict": self.verdict,
@@ -240,15 +252,19 @@ class StageSummary:
 
 @dataclass(frozen=True)
 class Verdict:
-    status: str             # PASS | PASS_WITH_WARNINGS | NOT_RECONCILED | FAIL
+    status: str             # PASS | PASS_WITH_ACCEPTED | INCOMPLETE | FAIL
     reasons: tuple[str, ...]
+    summary: str = ""       # "INCOMPLETE: 5 of 10 stages reconciled; mps_crime failed, 4 not started"
+    planned: int = 0        # stages of the plan (mapping set)
+    reconciled: int = 0     # of them reconciled (accepted failures included)
 
     @property
     def label(self) -> str:
         return verdict_label(self.status)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "label": self.label, "reasons": list(self.reasons)}
+        return {"status": self.status, "label": self.label, "summary": self.summary, "planned": self.planned,
+                "reconciled": self.reconciled, "reasons": list(self.reasons)}
 
 
 @dataclass(frozen=True)
@@ -284,12 +300,14 @@ class Report:
     @property
     def empty(self) -> bool:
         """Nothing loaded and nothing checked: the target is fresh."""
-        return not self.stages
+        return all(s.state == "not_started" and not any(s.checks.values()) for s in self.stages)
 
     def totals(self) -> dict[str, Any]:
         checks = {s: sum(1 for c in self.checks if c.status == s) for s in CHECK_STATUSES}
         return {
             "stages": len(self.stages),
+            "stages_planned": self.verdict.planned,
+            "stages_reconciled": self.verdict.reconciled,
             "checks": checks,
             "rows_read": sum(a.read for a in self.accounting),
             "rows_loaded": sum(a.loaded for a in self.accounting),

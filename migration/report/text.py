@@ -39,9 +39,11 @@ def _side(value: str | None, column: str | None) -> str:
 def render_markdown(report: Report) -> str:
     """Verdict, per-stage table, per-check table and the top differences, for a ticket."""
     r = report
-    icon = {"PASS": "✅", "PASS_WITH_WARNINGS": "⚠️", "FAIL": "❌", "NOT_RECONCILED": "⏸️"}.get(r.verdict.status, "")
-    lines = [f"# Reconciliation report: {icon} **{r.verdict.label}**", "",
-             f"- Target: `{r.target}`",
+    icon = {"PASS": "✅", "PASS_WITH_ACCEPTED": "⚠️", "FAIL": "❌", "INCOMPLETE": "⏸️"}.get(r.verdict.status, "")
+    lines = [f"# Reconciliation report: {icon} **{r.verdict.label}**", ""]
+    if r.verdict.summary:
+        lines += [f"**{_cell(r.verdict.summary)}**", ""]
+    lines += [f"- Target: `{r.target}`",
              f"- Covers: {r.scope.description}",
              f"- Generated: {when(r.generated_at, seconds=True)} (safestats-migrate {r.package_version})", ""]
     if r.empty:
@@ -57,7 +59,8 @@ def render_markdown(report: Report) -> str:
         lines += ["## Stages", ""]
         lines += _md_table(
             ["stage", "verdict", "state", "load run", "read", "loaded", "quarantined", "checks pass/warn/fail"],
-            [(s.stage, verdict_label(s.verdict), s.state.replace("_", " "), s.load_run_id or "", f"{s.rows_read:,}",
+            [(s.stage, verdict_label(s.verdict), (s.verdict_state or s.state).replace("_", " "), s.load_run_id or "",
+              f"{s.rows_read:,}",
               f"{s.rows_loaded:,}", f"{s.rows_quarantined:,}",
               f"{s.checks.get('pass', 0)}/{s.checks.get('warn', 0)}/{s.checks.get('fail', 0) + s.checks.get('error', 0)}")
              for s in r.stages], right=(3, 4, 5, 6))

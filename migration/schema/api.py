@@ -259,12 +259,22 @@ def _offline(action: str, fn: Any, **attributes: Any) -> str:
 
 
 # --------------------------------------------------------------------------- operations
-def upgrade(url: URL | str | None, revision: str = "heads", *, sql: bool = False) -> SchemaChange:
+def _upgrade_target(revision: str | None) -> str:
+    """``None``, ``""`` and ``head`` → ``heads`` (every branch); anything else as given."""
+    wanted = (revision or "").strip()
+    return "heads" if wanted.lower() in ("", "head", "heads") else wanted
+
+
+def upgrade(url: URL | str | None, revision: str | None = "heads", *, sql: bool = False) -> SchemaChange:
     """Upgrade the target to ``revision`` (default: every branch to its head).
 
-    With ``sql=True`` nothing is connected to: the DDL is returned for review (``url``
-    may be None then).
+    ``head`` (what every Alembic user types) and nothing mean every branch to its head too:
+    the ledger and the data are two branches, and nobody should need to know that to
+    upgrade.  ``data@head``, ``ledger@head`` or a revision upgrade one branch.  With
+    ``sql=True`` nothing is connected to: the DDL is returned for review (``url`` may be
+    None then).
     """
+    revision = _upgrade_target(revision)
     if sql:
         text_ = _offline("upgrade", lambda cfg: command.upgrade(cfg, revision, sql=True))
         return SchemaChange(target=redact_url(url) if url else "(offline)", revision=revision, sql=text_)

@@ -34,6 +34,7 @@ def test_a_clean_run_reconciles_with_exit_0_and_records_every_check(
     cli_env(target)
     code, out = reconcile(capsys, "--all")
     assert code == 0, out
+    assert "PASS: 10 of 10 stages reconciled" in out  # the verdict over every planned stage
     results = results_of(target)
     assert results and not [r for r in results if r["status"] in ("fail", "error")], \
         [(r["check_name"], r["summary"]) for r in results if r["status"] in ("fail", "error")]

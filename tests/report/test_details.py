@@ -14,10 +14,9 @@ from migration.report import parse_formats, render_html, render_json, render_mar
 from migration.report.build import _bucket_charts, _month_axis, _overall
 from migration.report.model import (
     FAIL,
-    NOT_RECONCILED,
+    INCOMPLETE,
     PASS,
-    PASS_WITH_WARNINGS,
-    ROLLED_BACK,
+    PASS_WITH_ACCEPTED,
     AccountingRow,
     Chart,
     CheckRow,
@@ -125,13 +124,13 @@ def _stage(name: str, verdict: str, reasons: tuple[str, ...] = ()) -> StageSumma
     return StageSummary(name, "loaded", 1, AT, ("t",), 1, 1, 0, {}, verdict, reasons)
 
 
-def test_the_overall_verdict_is_the_worst_stage() -> None:
-    assert _overall([]).status == NOT_RECONCILED
+def test_the_verdict_of_a_run_report_is_the_worst_stage() -> None:
+    assert _overall([]).status == INCOMPLETE
     assert _overall([_stage("a", PASS), _stage("b", PASS)]).status == PASS
-    assert _overall([_stage("a", PASS), _stage("b", PASS_WITH_WARNINGS, ("w",))]).status == PASS_WITH_WARNINGS
-    v = _overall([_stage("a", FAIL, ("f",)), _stage("b", NOT_RECONCILED, ("n",)), _stage("c", ROLLED_BACK)])
-    assert v.status == FAIL and v.reasons == ("f", "n")
-    assert _overall([_stage("c", ROLLED_BACK)]).status == NOT_RECONCILED
+    assert _overall([_stage("a", PASS), _stage("b", PASS_WITH_ACCEPTED, ("w",))]).status == PASS_WITH_ACCEPTED
+    v = _overall([_stage("a", FAIL, ("f",)), _stage("b", INCOMPLETE, ("n",)), _stage("c", PASS)])
+    assert v.status == FAIL and v.reasons == ("f", "n") and (v.planned, v.reconciled) == (3, 1)
+    assert _overall([_stage("c", INCOMPLETE, ("rolled back",))]).status == INCOMPLETE
 
 
 def test_parse_formats() -> None:

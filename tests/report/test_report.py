@@ -17,9 +17,9 @@ from migration.cli import main
 from migration.errors import TargetError
 from migration.report import (
     FAIL,
-    NOT_RECONCILED,
+    INCOMPLETE,
     PASS,
-    PASS_WITH_WARNINGS,
+    PASS_WITH_ACCEPTED,
     ReportError,
     build_report,
     render_html,
@@ -79,10 +79,13 @@ def test_json_parses_and_has_the_documented_keys(loaded_url: URL, engine_of: Any
     runbook = (REPO / "runbooks" / "report.md").read_text()
     for key in DOCUMENTED_KEYS:
         assert f"`{key}`" in runbook, f"{key} is not documented in runbooks/report.md"
-    assert data["verdict"] == {"status": "PASS", "label": "PASS", "reasons": []}
+    assert data["verdict"] == {"status": "PASS", "label": "PASS", "summary": "PASS: 10 of 10 stages reconciled",
+                               "planned": 10, "reconciled": 10, "reasons": []}
     assert {s["stage"] for s in data["stages"]} == set(stages_of(eng))
-    assert set(data["stages"][0]) == {"stage", "state", "load_run_id", "runs", "loaded_at", "tables", "rows_read",
-                                      "rows_loaded", "rows_quarantined", "checks", "verdict", "reasons", "accepted"}
+    assert set(data["stages"][0]) == {"stage", "state", "verdict_state", "planned", "load_run_id", "runs", "loaded_at",
+                                      "tables", "rows_read", "rows_loaded", "rows_quarantined", "checks", "verdict",
+                                      "reasons", "accepted"}
+    assert (data["totals"]["stages_planned"], data["totals"]["stages_reconciled"]) == (10, 10)
     assert set(data["checks"][0]) == {"result_id", "run_id", "stage", "check", "status", "summary", "at", "accepted"}
     assert set(data["accounting"][0]) == {"run_id", "stage", "source_table", "read", "loaded", "unchanged", "merged",
                                           "quarantined", "filtered", "accounted", "difference", "balanced"}
@@ -125,11 +128,11 @@ def test_one_failing_check_makes_the_verdict_fail_and_is_named(loaded_url: URL, 
 
 def test_warnings_nothing_checked_and_stale_checks(loaded_url: URL, engine_of: Any) -> None:
     eng = engine_of(loaded_url)
-    assert build_report(eng).verdict.status == NOT_RECONCILED  # loaded, never reconciled
+    assert build_report(eng).verdict.status == INCOMPLETE  # loaded, never reconciled
     run = pass_everything(eng)
     add_check(eng, run, "istv_assault", "gx_suite", "warn", "2 grid references at the boundary")
     report = build_report(eng)
-    assert report.verdict.status == PASS_WITH_WARNINGS
+    assert report.verdict.status == PASS  # warnings pass (exit 0), and are listed
     assert report.verdict.reasons == ("istv_assault: check gx_suite WARN — 2 grid references at the boundary",)
     # a check recorded before the stage's latest run proves nothing about it
     with eng.connect() as c:
@@ -138,9 +141,11 @@ def test_warnings_nothing_checked_and_stale_checks(loaded_url: URL, engine_of: A
         c.execute(text("DELETE FROM ledger.check_result WHERE stage = 'mps_crime'"))
     add_check(eng, first_run, "mps_crime", "accounting", "pass", "recorded before the load")
     report = build_report(eng)
-    assert report.verdict.status == NOT_RECONCILED
+    assert report.verdict.status == INCOMPLETE
     mps = next(s for s in report.stages if s.stage == "mps_crime")
-    assert mps.verdict == NOT_RECONCILED and "no reconciliation results since its full run" in mps.reasons[0]
+    assert mps.verdict == INCOMPLETE and mps.verdict_state == "stale"
+    assert "after its latest checks (run" in mps.reasons[0]
+    assert "no reconciliation results since its full run" in mps.reasons[1]
 
 
 def test_an_accepted_failure_is_a_warning_with_who_and_why(loaded_url: URL, engine_of: Any) -> None:
@@ -152,7 +157,7 @@ def test_an_accepted_failure_is_a_warning_with_who_and_why(loaded_url: URL, engi
                        "(:r, 'las_assault', 'stage_accepted', 'qa.lead@box', CAST(:d AS jsonb))"),
                   dict(r=run, d=json.dumps({"reason": "known bad partner file, ticket SS-42"})))
     report = build_report(eng)
-    assert report.verdict.status == PASS_WITH_WARNINGS
+    assert report.verdict.status == PASS_WITH_ACCEPTED
     las = next(s for s in report.stages if s.stage == "las_assault")
     assert las.accepted is not None and las.accepted.by == "qa.lead@box"
     html = render_html(report)
@@ -290,7 +295,7 @@ def test_a_run_id_reports_that_run_only(loaded_url: URL, engine_of: Any) -> None
 
 def test_a_target_with_nothing_loaded_says_so(target_url: URL, engine_of: Any, tmp_path: Path) -> None:
     report = build_report(engine_of(target_url))
-    assert report.empty and report.verdict.status == NOT_RECONCILED
+    assert report.empty and report.verdict.status == INCOMPLETE
     assert report.verdict.reasons == ("nothing has been loaded into this target yet",)
     paths = write_reports(report, tmp_path / "r")
     assert sorted(p.name for p in paths) == ["report.html", "report.json", "report.md"]
@@ -310,13 +315,15 @@ def test_cli_writes_the_chosen_formats_and_check_gives_the_exit_code(loaded_url:
                                                                       capsys: Any) -> None:
     monkeypatch.setenv("SAFESTATS_TARGET_URL", loaded_url.render_as_string(hide_password=False))
     monkeypatch.chdir(tmp_path)
-    assert main(["report"]) == 0  # NOT RECONCILED, but written: exit 0 without --check
-    (folder,) = (tmp_path / "reports").iterdir()
+    assert main(["report"]) == 0  # INCOMPLETE, but written: exit 0 without --check
+    (folder,) = (tmp_path / "reports").iterdir()  # relative to the working folder
     assert sorted(p.name for p in folder.iterdir()) == ["report.html", "report.json", "report.md"]
-    out = capsys.readouterr().out
-    assert "NOT RECONCILED" in out and "report.html" in out
+    out = capsys.readouterr()
+    assert "INCOMPLETE" in out.out and "report.html" in out.out
+    assert "INCOMPLETE: 0 of 10 stages reconciled; 10 never checked" in out.err
     assert main(["report", "--out", "x", "--format", "json", "--check"]) == 3
     assert [p.name for p in (tmp_path / "x").iterdir()] == ["report.json"]
+    assert "error: INCOMPLETE: 0 of 10 stages reconciled" in capsys.readouterr().err
     eng = engine_of(loaded_url)
     run = pass_everything(eng)
     assert main(["report", "--out", "y", "--format", "md,html", "--check"]) == 0
@@ -354,7 +361,8 @@ def test_a_delta_after_the_checks_makes_them_stale_and_adds_its_accounting(loade
     report = build_report(eng)
     las = next(s for s in report.stages if s.stage == "las_assault")
     assert las.runs == (full, delta) and las.load_run_id == delta
-    assert las.verdict == NOT_RECONCILED and "since its delta run" in las.reasons[0]
+    assert las.verdict == INCOMPLETE and las.verdict_state == "stale"
+    assert f"the delta run {delta} wrote to it" in las.reasons[0] and "since its delta run" in las.reasons[1]
     assert [a.run_id for a in report.accounting if a.stage == "las_assault"] == [full, delta]
     assert not [c for c in report.checks if c.stage == "las_assault"]  # all older than the delta
     run = reconcile_run(eng)
@@ -364,7 +372,7 @@ def test_a_delta_after_the_checks_makes_them_stale_and_adds_its_accounting(loade
     assert [s.stage for s in only.stages] == ["las_assault"] and [a.run_id for a in only.accounting] == [delta]
 
 
-def test_a_stage_rolled_back_entirely_does_not_count(loaded_url: URL, engine_of: Any) -> None:
+def test_a_stage_rolled_back_entirely_makes_the_migration_incomplete(loaded_url: URL, engine_of: Any) -> None:
     eng = engine_of(loaded_url)
     pass_everything(eng)
     with eng.connect() as c:
@@ -374,7 +382,38 @@ def test_a_stage_rolled_back_entirely_does_not_count(loaded_url: URL, engine_of:
     _event(eng, lfb, "lfb_incident", "stage_rolled_back", {"run_id": lfb})
     report = build_report(eng)
     lfb_stage = next(s for s in report.stages if s.stage == "lfb_incident")
-    assert lfb_stage.verdict == "ROLLED_BACK" and lfb_stage.runs == ()
+    assert lfb_stage.verdict == INCOMPLETE and lfb_stage.verdict_state == "rolled_back" and lfb_stage.runs == ()
     assert not [a for a in report.accounting if a.stage == "lfb_incident"]
-    assert report.verdict.status == PASS  # the other stages pass; nothing of lfb_incident is left to prove
-    assert "ROLLED BACK" in render_html(report)
+    # the other stages pass, but a planned stage is not in the target: nothing is migrated for it
+    assert report.verdict.status == INCOMPLETE
+    assert report.verdict.summary == "INCOMPLETE: 9 of 10 stages reconciled; lfb_incident rolled back"
+    assert "rolled back" in render_html(report)
+
+
+def test_check_on_a_target_with_only_boroughs_loaded_is_incomplete_and_lists_every_planned_stage(
+        legacy_sqlite: Path, target_url: URL, tmp_path: Path, monkeypatch: Any, capsys: Any) -> None:
+    """Issue 10: `report --check` on a target where only `boroughs` was loaded said PASS, exit 0."""
+    from migration.console import RecordingConsole
+    from migration.steps.runner import Runner
+    from tests.steps.conftest import settings_for
+
+    runner = Runner(settings_for(legacy_sqlite, target_url), RecordingConsole())  # the gate reconciles it
+    try:
+        runner.run(["boroughs"])
+    finally:
+        runner.close()
+    monkeypatch.setenv("SAFESTATS_TARGET_URL", target_url.render_as_string(hide_password=False))
+    monkeypatch.delenv("SAFESTATS_MAPPINGS_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)  # the shipped mapping files say what is planned, from any folder
+    assert main(["report", "--out", "r", "--check"]) == 3
+    err = capsys.readouterr().err
+    assert "INCOMPLETE: 1 of 10 stages reconciled; 9 not started" in err
+    data = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert data["verdict"]["status"] == "INCOMPLETE" and data["verdict"]["planned"] == 10
+    stages = {s["stage"]: (s["verdict"], s["verdict_state"]) for s in data["stages"]}
+    assert len(stages) == 10 and stages["boroughs"] == ("PASS", "reconciled")
+    assert stages["istv_assault"] == ("INCOMPLETE", "not_started")
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "INCOMPLETE: 1 of 10 stages reconciled" in html and "1 / 10" in html and "istv_assault" in html
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "**INCOMPLETE: 1 of 10 stages reconciled; 9 not started**" in md and "| istv_assault |" in md

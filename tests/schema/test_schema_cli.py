@@ -141,3 +141,27 @@ def test_cli_round_trip_with_the_refusal_and_force(monkeypatch, capsys, pg_url: 
     assert LEDGER_HEAD in captured.out and DATA_HEAD not in captured.out
     assert "schema upgrade" in captured.err  # not at every head
     assert "s3cret-pw" not in captured.out + captured.err
+
+
+@pytest.mark.postgres
+def test_upgrade_head_brings_every_branch_to_its_head(monkeypatch, capsys, pg_url: URL) -> None:
+    """`schema upgrade head` is what every Alembic user types: with two branches Alembic itself
+    refuses it ("Multiple head revisions"); here it means every branch, like `heads` or nothing."""
+    monkeypatch.setenv("SAFESTATS_TARGET_URL", _url_text(pg_url))
+    assert main(["schema", "upgrade", "--sql", "head"]) == 0
+    out = capsys.readouterr().out
+    assert "CREATE TABLE core.incident (" in out and "CREATE TABLE ledger.run (" in out
+
+    assert main(["schema", "upgrade", "ledger@head"]) == 0  # one branch stays possible
+    assert f"→ {LEDGER_HEAD}" in capsys.readouterr().err
+    assert main(["schema", "upgrade", "head"]) == 0
+    err = capsys.readouterr().err
+    assert f"{LEDGER_HEAD} → {DATA_HEAD}, {LEDGER_HEAD}" in err and "Multiple head" not in err
+    for again in (["head"], ["heads"], []):
+        assert main(["schema", "upgrade", *again]) == 0
+        assert f"already at {DATA_HEAD}, {LEDGER_HEAD}" in capsys.readouterr().err
+    assert main(["schema", "current"]) == 0
+    out = capsys.readouterr().out
+    assert DATA_HEAD in out and LEDGER_HEAD in out and "not at every head" not in out
+    # a downgrade stays explicit: `head` means nothing there
+    assert main(["schema", "downgrade", "head"]) == 3

@@ -55,8 +55,9 @@ def test_the_schema_commands_work_from_an_installed_wheel(tmp_path: Path, pg_url
     src = tmp_path / "src"
     src.mkdir()
     shutil.copy(REPO / "pyproject.toml", src)
-    shutil.copytree(REPO / "migration", src / "migration",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copy(REPO / "setup.py", src)
+    for folder in ("migration", "mappings", "checks"):  # the mapping and check files ship in the package
+        shutil.copytree(REPO / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     if (REPO / "README.md").exists():
         shutil.copy(REPO / "README.md", src)
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(src)])
