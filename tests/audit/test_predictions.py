@@ -1,0 +1,73 @@
+"""profile's predictions equal what `run` then records, for every stage (issue 12).
+
+The legacy database is the generated one with planted defects (tests/audit/conftest.py):
+a hospital that is quarantined (its ED rows then quarantine as UNKNOWN_HOSPITAL, a
+cascade between stages), a duplicate whose winner is quarantined (the key quarantined,
+the loser merged), unpadded dates and a blank key.  The predictions come from the
+reference evaluator with simulated lookups; the actuals from the ledger and the target
+after a real `run --all`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import NullPool
+
+from migration.audit.profile import profile
+from migration.steps.runner import load_specs, order_stages
+from tests.audit.conftest import CHECKS, MAPPINGS, run_all
+
+
+def _actual(url: URL, specs) -> tuple[dict[str, Counter], dict[str, Counter]]:  # type: ignore[no-untyped-def]
+    eng = create_engine(url, poolclass=NullPool)
+    fates: dict[str, Counter] = {}
+    flags: dict[str, Counter] = {}
+    with eng.connect() as c:
+        runs = dict(c.execute(text("SELECT stage, max(run_id) FROM ledger.event WHERE kind = 'stage_started' "
+                                   "GROUP BY stage")).all())
+        for stage, reason, n in c.execute(text(
+                "SELECT stage, reason_code, count(*) FROM ledger.quarantine GROUP BY 1, 2")):
+            fates.setdefault(stage, Counter())[("quarantine", reason)] += n
+        for stage, disp, reason, n in c.execute(text(
+                "SELECT stage, disposition, reason_code, count(*) FROM ledger.disposition GROUP BY 1, 2, 3")):
+            # a loaded row the target already held as it is (a seed row, say) is "load" to the profile
+            key = ("load", None) if disp == "unchanged" else (disp, reason)
+            fates.setdefault(stage, Counter())[key] += n
+        for stage, n in c.execute(text("SELECT stage, sum(rows_loaded) FROM ledger.table_count GROUP BY 1")):
+            if n:
+                fates.setdefault(stage, Counter())[("load", None)] += int(n)
+        for spec in specs:
+            for tm in spec.tables:
+                for tname, tspec in tm.targets.items():
+                    for col, cspec in tspec.columns.items():
+                        if cspec.kind != "flags":
+                            continue
+                        for f, n in c.execute(text(
+                                f"SELECT f, count(*) FROM {tname}, unnest({col}) f WHERE load_run_id = :r GROUP BY f"),
+                                dict(r=runs[spec.stage])):
+                            flags.setdefault(spec.stage, Counter())[(tname, f)] += n
+    eng.dispose()
+    return fates, flags
+
+
+def test_predictions_equal_the_run(planted_sqlite: Path, target_url: URL) -> None:
+    specs = order_stages(load_specs(MAPPINGS))
+    result = profile(make_url(f"sqlite:///{planted_sqlite}"), specs, checks_dir=CHECKS)
+    predicted = {s.stage: Counter({k: v for k, v in s.outcomes().items()}) for s in result.stages}
+    predicted_flags = {s.stage: Counter(s.flags()) for s in result.stages}
+    # the planted defects are predicted
+    assert predicted["istv_assault"][("quarantine", "UNKNOWN_HOSPITAL")] > 0
+    assert predicted["codes"][("quarantine", "UNRESOLVED_BOROUGH")] + sum(
+        n for (d, r), n in predicted["codes"].items() if d == "quarantine") > 0
+    mps = next(t for s in result.stages for t in s.tables if t.table == "tblMPSCrime")
+    assert mps.prediction.duplicates is not None and mps.prediction.duplicates.winners_quarantined >= 1
+
+    run_all(planted_sqlite, target_url, reconcile=False)
+    fates, flags = _actual(target_url, specs)
+    for spec in specs:
+        assert predicted[spec.stage] == fates.get(spec.stage, Counter()), (spec.stage, predicted[spec.stage], fates.get(spec.stage))
+        assert predicted_flags[spec.stage] == flags.get(spec.stage, Counter()), spec.stage
