@@ -39,7 +39,7 @@ from migration.audit.stats import ColumnStats, frame_shapes
 from migration.console import Console
 from migration.db.engines import check_connect, source_engine
 from migration.db.source import SourceReader
-from migration.errors import SourceError, StageError
+from migration.errors import SettingsError, SourceError
 from migration.mapping.spec import StageSpec
 from migration.secrets import redact_url
 
@@ -121,7 +121,7 @@ def _closure(specs: list[StageSpec], names: list[str]) -> tuple[list[StageSpec],
     by = {s.stage: s for s in specs}
     unknown = [n for n in names if n not in by]
     if unknown:
-        raise StageError(f"unknown stage(s): {', '.join(unknown)}",
+        raise SettingsError(f"unknown stage(s): {', '.join(unknown)}",
                          hint=f"stages are: {', '.join(s.stage for s in specs)}")
     wanted = set(names) if names else set(by)
     need: set[str] = set()
