@@ -22,18 +22,18 @@ from __future__ import annotations
 
 import io
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
+from migration.audit.masking import mask_example
 from migration.audit.simulate import SimulatedTarget
-from migration.audit.stats import EXAMPLES_PER_SHAPE, ShapeTally
+from migration.audit.stats import EXAMPLES_PER_SHAPE, ShapeTally, column_shapes
 from migration.db.source import Chunk
 from migration.mapping.spec import TableMappingSpec
-from migration.mapping.transforms.text import clean
-from migration.reconcile.extract import ChunkProcessor, source_keys
+from migration.reconcile.extract import ChunkProcessor, clean_column, source_keys
 from migration.reconcile.reference import ChunkReference
 
 
@@ -65,6 +65,47 @@ def raw_columns(tm: TableMappingSpec, extracted: list[str], ref: str) -> list[st
 
     visit(ref)
     return out
+
+
+def prediction_spec(tm: TableMappingSpec, keep_tables: set[str], extra_refs: set[str] | None = None) -> TableMappingSpec:
+    """The mapping with only what decides a row's fate, its flags and the reference rows later
+    lookups read: every rule, and the derives they need, unchanged; target columns that only
+    carry values to the target are left out (the reference need not compute them)."""
+    targets = {}
+    for tname, t in tm.targets.items():
+        if tname in keep_tables:
+            targets[tname] = t
+            continue
+        cols = {c: spec for c, spec in t.columns.items() if spec.kind == "flags"}
+        if cols:
+            targets[tname] = t.model_copy(update={"columns": cols})
+    refs = set(tm.business_key.columns) | set(extra_refs or ())
+    for rule in [*tm.filters, *tm.quarantine]:
+        if rule.reject:
+            refs.add(f"{rule.reject}.reject")
+        if rule.when is not None and rule.when.column:
+            refs.add(rule.when.column)
+    for t in targets.values():
+        refs.update(w.column for w in t.where if w.column)
+        refs.update(ex.from_ for ex in t.explode)
+        for c in t.columns.values():
+            refs.update(c.from_ or [])
+            refs.update(f"{d}.flags" for d in (c.flags or []))
+    if tm.duplicates is not None:
+        refs.update(tm.duplicates.partition or [])
+        refs.update(w.expr for w in tm.duplicates.winner)
+    needed: set[str] = set()
+
+    def visit(ref: str) -> None:
+        head = ref.split(".", 1)[0]
+        if "." in ref and head in tm.derive and head not in needed:
+            needed.add(head)
+            for a in tm.derive[head].args:
+                visit(a)
+
+    for r in refs:
+        visit(r)
+    return tm.model_copy(update={"targets": targets, "derive": {k: v for k, v in tm.derive.items() if k in needed}})
 
 
 @dataclass
@@ -100,6 +141,24 @@ class TablePrediction:
     relations: dict[str, Relation] = field(default_factory=dict)
     batch_rows: Counter[str] = field(default_factory=Counter)                # BatchID → rows carrying it
     sampled: bool = False
+
+    def merge(self, o: TablePrediction) -> None:
+        """Add the prediction of other chunks of the same table (from a worker process)."""
+        self.rows += o.rows
+        self.outcomes.update(o.outcomes)
+        self.flags.update(o.flags)
+        self.batch_rows.update(o.batch_rows)
+        for k, cols in o.classes.items():
+            mine = self.classes.setdefault(k, {})
+            for c, tally in cols.items():
+                mine.setdefault(c, ShapeTally()).merge(tally)
+        if o.duplicates is not None and self.duplicates is not None:
+            self.duplicates.winners_quarantined += o.duplicates.winners_quarantined
+        for name, r in o.relations.items():
+            mr = self.relations.setdefault(name, Relation(name))
+            mr.rows_with_value += r.rows_with_value
+            mr.orphans += r.orphans
+            mr.examples += [e for e in r.examples if e not in mr.examples][:max(0, 5 - len(mr.examples))]
 
     def count(self, disp: str) -> int:
         return sum(n for (d, _r), n in self.outcomes.items() if d == disp)
@@ -141,13 +200,18 @@ class TablePredictor:
     """The prediction of one legacy table, fed chunk by chunk."""
 
     def __init__(self, stage: str, tm: TableMappingSpec, lookups: dict[str, Any], lookup_tables: dict[str, Any],
-                 sim: SimulatedTarget, *, showable: Callable[[str], bool], mask: Callable[[str], str]) -> None:
+                 sim: SimulatedTarget | None, *, hidden: set[str], sim_tables: set[str] | None = None) -> None:
+        self.stage = stage
         self.tm = tm
-        self.ref = ProfileReference(tm, lookups, lookup_tables)
-        self.extracted = list(self.ref.extracted)
+        self.lookups = lookups
+        self.lookup_tables = lookup_tables
+        self.hidden = set(hidden)
         self.sim = sim
-        self.showable = showable
-        self.mask = mask
+        self.sim_tables = set(sim.tables) if sim is not None else set(sim_tables or ())
+        relation_refs = {f"{n}.{s.columns[0]}" for n, s in tm.lookups.items() if s.columns}
+        relation_refs |= {f"{n}.value" for n, d in tm.derive.items() if d.transform == "ref_lookup"}
+        self.ref = ProfileReference(prediction_spec(tm, self.sim_tables, relation_refs), lookups, lookup_tables)
+        self.extracted = list(self.ref.extracted)
         self.pred = TablePrediction(stage, tm.source.table)
         self.losers: set[str] = set()
         self.winners: dict[str, int] = {}
@@ -178,9 +242,21 @@ class TablePredictor:
                 self.relations.append((rel, [d.args[0]], f"{dname}.value"))
         for rel, _s, _e in self.relations:
             self.pred.relations[rel] = Relation(rel)
+        self.pred_relations = [rel for rel, _s, _e in self.relations]
+        self.losers_facts: DuplicateFacts | None = None
         self.batch_column = next((list(spec.match.values())[0] for spec in tm.lookups.values()
                                   if spec.table == "ref.import_batch" and len(spec.match) == 1), None)
-        self.sim_targets = [t for t in tm.targets if t in sim.tables]
+        self.sim_targets = [t for t in tm.targets if t in self.sim_tables]
+
+    def partial(self, frame: pl.DataFrame, row_no: int) -> TablePrediction:
+        """The prediction of one chunk on its own (what a worker process returns)."""
+        self.row_no = row_no
+        self.pred = TablePrediction(self.stage, self.tm.source.table)
+        self.pred.relations = {k: Relation(k) for k in self.pred_relations}
+        if self.losers_facts is not None:
+            self.pred.duplicates = DuplicateFacts(self.losers_facts.partition, self.losers_facts.reason)
+        self.add(frame)
+        return self.pred
 
     def processor(self) -> ChunkProcessor:
         return ChunkProcessor(self.tm, dict(self.ref.plain.lookups), dict(self.ref.plain.lookup_tables), {}, {}, set(), {}, "")
@@ -191,9 +267,20 @@ class TablePredictor:
         self.pred.duplicates = DuplicateFacts(
             partition=self.partition_columns, reason=self.dup_reason, groups=len(winners),
             rows_in_groups=sum(winners.values()), merged=len(losers))
+        self.losers_facts = DuplicateFacts(self.partition_columns, self.dup_reason)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"args": (self.stage, self.tm, self.lookups, self.lookup_tables, None),
+                "hidden": self.hidden, "sim_tables": self.sim_tables, "losers": self.losers,
+                "winners": self.winners, "facts": self.losers_facts}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(*state["args"], hidden=state["hidden"], sim_tables=state["sim_tables"])  # type: ignore[misc]
+        self.losers, self.winners, self.losers_facts = state["losers"], state["winners"], state["facts"]
 
     # ------------------------------------------------------------------ one chunk
-    def add(self, frame: pl.DataFrame, shapes: Mapping[str, pl.Series]) -> None:
+    def add(self, frame: pl.DataFrame, shapes: Mapping[str, pl.Series] | None = None) -> None:
+        shapes = shapes or {}
         n = frame.height
         tm, pred = self.tm, self.pred
         cols = {c: (frame.get_column(c).to_list() if c in frame.columns else [None] * n) for c in self.extracted}
@@ -216,7 +303,12 @@ class TablePredictor:
 
         def shapes_of(c: str) -> list[Any]:
             if c not in shape_lists:
-                shape_lists[c] = shapes[c].to_list() if c in shapes else [None] * n
+                if c in shapes:
+                    shape_lists[c] = shapes[c].to_list()
+                elif c in frame.columns:
+                    shape_lists[c] = column_shapes(frame.get_column(c)).to_list()
+                else:
+                    shape_lists[c] = [None] * n
             return shape_lists[c]
 
         tallies: dict[tuple[str, str, str], Counter[str]] = {}
@@ -228,11 +320,11 @@ class TablePredictor:
                 shape = "NULL" if sh is None else sh
                 k = (kind, name, c)
                 tallies.setdefault(k, Counter())[shape] += 1
-                if self.showable(c) and sh is not None:
+                if c not in self.hidden and sh is not None:
                     ex = examples.setdefault(k, {}).setdefault(shape, [])
                     if len(ex) < EXAMPLES_PER_SHAPE:
                         v = cols[c][i] if c in cols else frame.get_column(c)[i]
-                        m = self.mask(str(v))
+                        m = mask_example(v)
                         if m not in ex:
                             ex.append(m)
 
@@ -278,23 +370,26 @@ class TablePredictor:
                 continue
             r = pred.relations[rel]
             raws = [cols[c] for c in srcs]
+            given = [all(v is not None for v in t) for t in zip(*[clean_column(raw) for raw in raws], strict=True)]
             for i in range(n):
-                if all(clean(raw[i]) is not None for raw in raws):
+                if given[i]:
                     r.rows_with_value += 1
                     if found[i] is None:
                         r.orphans += 1
                         if len(r.examples) < 5:
                             v = "+".join(str(raw[i]) for raw in raws)
-                            if all(self.showable(c) for c in srcs) and v not in r.examples:
-                                r.examples.append(self.mask(v))
+                            if not (set(srcs) & self.hidden) and v not in r.examples:
+                                r.examples.append(mask_example(v))
         if self.batch_column is not None:
-            pred.batch_rows.update(b for b in (clean(v) for v in cols[self.batch_column]) if b is not None)
+            pred.batch_rows.update(b for b in clean_column(cols[self.batch_column]) if b is not None)
 
         # what this chunk writes to the reference tables later lookups read
-        for tname in self.sim_targets:
+        sim = self.sim
+        for tname in self.sim_targets if sim is not None else ():
+            assert sim is not None
             rows = out.targets[tname]
             names = list(rows.columns)
-            self.sim.upsert(tname, ({c: rows.columns[c][j] for c in names}
+            sim.upsert(tname, ({c: rows.columns[c][j] for c in names}
                                     for j, i in enumerate(rows.source) if disp[i] == "load"))
 
 

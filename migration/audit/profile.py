@@ -20,8 +20,11 @@ decoded by :mod:`migration.db.codec`).  No target is needed.
 
 from __future__ import annotations
 
+import io
+import multiprocessing
 import time
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +44,7 @@ from migration.db.engines import check_connect, source_engine
 from migration.db.source import SourceReader
 from migration.errors import SettingsError, SourceError
 from migration.mapping.spec import StageSpec
+from migration.reconcile.extract import PARALLEL_ROWS, workers_default
 from migration.secrets import redact_url
 
 SCHEMA_VERSION = 1
@@ -57,6 +61,7 @@ class TableProfile:
     unmapped_columns: list[str] = field(default_factory=list)
     not_read: list[str] = field(default_factory=list)     # personal_data.drop: never read
     watermark: dict[str, Any] | None = None
+    workers: int = 1                 # processes that evaluated the reference
 
 
 @dataclass
@@ -194,8 +199,7 @@ def _table(reader: SourceReader, spec: StageSpec, tm: Any, sim: SimulatedTarget,
                           f"{spec.stage} reads", hint="run `safestats-migrate preflight` for the schema drift")
     secret = sensitive_columns(tm, live, sensitive)
     read = [c for c in live if c not in dropped]
-    predictor = TablePredictor(spec.stage, tm, sim.lookups(), sim.table_lookups(tm), sim,
-                               showable=lambda c: c not in secret, mask=mask_example)
+    predictor = TablePredictor(spec.stage, tm, sim.lookups(), sim.table_lookups(tm), sim, hidden=secret)
     step = min(chunk_rows, sample) if sample else chunk_rows
 
     def stream(columns: list[str], rows: int) -> Any:
@@ -216,24 +220,46 @@ def _table(reader: SourceReader, spec: StageSpec, tm: Any, sim: SimulatedTarget,
         losers, winners = find_losers(proc, stream(names, step * 2), names)
         predictor.set_duplicates(losers, winners)
     stats = {c: ColumnStats(c, showable=c not in secret, mask=mask_example) for c in read} if report else {}
-    total = reader.count(table) if console is not None else None
+    total: int | None = reader.count(table)
     rows = 0
     progress_cm = console.progress(f"profile {spec.stage}: {table}", total) if console is not None else None
     bar = progress_cm.__enter__() if progress_cm is not None else None
+    workers = workers_default()
+    parallel = (tm.source.key is not None and not predictor.sim_targets and workers >= 2
+                and (total if total is not None else reader.count(table)) >= PARALLEL_ROWS and not sample)
+    pool: ProcessPoolExecutor | None = None
+    pending: deque[Future[TablePrediction]] = deque()
     try:
+        if parallel:
+            # the reference is pure Python: chunks are evaluated by worker processes (as reconciliation
+            # does) while this process reads the next chunk and keeps the column statistics
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_worker_init, initargs=(predictor,))
+        row_no = 1
         for chunk in stream(read, step):
             frame = chunk.frame
+            if pool is not None:
+                pending.append(pool.submit(_worker_add, _ipc(frame.select(
+                    [c for c in predictor.extracted if c in frame.columns])), row_no))
             shapes: dict[str, pl.Series] = {}
             if report:
                 shapes = frame_shapes(frame)
                 for c, st in stats.items():
                     if c in frame.columns:
                         st.update(frame.get_column(c), shapes[c])
-            predictor.add(frame, shapes)
+            if pool is None:
+                predictor.add(frame, shapes)
+            while pending and (len(pending) > 2 * workers or pending[0].done()):
+                predictor.pred.merge(pending.popleft().result())
+            row_no += chunk.size
             rows += chunk.size
             if bar is not None:
                 bar.advance(chunk.size)
+        while pending:
+            predictor.pred.merge(pending.popleft().result())
     finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
         if progress_cm is not None:
             progress_cm.__exit__(None, None, None)
     predictor.pred.sampled = sample is not None
@@ -246,7 +272,27 @@ def _table(reader: SourceReader, spec: StageSpec, tm: Any, sim: SimulatedTarget,
                      "min": st.min_text, "max": st.max_text}
     return TableProfile(spec.stage, table, rows, time.monotonic() - t0, list(stats.values()), predictor.pred,
                         unmapped_columns=[c for c in live if c not in tm.source.columns],
-                        not_read=sorted(dropped & set(live)), watermark=watermark)
+                        not_read=sorted(dropped & set(live)), watermark=watermark,
+                        workers=workers if parallel else 1)
+
+
+_PREDICTOR: TablePredictor | None = None
+
+
+def _worker_init(predictor: TablePredictor) -> None:
+    global _PREDICTOR
+    _PREDICTOR = predictor
+
+
+def _worker_add(ipc: bytes, row_no: int) -> TablePrediction:
+    assert _PREDICTOR is not None
+    return _PREDICTOR.partial(pl.read_ipc(io.BytesIO(ipc)), row_no)
+
+
+def _ipc(frame: pl.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.write_ipc(buf)
+    return buf.getvalue()
 
 
 def _batch_mismatches(sim: SimulatedTarget, stages: list[StageProfile]) -> tuple[list[BatchMismatch], int]:

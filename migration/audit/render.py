@@ -54,7 +54,7 @@ def _stage_dict(s: StageProfile) -> dict[str, Any]:
             "rows_per_second": round(est.rows_per_second), "basis": est.basis,
             "target_bytes": est.target_bytes, "size_basis": est.size_basis},
         "tables": [{
-            "table": t.table, "rows": t.rows, "seconds": round(t.seconds, 2),
+            "table": t.table, "rows": t.rows, "seconds": round(t.seconds, 2), "workers": t.workers,
             "not_read": t.not_read, "unmapped_columns": t.unmapped_columns,
             "columns": [c.to_dict() for c in t.columns],
             "predictions": _reason_rows(t.prediction),

@@ -71,3 +71,31 @@ def test_predictions_equal_the_run(planted_sqlite: Path, target_url: URL) -> Non
     for spec in specs:
         assert predicted[spec.stage] == fates.get(spec.stage, Counter()), (spec.stage, predicted[spec.stage], fates.get(spec.stage))
         assert predicted_flags[spec.stage] == flags.get(spec.stage, Counter()), spec.stage
+
+
+def test_worker_processes_predict_the_same(planted_sqlite: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Large tables are evaluated by worker processes: the same predictions, flags, value classes and facts."""
+    import migration.audit.profile as profile_module
+
+    specs = order_stages(load_specs(MAPPINGS))
+
+    def run() -> dict:  # type: ignore[type-arg]
+        r = profile(make_url(f"sqlite:///{planted_sqlite}"), specs, stages=["mps_crime"], checks_dir=CHECKS,
+                    chunk_rows=3000)
+        d = r.to_dict()
+        for key in ("seconds", "generated_at"):
+            d.pop(key)
+        for s in d["stages"]:
+            for t in s["tables"]:
+                t.pop("seconds")
+                t["parallel"] = t.pop("workers") > 1
+        return d
+
+    serial = run()
+    monkeypatch.setattr(profile_module, "PARALLEL_ROWS", 1000)
+    monkeypatch.setattr(profile_module, "workers_default", lambda: 2)
+    parallel = run()
+    mps = next(t for s in parallel["stages"] for t in s["tables"] if t["table"] == "tblMPSCrime")
+    assert mps.pop("parallel") is True
+    next(t for s in serial["stages"] for t in s["tables"] if t["table"] == "tblMPSCrime").pop("parallel")
+    assert serial == parallel
