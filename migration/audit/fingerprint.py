@@ -228,11 +228,18 @@ def record(conn: Connection, fingerprint: dict[str, Any], *, recorded_by: str, s
 
 
 def record_first_baseline(target: Engine, source: Engine) -> bool:
-    """At the start of a full run: record the legacy fingerprint when none is recorded yet."""
+    """At the start of a full run: record the legacy fingerprint when none is recorded yet.
+
+    Never stops the run: a catalog the login may not read leaves no baseline, and
+    ``preflight`` says so (a WARN naming what to do)."""
     with target.begin() as conn:
         if latest(conn) is not None:
             return False
-        record(conn, capture(source), recorded_by="run", source=redact_url(source.url))
+        try:
+            fp = capture(source)
+        except SourceError:
+            return False
+        record(conn, fp, recorded_by="run", source=redact_url(source.url))
     return True
 
 

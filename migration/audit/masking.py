@@ -8,9 +8,9 @@
 - Every example of the other columns goes through the identifier scrubber
   (:func:`migration.mapping.transforms.scrub.scrub_location_text`): when it finds nothing
   to remove, the value is shown as it is (control characters written ``\\x00``); when it
-  does, a code-like value (one word of at most 20 characters without a run of 9 or more
-  digits: a date, a time, a number, a reference — never an NHS or phone number, an e-mail
-  or words) is still shown, and anything else is replaced by the scrubber's output.  Registered secrets are masked last (:func:`migration.secrets.scrub`).
+  does, a code-like value (no letters, or one word of at most 20 characters; never 9 or
+  more digits in a row, an NHS or phone number's spaced form or an e-mail: a date, a time,
+  a number, a reference) is still shown, and anything else is replaced by the scrubber's output.  Registered secrets are masked last (:func:`migration.secrets.scrub`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from migration.secrets import scrub
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _LENGTH = re.compile(r"\((\d+)\)")
 FREE_TEXT_LENGTH = 10
-_LONG_DIGITS = re.compile(r"\d(?:[\s\-./]?\d){8}")
+_LONG_DIGITS = re.compile(r"\d{9,}|\d{3}[ -]\d{3}[ -]\d{4}|\b0\d{3,4}[ -]\d{3}[ -]?\d{3,4}\b")
 
 
 def visible(v: str) -> str:
@@ -47,11 +47,13 @@ def mask_example(value: Any) -> str:
 
 
 def _code_like(v: str) -> bool:
-    """A date, time, number or reference code: one word of at most 20 characters, no e-mail, no
-    run of 9 or more digits (NHS and phone numbers have 10 or more)."""
+    """A date, time, number or reference code: no letters (a date with its time), or one word of at
+    most 20 characters; never an e-mail, 9 or more digits in a row, or an NHS or phone number's
+    spaced form."""
     s = v.strip()
-    return (len(s) <= 20 and not any(ch.isspace() for ch in s) and "@" not in s
-            and _LONG_DIGITS.search(s) is None)
+    if "@" in s or _LONG_DIGITS.search(s) is not None or len(s) > 30:
+        return False
+    return not any(ch.isalpha() for ch in s) or (len(s) <= 20 and not any(ch.isspace() for ch in s))
 
 
 def _is_free_text(type_name: str) -> bool:
