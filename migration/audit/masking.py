@@ -31,6 +31,9 @@ _LONG_DIGITS = re.compile(r"\d{9,}|\d{3}[ -]\d{3}[ -]\d{4}|\b0\d{3,4}[ -]\d{3}[ 
 
 
 def visible(v: str) -> str:
+    """Control characters written ``\\x00``; an empty or space-padded value quoted (``'  '``)."""
+    if v == "" or v.strip() != v:
+        v = "'" + v + "'"
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", v)
 
 

@@ -114,13 +114,14 @@ def class_lines(r: ProfileResult, limit: int = 40) -> list[str]:
             for (kind, name), cols in t.prediction.classes.items():
                 verb = {"quarantine": "quarantined", "filter": "filtered", "merged": "merged",
                         "flag": "flagged"}.get(kind, kind)
+                rank = {"quarantine": 0, "filter": 1, "merged": 2}.get(kind, 3)
                 for col, tally in cols.items():
                     for shape, n in tally.summary.top(3):
                         ex = tally.examples.get(shape, [])
-                        items.append((n, f"{t.table}.{col}: {n:,} rows in shape `{shape}` → {verb} {name}"
-                                         + (f" (e.g. {', '.join(ex[:2])})" if ex else "")))
-    items.sort(key=lambda x: -x[0])
-    return [scrub(line) for _n_, line in items[:limit]]
+                        items.append((rank, -n, f"{t.table}.{col}: {n:,} rows in shape `{shape}` → {verb} {name}"
+                                      + (f" (e.g. {', '.join(ex[:2])})" if ex else "")))
+    items.sort(key=lambda x: (x[0], x[1]))
+    return [scrub(line) for _r, _n_, line in items[:limit]]
 
 
 def fact_lines(r: ProfileResult) -> list[str]:

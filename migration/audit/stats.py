@@ -8,7 +8,7 @@ stay as they are.  Runs are compressed where their length carries no meaning: le
 controls and spaces longer than 4 are cut to 4 (as word shapes do), digit runs are kept
 up to 8 (their widths are what tells ``9/3/2010`` — ``9/9/9999`` — from ``09/03/2010`` —
 ``99/99/9999``, or an easting ``999999.9``) and longer ones end in ``+``.  A shape is at
-most 40 characters (then ``…``).
+most 40 characters (then ``…``); the empty string's shape is ``(empty)``.
 
 Sketches keep memory flat whatever the table size:
 
@@ -34,6 +34,8 @@ TOP_CAPACITY = 256
 SHAPE_CAPACITY = 128
 SHAPE_MAX = 40
 EXAMPLES_PER_SHAPE = 3
+#: the shape of the empty string
+EMPTY = "(empty)"
 
 
 def shape_expr(e: pl.Expr) -> pl.Expr:
@@ -47,7 +49,8 @@ def shape_expr(e: pl.Expr) -> pl.Expr:
          .str.replace_all(r"\^{5,}", "^^^^")
          .str.replace_all(" {5,}", "    ")
          .str.replace_all("9{9,}", "99999999+"))
-    return pl.when(s.str.len_chars() > SHAPE_MAX).then(s.str.slice(0, SHAPE_MAX) + pl.lit("…")).otherwise(s)
+    return (pl.when(s.str.len_chars() > SHAPE_MAX).then(s.str.slice(0, SHAPE_MAX) + pl.lit("…"))
+            .when(s == "").then(pl.lit(EMPTY)).otherwise(s))
 
 
 _ASCII_PLAIN = r"^[\x20-\x7e]*$"
@@ -58,7 +61,8 @@ def ascii_shape_expr(e: pl.Expr) -> pl.Expr:
     s = (e.str.replace_all("[0-9]", "9").str.replace_all("[A-Z]", "A").str.replace_all("[a-z]", "a")
          .str.replace_all("A{5,}", "AAAA").str.replace_all("a{5,}", "aaaa").str.replace_all(" {5,}", "    ")
          .str.replace_all("9{9,}", "99999999+"))
-    return pl.when(s.str.len_chars() > SHAPE_MAX).then(s.str.slice(0, SHAPE_MAX) + pl.lit("…")).otherwise(s)
+    return (pl.when(s.str.len_chars() > SHAPE_MAX).then(s.str.slice(0, SHAPE_MAX) + pl.lit("…"))
+            .when(s == "").then(pl.lit(EMPTY)).otherwise(s))
 
 
 def shapes_of(series: pl.Series) -> pl.Series:

@@ -11,7 +11,7 @@ from migration.audit.stats import KMV, ColumnStats, MisraGries, column_shapes, s
 
 @pytest.mark.parametrize(("value", "shape"), [
     ("9/3/2010", "9/9/9999"), ("09/03/2010", "99/99/9999"), ("521277.0", "999999.9"), ("\x00CAMDEN", "^AAAA"),
-    ("27/8/2014", "99/9/9999"), ("9:1", "9:9"), ("", ""), ("MP10SD0002442", "AA99AA9999999"),
+    ("27/8/2014", "99/9/9999"), ("9:1", "9:9"), ("", "(empty)"), ("MP10SD0002442", "AA99AA9999999"),
     ("Kensington & Chelsea", "Aaaaa & Aaaaa"), ("Café\tNero", "Aaaa^Aaaa"), ("ÉCOLE", "AAAA"),
     ("12345678901", "99999999+"), ("a\u0085b", "a^a"),
 ])
