@@ -3,8 +3,8 @@
 Throughput comes from earlier runs on this target when there are any (the ledger's
 ``stage_loaded`` events record the rows read and the seconds of every stage load), else
 from the benchmark's figures (runbooks/benchmark.md: the whole migration at scale 0.1,
-1,029,097 rows in 35.4–37.0 s on a 2-core machine).  Size: bytes per loaded row of the
-stage's target tables on this target when they hold rows, else the benchmark's figure.
+1,029,097 rows in 35.4–37.0 s on a 2-core machine).  Size: the bytes per loaded row a
+target measured at scale 0.1 holds (database size, indexes and ledger included).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 
 #: rows per second of a whole-migration load (benchmark, scale 0.1, 2 cores)
 BENCH_ROWS_PER_SECOND = 28_000
-#: bytes the target holds per loaded legacy row, indexes included (measured at scale 0.1)
-BENCH_BYTES_PER_ROW = 900
+#: bytes the target database holds per loaded legacy row, indexes and ledger included (measured at
+#: scale 0.1, seed 42: 672 MB for 1,024,324 loaded rows)
+BENCH_BYTES_PER_ROW = 660
 
 
 @dataclass
@@ -35,14 +36,13 @@ class StageEstimate:
     size_basis: str
 
 
-def _measured(target_url: URL | None) -> tuple[dict[str, float], dict[str, float]]:
-    """(stage → rows/s of its latest load, stage → bytes per loaded row) on the target, if readable."""
+def _measured(target_url: URL | None) -> dict[str, float]:
+    """stage → rows/s of its latest load on the target, where the ledger records one."""
     if target_url is None:
-        return {}, {}
+        return {}
     from migration.db.engines import target_engine
 
     speed: dict[str, float] = {}
-    size: dict[str, float] = {}
     try:
         eng = target_engine(target_url)
         try:
@@ -50,22 +50,22 @@ def _measured(target_url: URL | None) -> tuple[dict[str, float], dict[str, float
                 rows = conn.execute(text(
                     "SELECT DISTINCT ON (stage) stage, detail FROM ledger.event WHERE kind = 'stage_loaded' "
                     "ORDER BY stage, event_id DESC")).all()
-                for stage, detail in rows:
-                    d: dict[str, Any] = dict(detail or {})
-                    read = sum(int(c.get("rows_read", 0)) for c in d.get("counts", []))
-                    secs = float(d.get("seconds") or 0)
-                    if read >= 1000 and secs > 0:
-                        speed[stage] = read / secs
         finally:
             eng.dispose()
     except Exception:  # no target, no ledger yet: the benchmark's figures stand
-        return {}, {}
-    return speed, size
+        return {}
+    for stage, detail in rows:
+        d: dict[str, Any] = dict(detail or {})
+        read = sum(int(c.get("rows_read", 0)) for c in d.get("counts", []))
+        secs = float(d.get("seconds") or 0)
+        if read >= 1000 and secs > 0:
+            speed[stage] = read / secs
+    return speed
 
 
 def estimate_stages(stages: list[StageProfile], target_url: URL | None) -> None:
     """Fill each stage's :class:`StageEstimate` (in place)."""
-    speed, _size = _measured(target_url)
+    speed = _measured(target_url)
     for s in stages:
         rows = s.rows
         outcomes = s.outcomes()
@@ -76,8 +76,8 @@ def estimate_stages(stages: list[StageProfile], target_url: URL | None) -> None:
             rps, basis = float(BENCH_ROWS_PER_SECOND), "benchmark figure (runbooks/benchmark.md)"
         s.estimate = StageEstimate(rows=rows, rows_to_load=to_load, seconds=rows / rps if rps else 0.0,
                                    rows_per_second=rps, basis=basis, target_bytes=to_load * BENCH_BYTES_PER_ROW,
-                                   size_basis=f"{BENCH_BYTES_PER_ROW} bytes per loaded row, indexes included "
-                                              "(benchmark target at scale 0.1)")
+                                   size_basis=f"{BENCH_BYTES_PER_ROW} bytes per loaded row, indexes and ledger "
+                                              "included (measured at scale 0.1)")
 
 
 def total_target_bytes(stages: list[StageProfile]) -> int:

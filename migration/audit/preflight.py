@@ -22,7 +22,7 @@ from migration.secrets import redact_url, scrub
 from migration.settings import Settings
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
-#: bytes the target holds per legacy row, indexes included (see migration.audit.estimate)
+#: lines of the schema diff shown in a WARN
 DIFF_LINES = 20
 
 
