@@ -22,6 +22,7 @@ from migration.legacy import generate
 from migration.steps.runner import load_specs, order_stages
 from tests.audit.conftest import MAPPINGS
 from tests.conftest import MARIADB_ODBC, MARIADB_URL_TEMPLATE
+from tests.steps.conftest import SCALE
 
 MAPPED = ("tblMPSCrime", "Outcome")          # a column the police mapping reads
 UNMAPPED = ("tblMPSCrime", "Notes")          # a column no mapping declares (added before the baseline)
@@ -86,7 +87,7 @@ def mariadb_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[URL]:
     conn.close()
     url = make_url(MARIADB_URL_TEMPLATE.format(db=name))
     try:
-        generate(url, 0.001, 7, tmp_path_factory.mktemp("m") / "manifest.json", console=RecordingConsole())
+        generate(url, SCALE, 7, tmp_path_factory.mktemp("m") / "manifest.json", console=RecordingConsole())
         _maria(name, "ALTER TABLE tblMPSCrime ADD COLUMN Notes VARCHAR(100) NULL")
         yield url
     finally:
@@ -188,3 +189,18 @@ def test_mariadb_unmapped_column_drift_warns(mariadb_case, what: str) -> None:  
     drifts, elsewhere = _check(url, mutate, what, *UNMAPPED)
     assert not [d for d in drifts if d.fatal], drifts
     assert elsewhere and all("tblMPSCrime.Notes" in line for line in elsewhere), elsewhere
+
+
+@pytest.mark.mariadb
+def test_profile_reads_mariadb_as_the_loader_does(mariadb_case, legacy_sqlite: Path) -> None:  # type: ignore[no-untyped-def]
+    """The generator writes the same rows whatever the engine (same seed and scale as the SQLite
+    legacy of the runner tests): read over pyodbc, every prediction and flag count is the same."""
+    from migration.audit.profile import profile
+    from tests.audit.conftest import CHECKS
+
+    url, _mutate = mariadb_case
+    specs = _specs()
+    maria = profile(url, specs, checks_dir=CHECKS)
+    lite = profile(make_url(f"sqlite:///{legacy_sqlite}"), specs, checks_dir=CHECKS)
+    assert maria.prediction_counts() == lite.prediction_counts()
+    assert [s.flags() for s in maria.stages] == [s.flags() for s in lite.stages]

@@ -65,3 +65,13 @@ def test_profile_unknown_stage_is_a_usage_error(planted_sqlite: Path) -> None:
     proc = cli(["profile", "no_such_stage"], planted_sqlite, NO_TARGET)
     assert proc.returncode == 2, proc.stderr
     assert "unknown stage" in proc.stderr
+
+
+def test_profile_sample_reads_only_the_first_rows(planted_sqlite: Path) -> None:
+    proc = cli(["profile", "mps_crime", "--sample", "500", "--json", "-"], planted_sqlite, NO_TARGET,
+               env_extra={"SAFESTATS_CHECKS_DIR": str(CHECKS)})
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["sample"] == 500 and any("sampled" in n for n in data["notes"])
+    mps = data["stages"][0]["tables"][0]
+    assert mps["rows"] == 500 and sum(data["stages"][0]["predicted"].values()) == 500
