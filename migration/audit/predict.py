@@ -21,9 +21,12 @@ For each legacy table, in the order ``run`` loads them:
 from __future__ import annotations
 
 import io
+import sqlite3
+import tempfile
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -167,33 +170,47 @@ class TablePrediction:
 def find_losers(proc: ChunkProcessor, chunks: Iterator[Chunk], names: list[str]) -> tuple[set[str], dict[str, int]]:
     """The losers of the duplicate rule (source keys) and the size of each winner's group.
 
-    The same ranking as :meth:`migration.reconcile.extract.TablePass._rank`: per partition,
-    by the declared order with NULLs last, then the row read last first."""
+    The same window query as :meth:`migration.reconcile.extract.TablePass._rank` (per
+    partition, by the declared order with NULLs last, then the row read last first), run in
+    a temporary SQLite file instead of PostgreSQL so that memory stays flat: SQLite sorts on
+    disk, compares text byte by byte (PostgreSQL's ``COLLATE "C"``) and booleans as 0 < 1."""
     dup = proc.tm.duplicates
     assert dup is not None
-    cols = ["s", "rn", "p"] + [f"w{i}" for i in range(len(dup.winner))]
+    ws = [f"w{i}" for i in range(len(dup.winner))]
+    cols = ["s", "rn", "p", *ws]
     schema: dict[str, Any] = {"s": pl.String, "rn": pl.Int64, "p": pl.String}
     for i, w in enumerate(dup.winner):
         schema[f"w{i}"] = pl.Boolean if w.equals is not None else pl.Int64 if w.type == "int" else pl.String
-    frames = []
-    row_no = 1
-    for chunk in chunks:
-        data = proc.dup_rows({c: (chunk.frame.get_column(c).to_list() if c in chunk.frame.columns
-                                  else [None] * chunk.size) for c in names}, chunk.size, row_no)
-        row_no += chunk.size
-        if data:
-            frames.append(pl.read_csv(io.BytesIO(data), has_header=False, new_columns=cols, schema=schema,
-                                      null_values="\\N").filter(pl.col("p").is_not_null()))
-    if not frames:
-        return set(), {}
-    df = pl.concat(frames)
-    by = ["p"] + [f"w{i}" for i in range(len(dup.winner))] + ["rn"]
-    desc = [False] + [w.order == "desc" for w in dup.winner] + [True]
-    df = df.sort(by, descending=desc, nulls_last=True).with_columns(
-        first=pl.col("p").is_first_distinct(), size=pl.len().over("p"))
-    losers = set(df.filter(~pl.col("first")).get_column("s").to_list())
-    winners = df.filter(pl.col("first") & (pl.col("size") > 1))
-    return losers, dict(zip(winners.get_column("s").to_list(), winners.get_column("size").to_list(), strict=True))
+    with tempfile.TemporaryDirectory(prefix="safestats-profile-") as tmp:
+        db = sqlite3.connect(str(Path(tmp) / "dup.sqlite"))
+        try:
+            db.execute("PRAGMA journal_mode = OFF")
+            db.execute("PRAGMA synchronous = OFF")
+            db.execute("PRAGMA temp_store = FILE")
+            db.execute(f"CREATE TABLE dup ({', '.join(cols)})")
+            insert = f"INSERT INTO dup VALUES ({', '.join('?' for _ in cols)})"
+            row_no = 1
+            for chunk in chunks:
+                data = proc.dup_rows({c: (chunk.frame.get_column(c).to_list() if c in chunk.frame.columns
+                                          else [None] * chunk.size) for c in names}, chunk.size, row_no)
+                row_no += chunk.size
+                if data:
+                    frame = pl.read_csv(io.BytesIO(data), has_header=False, new_columns=cols, schema=schema,
+                                        null_values="\\N").filter(pl.col("p").is_not_null())
+                    db.executemany(insert, frame.iter_rows())
+            order = ", ".join(f"{w} {d.order.upper()} NULLS LAST" for w, d in zip(ws, dup.winner, strict=True))
+            losers: set[str] = set()
+            winners: dict[str, int] = {}
+            for skey, rank, size in db.execute(
+                    f"SELECT s, rk, n FROM (SELECT s, row_number() OVER (PARTITION BY p ORDER BY {order}, rn DESC) "
+                    "AS rk, count(*) OVER (PARTITION BY p) AS n FROM dup) WHERE n > 1"):
+                if rank > 1:
+                    losers.add(skey)
+                else:
+                    winners[skey] = size
+        finally:
+            db.close()
+    return losers, winners
 
 
 class TablePredictor:
