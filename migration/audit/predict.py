@@ -303,8 +303,9 @@ class TablePredictor:
         cols = {c: (frame.get_column(c).to_list() if c in frame.columns else [None] * n) for c in self.extracted}
         skeys = source_keys(tm, self.extracted, cols, n, self.row_no)
         self.row_no += n
+        self.ref.env = {}
         out = self.ref.evaluate(cols, n)
-        env = self.ref.env
+        env = self.ref.env  # empty if the evaluator stopped calling _keys: then no classes for flags, no orphans
         disp, reason = list(out.disp), list(out.reason)
         if self.losers:
             for i, s in enumerate(skeys):

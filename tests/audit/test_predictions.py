@@ -65,6 +65,11 @@ def test_predictions_equal_the_run(planted_sqlite: Path, target_url: URL) -> Non
         n for (d, r), n in predicted["codes"].items() if d == "quarantine") > 0
     mps = next(t for s in result.stages for t in s.tables if t.table == "tblMPSCrime")
     assert mps.prediction.duplicates is not None and mps.prediction.duplicates.winners_quarantined >= 1
+    # every flag the target will hold is traced to the columns behind it (value classes)
+    assert mps.prediction.flags and all(("flag", f) in mps.prediction.classes for (_t, f) in mps.prediction.flags)
+    # the planted unpadded dates are a value class (quarantined or flagged, as the rules say) with examples
+    dated = [t for cols in mps.prediction.classes.values() for c, t in cols.items() if c == "CommittedDate"]
+    assert any("9/3/2010" in t.examples.get("9/9/9999", []) for t in dated)
 
     run_all(planted_sqlite, target_url, reconcile=False)
     fates, flags = _actual(target_url, specs)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -64,6 +65,11 @@ def test_ready_then_drift(legacy_sqlite: Path, target_url: URL, tmp_path: Path) 
     proc = cli(["preflight"], path, target_url, env_extra={"SAFESTATS_CHECKS_DIR": str(CHECKS)})
     assert proc.returncode == 1, proc.stderr
     assert "FAIL  schema drift (mapped columns): tblMPSCrime.Outcome" in proc.stdout + proc.stderr
+    proc = cli(["preflight", "--json"], path, target_url, env_extra={"SAFESTATS_CHECKS_DIR": str(CHECKS)})
+    assert proc.returncode == 1
+    data = json.loads(proc.stdout)
+    assert data["verdict"] == "NOT READY" and data["exit_code"] == 1
+    assert any(x["status"] == "FAIL" and "tblMPSCrime.Outcome" in x["message"] for x in data["lines"])
 
 
 def test_unreachable_is_exit_3(legacy_sqlite: Path, target_url: URL, tmp_path: Path) -> None:
