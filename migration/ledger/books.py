@@ -104,6 +104,12 @@ class Ledger:
                      dict(run_id=run_id, stage=stage, kind=kind, actor=actor(),
                           detail=json.dumps(detail or {}, default=str)))
 
+    def latest_event(self, conn: Connection, kind: str) -> dict[str, Any] | None:
+        """The newest event of a kind (e.g. the legacy schema fingerprint), or None."""
+        row = conn.execute(text("SELECT event_id, at, run_id, stage, kind, actor, detail FROM ledger.event "
+                                "WHERE kind = :k ORDER BY event_id DESC LIMIT 1"), dict(k=kind)).mappings().first()
+        return dict(row) if row else None
+
     def run_info(self, conn: Connection, run_id: int) -> dict[str, Any] | None:
         row = conn.execute(text("SELECT * FROM ledger.run WHERE run_id = :r"), dict(r=run_id)).mappings().first()
         return dict(row) if row else None

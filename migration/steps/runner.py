@@ -185,6 +185,10 @@ class Runner:
                 h = lock.freed_stale
                 self.console.warn(f"the previous lock holder {h['holder']} (pid {h['pid']}, `{h['command']}` "
                                   f"since {h['acquired_at']}) is gone; its lock was freed")
+            # the legacy schema's fingerprint, the baseline of `preflight`'s drift check (once)
+            from migration.audit.fingerprint import record_first_baseline
+
+            record_first_baseline(self.target, self.source)
             for spec in stages:
                 results.append(self._run_stage(ledger, spec))
         return results

@@ -1,0 +1,38 @@
+"""The legacy audit before a single row moves (issue 12).
+
+::
+
+    result = profile_legacy(settings, stages=["mps_crime"])   # read-only, no target needed
+    render_html(result); render_json(result)
+    report = preflight(settings)                              # PASS / WARN / FAIL lines, exit code
+    record_baseline(settings)                                 # the legacy schema fingerprint, re-baselined
+
+* :mod:`.profile` — column statistics, value shapes, predictions, cross-table facts,
+  estimate (:mod:`.stats`, :mod:`.predict`, :mod:`.simulate`, :mod:`.estimate`,
+  :mod:`.masking`); :mod:`.render` — JSON, console tables, HTML;
+* :mod:`.fingerprint` — the whole legacy schema as data, its diff, and where it is kept
+  (a ``ledger.event``); :mod:`.preflight` — the checks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from migration.audit.profile import ProfileResult
+    from migration.console import Console
+    from migration.settings import Settings
+
+
+def profile_legacy(settings: Settings, *, stages: list[str] | None = None, sample: int | None = None,
+                   console: Console | None = None) -> ProfileResult:
+    """Profile the legacy database against the mapping files of ``settings`` (read-only)."""
+    from migration.audit.profile import profile
+    from migration.steps.runner import load_specs, order_stages
+
+    specs = order_stages(load_specs(settings.mappings_dir))
+    return profile(settings.require_source(), specs, stages=stages, sample=sample, chunk_rows=settings.chunk_rows,
+                   checks_dir=settings.checks_dir, target_url=settings.target_url, console=console)
+
+
+__all__ = ["profile_legacy"]
