@@ -3,8 +3,9 @@
 Revision ID: d0005
 Revises: d0004
 
-Until d0003 the application role could read ``core.incident.geom`` directly, and hiding
-exact points was left to the application choosing ``core.incident_masked``.  From here
+Up to d0004 the application role could read ``core.incident.geom`` directly (d0003 granted
+it the whole table), and hiding exact points was left to the application choosing
+``core.incident_masked``.  From here
 the database enforces it on its own:
 
 - **Column privileges.**  ``safestats_app`` loses its table-wide SELECT on
@@ -43,7 +44,8 @@ the database enforces it on its own:
   sees nothing.
 - **Centroids.**  ``ref.local_authority`` gains ``centroid_easting``/``centroid_northing``
   (British National Grid metres), seeded by the ``boroughs`` stage from
-  ``migration/refdata/local_authority.csv``; the values come from the London Datastore's
+  ``migration/refdata/local_authority.csv`` (and rewritten with the same values by the
+  stage's tblBorough upsert); the values come from the London Datastore's
   statistical GIS boundary attribute table (``Boroughs.csv``, OGL v3.0), rounded to the
   metre.  Authorities loaded before this revision are filled here with the same values,
   so a target upgraded after its boroughs were loaded reconciles like a fresh one.
