@@ -30,7 +30,7 @@ from sqlalchemy.pool import NullPool
 
 from migration.errors import SchemaError
 from migration.schema import ddl
-from migration.schema.compare import differences
+from migration.schema.compare import differences, exposed_locations
 from migration.schema.roles import MIGRATOR_ROLE
 from migration.secrets import redact_url, scrub
 
@@ -326,11 +326,13 @@ def current(url: URL | str) -> SchemaStatus:
 
 
 def check(url: URL | str) -> SchemaCheck:
-    """Compare the model (:mod:`migration.schema.models`) with the target, like ``alembic check``."""
+    """Compare the model (:mod:`migration.schema.models`) with the target, like ``alembic check``,
+    and report any exact location the application role could read."""
     u = _target(url)
     with _transaction(u) as conn:
         diffs = differences(conn)
-    return SchemaCheck(target=redact_url(u), differences=tuple(_describe(d) for d in diffs))
+        exposed = exposed_locations(conn)
+    return SchemaCheck(target=redact_url(u), differences=tuple(_describe(d) for d in diffs) + tuple(exposed))
 
 
 def _describe(diff: Any) -> str:

@@ -18,7 +18,9 @@ must match here exactly.  What it cannot compare lives only in the revisions and
 tested on a real server instead (tests/schema): CHECK constraint bodies, the views
 ``ledger.stage_state`` and ``core.incident_masked``, ``sec.acting_user_id()``, the
 append-only triggers on ``ledger.run``/``ledger.event``, grants, ownership and the
-row-level security policies (see ``migration.schema.roles``).
+row-level security policies (see ``migration.schema.roles``).  One part of the grants is
+compared by ``schema check`` too: the application role must not be able to read an exact
+location (:data:`migration.schema.roles.EXACT_LOCATION_COLUMNS`).
 """
 
 from __future__ import annotations
@@ -92,7 +94,12 @@ local_authority = Table(
     _run_col(),
     Column("legacy_borough_id", SmallInteger, nullable=True, unique=True,
            comment="tblBorough.BoroughID (lineage, lookups)"),
+    Column("centroid_easting", Integer, nullable=True,
+           comment="centroid, British National Grid metres (London Datastore borough boundaries)"),
+    Column("centroid_northing", Integer, nullable=True,
+           comment="centroid, British National Grid metres (London Datastore borough boundaries)"),
     CheckConstraint("gss_code ~ '^E090000[0-3][0-9]$'", name="gss_london"),
+    CheckConstraint("(centroid_easting IS NULL) = (centroid_northing IS NULL)", name="centroid"),
     schema="ref",
     comment="The 33 London local authorities (GSS E09000001–E09000033).",
 )
@@ -203,7 +210,8 @@ incident = Table(
     Column("gss_code", CHAR(9), ForeignKey("ref.local_authority.gss_code"), nullable=True),
     Column("ward_code", Text, nullable=True),
     Column("lsoa_code", CHAR(9), nullable=True),
-    Column("geom", POINT, nullable=True),
+    Column("geom", POINT, nullable=True,
+           comment="exact location; the application may not select it and reads core.incident_masked"),
     Column("location_precision", Text, nullable=False),
     Column("dq_flags", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
     _run_col(),

@@ -12,7 +12,9 @@ a role is shared by every database of the cluster and outlives any one of them.
   reconciliation need.
 - :data:`APP_ROLE` is what the SafeStats application runs as: SELECT only, never an
   owner, never ``BYPASSRLS``; row-level security decides which rows it sees, from the
-  user named in :data:`USER_ID_SETTING`.
+  user named in :data:`USER_ID_SETTING`.  It holds no SELECT on the columns that say
+  where an incident happened (:data:`EXACT_LOCATION_COLUMNS`) and reads locations through
+  :data:`MASKED_INCIDENT_VIEW`.
 """
 
 from __future__ import annotations
@@ -25,8 +27,18 @@ APP_ROLE = "safestats_app"
 #: the session setting naming the SafeStats user (``sec.app_user.user_id``) a session acts for
 USER_ID_SETTING = "safestats.user_id"
 
-#: core.incident for the application: the point is NULL unless the user may see points
+#: the one relation the application reads incidents' locations from: the exact point where
+#: a grant of the acting user has ``show_points`` for the row's dataset and area, the
+#: borough's centroid (``location_precision`` 'borough') everywhere else (revision d0005)
 MASKED_INCIDENT_VIEW = "core.incident_masked"
+
+#: (table, column) of every column holding where an incident happened.  The application role
+#: holds no SELECT on them (column privileges); ``schema check`` reports it if it does.
+EXACT_LOCATION_COLUMNS: tuple[tuple[str, str], ...] = (("core.incident", "geom"),)
+
+#: point columns the application may read: they locate a public place (an Emergency
+#: Department's site, published by NHS ODS), never an incident or a person
+PUBLIC_POINT_COLUMNS: tuple[tuple[str, str], ...] = (("ref.ed_site", "geom"),)
 
 
 def act_for_user(connection: Any, user_id: int | None, *, local: bool = True) -> None:

@@ -241,6 +241,10 @@ def test_local_authorities_are_the_33_and_agree_with_the_borough_mapping() -> No
     assert names == {g: r["name"] for g, r in by_gss.items()}
     assert csp == {g: r["csp_name"] for g, r in by_gss.items()}
     assert old == {g: r["legacy_ons_code"] for g, r in by_gss.items()}
+    # the upsert of tblBorough rewrites the seeded centroids with the same values (never NULL)
+    assert tm.derive["centroid_e"].params["values"] == {g: r["centroid_easting"] for g, r in by_gss.items()}
+    assert tm.derive["centroid_n"].params["values"] == {g: r["centroid_northing"] for g, r in by_gss.items()}
+    assert all(r["centroid_easting"] and r["centroid_northing"] for r in rows)
 
 
 def test_la_alias_seed_is_normalised_unique_and_complete() -> None:
@@ -535,7 +539,7 @@ def test_borough_table() -> None:
     la, = rows["ref.local_authority"]
     assert la == {"gss_code": "E09000020", "name": "Kensington and Chelsea", "legacy_ons_code": "00AW",
                   "mps_code": "KC", "csp_name": "Kensington and Chelsea Community Safety Partnership",
-                  "legacy_borough_id": 20}
+                  "legacy_borough_id": 20, "centroid_easting": 524962, "centroid_northing": 179871}
     ref, rows = one("tblBorough", GSSCode=None)  # GSS code NULL for a real borough: from the old ONS code
     assert ref.disp == "load" and rows["ref.local_authority"][0]["gss_code"] == "E09000020"
     for bid, name in (("34", "Heathrow"), ("99", "Unknown")):

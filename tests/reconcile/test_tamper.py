@@ -136,6 +136,21 @@ def test_a_timestamp_shifted_by_an_hour_is_named(target: URL, cli_env: Callable[
     assert col["after"] != col["before"]
 
 
+def test_an_exact_point_moved_by_a_metre_is_named(target: URL, cli_env: Callable[..., None],
+                                                  sql: Callable[..., Any], capsys: pytest.CaptureFixture[str]) -> None:
+    """Reconciliation reads core.incident as the owner, so it still compares the exact points
+    the application role may not select (issue 16)."""
+    incident_id, ref = _mps_row(sql, "geom IS NOT NULL")
+    sql("UPDATE core.incident SET geom = ST_Translate(geom, 1, 0) WHERE incident_id = :i", i=incident_id)
+    cli_env(target)
+    code, out = reconcile(capsys, "mps_crime")
+    assert code == 1
+    r = failed(target)["row_hash/core.incident"]
+    assert f"source_ref={ref}" in r["summary"] and "geom" in r["summary"]
+    (col,) = r["detail"]["changed_rows"][0]["columns"]
+    assert col["column"] == "geom" and col["after"] != col["before"]
+
+
 def test_one_penny_on_one_lfb_cost_is_found_exactly(target: URL, cli_env: Callable[..., None], sql: Callable[..., Any],
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     incident_id, ref, cost = sql(

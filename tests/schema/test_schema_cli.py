@@ -44,6 +44,10 @@ def test_upgrade_sql_prints_the_ddl_without_touching_a_database(monkeypatch, cap
         "SET ROLE safestats_migrator",
         "CREATE POLICY incident_granted ON core.incident",
         "CREATE VIEW core.incident_masked WITH (security_invoker = true)",
+        # d0005: the application loses the exact point of the base table
+        "REVOKE SELECT ON core.incident FROM safestats_app",
+        "GRANT SELECT (incident_id, agency_code, dataset,",
+        "CREATE VIEW core.incident_masked WITH (security_barrier = true)",
         "CREATE VIEW ledger.stage_state",
         "INSERT INTO alembic_version",
         "COMMIT;",
