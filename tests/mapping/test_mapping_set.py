@@ -155,7 +155,7 @@ def test_passwords_are_never_extracted() -> None:
     assert tm.personal_data.drop == ["Password"]
     assert "Password" not in extracted_columns(tm)
     _, istv = BY_TABLE["tblISTVAssault"]
-    assert istv.personal_data.scrub == {"LocDesc": "scrub_location_text"}
+    assert istv.personal_data.scrub == {"LocDesc": "scrub_location_text", "MethodOther": "scrub_identifiers"}
 
 
 def _exempt(table: Any, link: str | None) -> set[str]:

@@ -550,3 +550,24 @@ def test_speed() -> None:
     start = time.perf_counter()
     fn("x" * 100_000 + "@" + " Tesco 07700 900123" * 1000)
     assert time.perf_counter() - start < 2.0
+
+
+# ------------------------------------------------------------ MethodOther: the deny rule
+@pytest.mark.parametrize("value", [
+    "NHS 943 476 5919", "9434765919", "943-476-5919", "DOB 12/03/1985", "born 1985", "07700 900123",
+    "+44 20 7946 0000", "E1 6AN", "SW1A 1AA", "14 Acacia Road", "pt Ahmed", "Mr Smith hit him",
+    "a.b@example.org", "Hit by Mrs Patel", "2 bottles",
+])
+def test_short_free_text_holding_an_identifier_shape_is_dropped_whole(value: str) -> None:
+    from migration.mapping.transforms.scrub import scrub_identifiers
+
+    assert scrub_identifiers(value) == (None, ("pid_removed", "text_dropped"))
+
+
+@pytest.mark.parametrize("value", ["Bottle", "Glass bottle", "Bitten by dog", "Head butt", "Iron bar",
+                                   "Screwdriver", "Kicked", "Acid", "Stamped on"])
+def test_short_free_text_without_an_identifier_shape_is_kept(value: str) -> None:
+    from migration.mapping.transforms.scrub import scrub_identifiers
+
+    assert scrub_identifiers(f"  {value} ") == (value, ())
+    assert scrub_identifiers("N/A") == (None, ())

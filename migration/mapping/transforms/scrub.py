@@ -693,3 +693,43 @@ class ScrubLocationText(Transform):
         if value is not None and not isinstance(value, str):
             value = str(value)
         return scrub_location_text(value)
+
+
+# ================================================================ short free text
+#: a title or relation that marks the next word as a person's name
+_NAME_MARKERS = re.compile(r"(?i)(?<![a-z])(mr|mrs|ms|miss|mstr|master|dr|pt|patient|nok|dob|d\.o\.b|"
+                           r"born|aged|age|tel|phone|mob|mobile|nhs|hosp no|mrn)(?![a-z])")
+
+
+@lru_cache(maxsize=65536)
+def scrub_identifiers(text: str | None) -> tuple[str | None, tuple[str, ...]]:
+    """Short free text (ISTV ``MethodOther``, 25 characters) by a DENY rule: a value that holds
+    anything an identifier is made of — a digit (NHS numbers, dates of birth, phone numbers,
+    full postcodes, house numbers all have one), an ``@``, a title or marker before a name
+    (``Mr``, ``pt``, ``DOB`` …) — is dropped whole (NULL, flags ``pid_removed`` and
+    ``text_dropped``); anything else is kept as it is.  A method description ("Bottle",
+    "Bitten by dog") holds none of these; dropping the whole value rather than the matched
+    part keeps a name written beside a number from surviving.  Known limit: a bare name with
+    no marker and no digit ("John Smith") is kept — this field is a 25-character method
+    description, not the free text the dictionary names as holding identifiers (LocDesc)."""
+    s = clean(text)
+    if s is None:
+        return None, ()
+    if any(ch.isdigit() for ch in s) or "@" in s or _NAME_MARKERS.search(s):
+        return None, ("pid_removed", "text_dropped")
+    return s, ()
+
+
+@register
+class ScrubIdentifiers(Transform):
+    name = "scrub_identifiers"
+    summary = ("Short free text (ISTV MethodOther) by a deny rule: a value holding a digit, an '@' or a "
+               "title/marker before a name (Mr, pt, DOB, NHS …) is dropped whole → NULL, flags pid_removed "
+               "and text_dropped; anything else is kept.")
+    outputs = {"value": "text", "flags": "text[]"}
+    python_only = True
+
+    def py(self, p: NoParams, lookups: Any, value: Any) -> tuple[Any, ...]:
+        if value is not None and not isinstance(value, str):
+            value = str(value)
+        return scrub_identifiers(value)
