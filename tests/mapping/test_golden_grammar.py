@@ -268,3 +268,15 @@ def test_golden_grid_fallback(tx: Any) -> None:
     expected = [(P, "exact", DZ, None), ((521250.0, 180000.0), "rounded", DZ, None),
                 (None, None, (), "NOT_INTEGER"), (None, None, (), "NOT_INTEGER")]
     _both(tx, "grid_point_fallback", rows, expected)
+
+
+def test_golden_looked_up_ids(tx: Any) -> None:
+    """Legacy ids read by the integer grammar before a look-up (lookups of tests/mapping/conftest.py:
+    crime type 12 → 112, UNKNOWN → 999; hospital 2 → R1H12)."""
+    _both(tx, "offence_category", [("12",), ("12.0",), (" 12.00 ",), ("12.5",), ("+12",)],
+          [(112, ()), (112, DZ), (112, DZ), (999, ("offence_unknown",)), (999, ("offence_unknown",))])
+    _both(tx, "ref_lookup", [("2",), ("2.0",), ("2.5",), ("7",), ("abc",), ("",)],
+          [("R1H12", (), None), ("R1H12", DZ, None), (None, (), "NOT_INTEGER"), (None, (), "UNKNOWN_HOSPITAL"),
+           (None, (), "UNKNOWN_HOSPITAL"), (None, (), None)])
+    _both(tx, "ref_lookup", [("2.0",), ("2.5",), ("abc",)],
+          [("R1H12", DZ, None), (None, ("ref_not_found",), None), (None, ("ref_not_found",), None)], reject=None)

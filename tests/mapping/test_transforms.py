@@ -449,7 +449,11 @@ def test_ref_lookup(tx: Any) -> None:
     assert run(tx, "ref_lookup", "3") == (None, (), "UNKNOWN_HOSPITAL")
     assert run(tx, "ref_lookup", "3", reject=None) == (None, ("ref_not_found",), None)
     assert run(tx, "ref_lookup", "") == (None, (), None)
-    assert run(tx, "ref_lookup", "x") == (None, (), None)
+    # an id that is not a whole number is not found (it used to load silently with no site);
+    # a fractional one, where an integer is declared, is NOT_INTEGER (runbooks/mappings.md)
+    assert run(tx, "ref_lookup", "x") == (None, (), "UNKNOWN_HOSPITAL")
+    assert run(tx, "ref_lookup", "2.5") == (None, (), "NOT_INTEGER")
+    assert run(tx, "ref_lookup", "2.0") == ("R1H12", ("number_decimal_zero",), None)
 
 
 def test_borough_parameters_are_normalised_like_the_text(tx: Any) -> None:

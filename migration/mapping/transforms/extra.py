@@ -37,6 +37,7 @@ from migration.mapping.transforms.text import (
     SPACE_CLASS,
     TRUE_VALUES,
     clean,
+    decimal_zero_flag,
     pad_code,
     parse_int,
     pl_clean,
@@ -364,15 +365,15 @@ class BoroughIdParams(_Params):
 def borough_from_id(pseudo: dict[str, PseudoArea], borough_id: Any, found_gss: Any) -> tuple[Any, ...]:
     """(gss, flags, reject) of a legacy BoroughID whose GSS code ref_lookup found (or not)."""
     found = clean(found_gss)
-    if found is not None:
-        return (found, (), None)
     raw = clean(borough_id)
+    if found is not None:
+        return (found, decimal_zero_flag(raw), None)
     if raw is None:
         return (None, ("borough_missing",), None)
     n = parse_int(raw)
     area = pseudo.get(str(n)) if n is not None else None
     if area is not None:
-        return (area.gss, (f"borough_{area.flag}",), None)
+        return (area.gss, (f"borough_{area.flag}",) + decimal_zero_flag(raw), None)
     return (None, (), "UNRESOLVED_BOROUGH")
 
 
@@ -422,6 +423,8 @@ class IstvGeo(Transform):
         gss, flags, reject = borough_from_id(p.pseudo, borough_id, found_gss)
         if reject is not None:
             return (None, None, False, flags, reject)
+        if "number_decimal_zero" not in flags:
+            flags += decimal_zero_flag(raw)
         if has_point:
             precision = p.levels[str(level)]
         else:

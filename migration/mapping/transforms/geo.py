@@ -20,7 +20,15 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from migration.mapping.transforms.base import PlPlan, Transform, ascii_upper, register
-from migration.mapping.transforms.text import SPACE_CLASS, clean, parse_int, parse_int_text, pl_clean, pl_int_text
+from migration.mapping.transforms.text import (
+    SPACE_CLASS,
+    clean,
+    decimal_zero_flag,
+    parse_int,
+    parse_int_text,
+    pl_clean,
+    pl_int_text,
+)
 
 E_MIN, E_MAX = 503_568, 561_957
 N_MIN, N_MAX = 155_851, 200_934
@@ -378,18 +386,20 @@ class OffenceParams(BaseModel):
 @register
 class OffenceLookup(Transform):
     name = "offence_category"
-    summary = ("Legacy CrimeTypeID → ref.offence_category id of the scheme; an orphan or blank id → the "
-               "explicit UNKNOWN category, flag offence_unknown (never a lost row).")
+    summary = ("Legacy CrimeTypeID → ref.offence_category id of the scheme ('12.0' is 12, flag "
+               "number_decimal_zero); an orphan, fractional or blank id → the explicit UNKNOWN category, flag "
+               "offence_unknown (never a lost row).")
     outputs = {"value": "bigint", "flags": "text[]"}
     params_model = OffenceParams
     lookups = ("offence_category",)
 
     def py(self, p: OffenceParams, lookups: Any, value: Any) -> tuple[Any, ...]:
-        n = parse_int(clean(value))
+        s = clean(value)
+        n = parse_int(s)
         table = lookups["offence_category"]
         found = table.get((p.scheme, str(n))) if n is not None else None
         if found is not None:
-            return (found, ())
+            return (found, decimal_zero_flag(s))
         return (table.get((p.scheme, p.unknown_code)), ("offence_unknown",))
 
 
@@ -405,17 +415,21 @@ class RefLookupParams(BaseModel):
 class RefLookup(Transform):
     name = "ref_lookup"
     summary = ("Look a legacy id up in a reference table loaded earlier (hospital → ODS site code, BoroughID → "
-               "GSS code, OrgID → organisation); not found → reject with the given reason, or NULL + flag "
-               "ref_not_found.")
+               "GSS code, OrgID → organisation); '2.0' is 2 (flag number_decimal_zero); not found (or not a whole "
+               "number) → reject with the given reason, or NULL + flag ref_not_found; with a reason, a fractional "
+               "id ('2.5') → reject NOT_INTEGER.")
     outputs = {"value": "text", "flags": "text[]", "reject": "text"}
     params_model = RefLookupParams
     lookups = ("ref_lookup",)
 
     def py(self, p: RefLookupParams, lookups: Any, value: Any) -> tuple[Any, ...]:
-        n = parse_int(clean(value))
-        if n is None:
+        s = clean(value)
+        n, status = parse_int_text(s)
+        if status == "missing":
             return (None, (), None)
-        found = lookups["ref_lookup"].get((p.table, p.key, p.column), {}).get(n)
+        if status == "fraction" and p.reject:
+            return (None, (), NOT_INTEGER)
+        found = None if n is None else lookups["ref_lookup"].get((p.table, p.key, p.column), {}).get(n)
         if found is not None:
-            return (found, (), None)
+            return (found, decimal_zero_flag(s), None)
         return (None, () if p.reject else ("ref_not_found",), p.reject)

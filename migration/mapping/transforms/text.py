@@ -154,6 +154,12 @@ def parse_int(s: str | None, lo: int = -2147483648, hi: int = 2147483647) -> int
     return parse_int_text(s, lo, hi)[0]
 
 
+def decimal_zero_flag(s: str | None) -> tuple[str, ...]:
+    """``("number_decimal_zero",)`` when a cleaned text is a whole number written with a zero
+    fraction (``12.0``), else ``()`` — for transforms that read legacy ids by this grammar."""
+    return ("number_decimal_zero",) if parse_int_text(s, -(10**10), 10**10)[1] == "decimal_zero" else ()
+
+
 def pl_int_text(plan: PlPlan, s: pl.Expr, lo: int, hi: int) -> Any:
     """Polars form of :func:`parse_int_text` over cleaned text: staged columns ``n`` (Int64 or
     null) and ``status``.  Give it a plan of its own (stage names are fixed)."""
