@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from migration.mapping.transforms.base import NoParams, PlPlan, Transform, register
+from migration.mapping.transforms.base import NoParams, PlPlan, Transform, pl_flag_list, register
 from migration.mapping.transforms.text import clean, pl_clean
 
 LONDON = ZoneInfo("Europe/London")
@@ -163,12 +163,12 @@ def parse_local_datetime(value: Any) -> datetime | None:
 def pl_dmy(plan: PlPlan, ds: pl.Expr) -> Any:
     """Polars form of :func:`parse_dmy` over cleaned text: staged columns ``day`` (Date or null)
     and ``status`` (the same status names).  Give it a plan of its own (stage names are fixed)."""
+    c = plan.stage(g=ds.str.extract_groups(DATE_PATTERN), padded=ds.str.len_chars() == 10, missing=ds.is_null())
     c = plan.stage(
-        d=ds.str.extract(DATE_PATTERN, 1).cast(pl.Int32, strict=False),
-        m=ds.str.extract(DATE_PATTERN, 2).cast(pl.Int32, strict=False),
-        y=ds.str.extract(DATE_PATTERN, 3).cast(pl.Int32, strict=False),
-        padded=ds.str.len_chars() == 10,
-        missing=ds.is_null(),
+        d=c.g.struct.field("1").cast(pl.Int32, strict=False),
+        m=c.g.struct.field("2").cast(pl.Int32, strict=False),
+        y=c.g.struct.field("3").cast(pl.Int32, strict=False),
+        padded=c.padded, missing=c.missing,
     )
     d, m, y = c.d, c.m, c.y
     leap = ((y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0)))
@@ -198,10 +198,8 @@ def pl_dmy(plan: PlPlan, ds: pl.Expr) -> Any:
 def pl_hm(plan: PlPlan, ts: pl.Expr) -> Any:
     """Polars form of :func:`parse_hm` over cleaned text: staged columns ``h``, ``mi``, ``sec``,
     ``status`` and ``padded``.  Give it a plan of its own (stage names are fixed)."""
-    c = plan.stage(
-        ht=ts.str.extract(TIME_PATTERN, 1), mt=ts.str.extract(TIME_PATTERN, 2), st=ts.str.extract(TIME_PATTERN, 3),
-        unknown=(ts.is_null() | ts.is_in(UNKNOWN_TIMES)).fill_null(False),
-    )
+    c = plan.stage(g=ts.str.extract_groups(TIME_PATTERN), unknown=(ts.is_null() | ts.is_in(UNKNOWN_TIMES)).fill_null(False))
+    c = plan.stage(ht=c.g.struct.field("1"), mt=c.g.struct.field("2"), st=c.g.struct.field("3"), unknown=c.unknown)
     c = plan.stage(
         h=c.ht.cast(pl.Int64, strict=False), mi=c.mt.cast(pl.Int64, strict=False),
         sec=c.st.cast(pl.Int64, strict=False).fill_null(0),
@@ -261,15 +259,15 @@ class LondonDateTimeText(Transform):
             status=status, tstatus=tstatus, tpadded=c.tpadded, reject=c.reject, dated=dated)
         status, tstatus, dated = c.status, c.tstatus, c.dated
         instant, gap, overlap = pl_london(plan, c.local)
-        flags = pl.concat_list([
-            pl.when(c.reject.is_null() & (status == "placeholder")).then(pl.lit("date_placeholder")),
-            pl.when(c.reject.is_null() & (status == "missing")).then(pl.lit("date_missing")),
-            pl.when(dated & (status == "unpadded")).then(pl.lit("date_unpadded")),
-            pl.when(dated & (tstatus == "unknown")).then(pl.lit("time_unknown")),
-            pl.when(dated & ~c.tpadded).then(pl.lit("time_unpadded")),
-            pl.when(gap).then(pl.lit("dst_gap_shifted")),
-            pl.when(overlap).then(pl.lit("dst_overlap_earlier")),
-        ]).list.drop_nulls()
+        flags = pl_flag_list([
+            (c.reject.is_null() & (status == "placeholder"), "date_placeholder"),
+            (c.reject.is_null() & (status == "missing"), "date_missing"),
+            (dated & (status == "unpadded"), "date_unpadded"),
+            (dated & (tstatus == "unknown"), "time_unknown"),
+            (dated & ~c.tpadded, "time_unpadded"),
+            (gap, "dst_gap_shifted"),
+            (overlap, "dst_overlap_earlier"),
+        ])
         return {
             "value": instant,
             "precision": (pl.when(~dated).then(pl.lit("none"))
@@ -340,11 +338,11 @@ class LondonDateTime(Transform):
         instant, gap, overlap = pl_london(plan, pl.when(c.in_range).then(c.local))
         return {
             "value": instant,
-            "flags": pl.concat_list([
-                pl.when(gap).then(pl.lit("dst_gap_shifted")),
-                pl.when(overlap).then(pl.lit("dst_overlap_earlier")),
-                pl.when(c.local.is_not_null() & ~c.in_range).then(pl.lit("datetime_out_of_range")),
-            ]).list.drop_nulls(),
+            "flags": pl_flag_list([
+                (gap, "dst_gap_shifted"),
+                (overlap, "dst_overlap_earlier"),
+                (c.local.is_not_null() & ~c.in_range, "datetime_out_of_range"),
+            ]),
             "reject": pl.when(s.is_not_null() & c.local.is_null()).then(pl.lit("MALFORMED_DATETIME")),
         }
 

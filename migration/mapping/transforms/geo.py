@@ -19,7 +19,7 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from migration.mapping.transforms.base import PlPlan, Transform, ascii_upper, register
+from migration.mapping.transforms.base import PlPlan, Transform, ascii_upper, pl_flag_list, register
 from migration.mapping.transforms.text import (
     SPACE_CLASS,
     clean,
@@ -136,12 +136,12 @@ def pl_grid(plan: PlPlan, es: pl.Expr, ns: pl.Expr, precision: str) -> dict[str,
     return {
         "value": pl.when(c.inside).then(pl.struct(x=c.ee, y=c.nn)),
         "precision": pl.when(c.inside).then(pl.lit(precision)),
-        "flags": pl.concat_list([
-            c.problem,
-            pl.when(c.swapped).then(pl.lit("grid_swapped")),
-            pl.when(~c.rejected & c.problem.is_null() & ~c.inside).then(pl.lit("grid_outside_london")),
-            pl.when(c.zero_frac).then(pl.lit("number_decimal_zero")),
-        ]).list.drop_nulls(),
+        "flags": pl_flag_list([
+            *[(c.problem == flag, flag) for _status, flag in _PROBLEMS],
+            (c.swapped, "grid_swapped"),
+            (~c.rejected & c.problem.is_null() & ~c.inside, "grid_outside_london"),
+            (c.zero_frac, "number_decimal_zero"),
+        ]),
         "reject": pl.when(c.rejected).then(pl.lit(NOT_INTEGER)),
     }
 

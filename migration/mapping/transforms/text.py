@@ -163,7 +163,8 @@ def decimal_zero_flag(s: str | None) -> tuple[str, ...]:
 def pl_int_text(plan: PlPlan, s: pl.Expr, lo: int, hi: int) -> Any:
     """Polars form of :func:`parse_int_text` over cleaned text: staged columns ``n`` (Int64 or
     null) and ``status``.  Give it a plan of its own (stage names are fixed)."""
-    c = plan.stage(whole=s.str.extract(INT_PATTERN, 1), frac=s.str.extract(INT_PATTERN, 2), missing=s.is_null())
+    c = plan.stage(g=s.str.extract_groups(INT_PATTERN), missing=s.is_null())
+    c = plan.stage(whole=c.g.struct.field("1"), frac=c.g.struct.field("2"), missing=c.missing)
     c = plan.stage(n=c.whole.cast(pl.Int64, strict=False), frac=c.frac, missing=c.missing,
                    fraction=c.frac.str.contains(NONZERO_FRACTION).fill_null(False), shape=c.whole.is_not_null())
     c = plan.stage(
