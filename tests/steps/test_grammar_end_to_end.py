@@ -89,6 +89,10 @@ def test_unpadded_dates_times_and_decimal_zero_load_flagged_and_reconcile(
 
         assert conn.execute(text("SELECT istv_from FROM ref.ed_site WHERE legacy_hospital_id = :h"),
                             {"h": rows["hospital"]}).scalar_one() == date(2012, 7, 4)
+        # ... and its ED attendances with it (they went to quarantine as UNKNOWN_HOSPITAL before)
+        assert conn.execute(text(
+            "SELECT count(*) FROM istv.ed_assault a JOIN ref.ed_site s USING (ods_site_code) "
+            "WHERE s.legacy_hospital_id = :h"), {"h": rows["hospital"]}).scalar_one() > 0
     eng.dispose()
 
     outcome = reconcile(settings_for(src, target_url), RecordingConsole(), ["codes", "mps_crime"])
