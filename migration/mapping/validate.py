@@ -911,7 +911,7 @@ class _TableChecker:
 
     def _unhandled_rejects(self) -> None:
         for name, t in self.derives.items():
-            if name not in self.derive_params:
+            if self.derive_params.get(name) is None:
                 continue  # unknown transform or invalid parameters: reported already
             if t is not None and can_reject(t, self.derive_params[name]) and name not in self.rejects_handled:
                 self.add(("derive", name), f"derive '{name}' (transform {t.name}) can reject a row, but no "

@@ -94,17 +94,21 @@ def dst_days(draw: st.DrawFn) -> date:
 
 @st.composite
 def dmy_texts(draw: st.DrawFn) -> str:
-    kind = draw(st.sampled_from(("shape", "shape", "dst", "leap", "placeholder", "near", "other")))
+    kind = draw(st.sampled_from(("shape", "shape", "unpadded", "dst", "leap", "placeholder", "near", "other")))
     if kind == "shape":
         d, m, y = draw(st.integers(0, 32)), draw(st.integers(0, 13)), draw(interesting_years)
         s = f"{d:02d}/{m:02d}/{y:04d}"
+    elif kind == "unpadded":
+        d, m, y = draw(st.integers(0, 32)), draw(st.integers(0, 13)), draw(interesting_years)
+        s = f"{d:0{draw(st.sampled_from((1, 2)))}d}/{m:0{draw(st.sampled_from((1, 2)))}d}/{y:04d}"
     elif kind == "dst":
         day = draw(dst_days())
         s = day.strftime("%d/%m/") + f"{day.year:04d}"
     elif kind == "leap":
         s = f"29/02/{draw(interesting_years):04d}"
     elif kind == "placeholder":
-        s = draw(st.sampled_from(("01/01/1900", "00/00/0000")))
+        s = draw(st.sampled_from(("01/01/1900", "00/00/0000", "1/1/1900", "0/0/0000", "01/1/1900", "0/00/0000",
+                                  "00/00/1900", "0/0/1900", "1/1/0000")))
     elif kind == "near":
         d, m, y = draw(st.integers(0, 40)), draw(st.integers(0, 13)), draw(interesting_years)
         sep = draw(st.sampled_from(("/", "-", ".", " ", "//", "/ ")))
@@ -118,15 +122,19 @@ def dmy_texts(draw: st.DrawFn) -> str:
 
 @st.composite
 def hm_texts(draw: st.DrawFn) -> str | None:
-    kind = draw(st.sampled_from(("hm", "hm", "dst", "hms", "unknown", "near", "other")))
+    kind = draw(st.sampled_from(("hm", "hm", "unpadded", "dst", "hms", "unknown", "near", "other")))
     if kind == "hm":
         s = f"{draw(st.integers(0, 25)):02d}:{draw(st.integers(0, 61)):02d}"
+    elif kind == "unpadded":
+        h, m, sec = draw(st.integers(0, 25)), draw(st.integers(0, 61)), draw(st.integers(0, 61))
+        w = [draw(st.sampled_from((1, 2))) for _ in range(3)]
+        s = f"{h:0{w[0]}d}:{m:0{w[1]}d}" + draw(st.sampled_from(("", f":{sec:0{w[2]}d}")))
     elif kind == "dst":
         s = f"{draw(st.integers(0, 3)):02d}:{draw(st.sampled_from((0, 1, 29, 30, 59))):02d}"
     elif kind == "hms":
         s = f"{draw(st.integers(0, 24)):02d}:{draw(st.integers(0, 60)):02d}:{draw(st.integers(0, 61)):02d}"
     elif kind == "unknown":
-        s = draw(st.sampled_from(("99:99", "99:99:99", "", "  ", "N/A", "99:98")))
+        s = draw(st.sampled_from(("99:99", "99:99:99", "", "  ", "N/A", "99:98", "99:9", "9:99", "099:99")))
     elif kind == "near":
         h, m = draw(st.integers(0, 99)), draw(st.integers(0, 99))
         s = draw(st.sampled_from((f"{h}:{m:02d}", f"{h:02d}{m:02d}", f"{h:02d}.{m:02d}", f"{h:02d}:{m:02d}:5",
@@ -168,7 +176,8 @@ def int_texts(draw: st.DrawFn) -> str | None:
                                   "9999999999", "99999999999", "00000000001", "9" * 30, "255", "256")))
     elif kind == "near":
         n = draw(digits(1, 6))
-        s = draw(st.sampled_from((f"{n}.0", f"{n}e3", f"1 {n}", f"{n},000", f"({n})", f"--{n}", f"{n}-",
+        s = draw(st.sampled_from((f"{n}.0", f"{n}.00", f"-{n}.0", f"{n}.5", f"{n}.{draw(digits(1, 20))}", f"{n}.",
+                                  f".{n}", f"{n}e3", f"1 {n}", f"{n},000", f"({n})", f"--{n}", f"{n}-",
                                   f"\uff11{n}", f"\u0661{n}", f"{n}\u00a0")))
     else:
         return draw(hostile_text)
@@ -202,7 +211,7 @@ def grid_texts(draw: st.DrawFn, axis: str) -> str | None:
         lo, hi = (N_MIN, N_MAX) if axis == "e" else (E_MIN, E_MAX)
     if kind in ("in", "swap"):
         v = draw(st.integers(lo - 6000, hi + 6000))
-        s = str(v) + draw(st.sampled_from(("", "", ".0", "." + draw(digits(1, 7)))))
+        s = str(v) + draw(st.sampled_from(("", "", "", ".0", ".00", ".5", "." + draw(digits(1, 7)))))
     elif kind == "edge":
         s = draw(st.sampled_from(("0", "-0", "0.0", "99999", "099999", "99999.0", "99999.000001", "-530000",
                                   "123456789", "1234567890", "530000.1234567", str(lo - 5000), str(hi + 5000),
@@ -326,6 +335,7 @@ def test_clean_text_upper_collapse(tx: Any, batch: list[tuple[Any, ...]]) -> Non
 def test_int(tx: Any, batch: list[tuple[Any, ...]]) -> None:
     assert_engine_matches_reference(tx, "int", batch)
     assert_engine_matches_reference(tx, "int", batch, min=0, max=255)
+    assert_engine_matches_reference(tx, "int", batch, min=0, max=86400, reject="NOT_INTEGER")
 
 
 @SETTINGS
@@ -340,6 +350,8 @@ def test_money(tx: Any, batch: list[tuple[Any, ...]]) -> None:
 @example([("30/03/2014", "01:30"), ("26/10/2014", "01:30"), ("29/02/2016", "99:99"), ("29/02/2015", "10:00"),
           ("31/04/2014", "10:00"), ("01/01/1900", "10:00"), ("00/00/0000", ""), ("01/01/2100", "00:00"),
           ("31/12/1899", "23:59"), ("15/06/2014", "24:00"), ("15/06/2014", "23:59:60"), (None, None)])
+@example([("9/3/2010", "9:1"), ("27/8/2014", "3:4"), ("1/1/1900", "0:0"), ("0/0/0000", "25:00"),
+          ("29/2/2015", "9:01"), ("30/3/2014", "1:30"), ("26/10/2014", "1:30:5"), ("1/13/2010", "12.30")])
 def test_london_datetime_text(tx: Any, batch: list[tuple[Any, ...]]) -> None:
     assert_engine_matches_reference(tx, "london_datetime_text", batch)
 
@@ -357,6 +369,8 @@ def test_london_datetime(tx: Any, batch: list[tuple[Any, ...]]) -> None:
 @given(rows(grid_texts("e"), grid_texts("n")))
 @example([("0", "180000"), ("99999", "180000"), ("180000", "530000"), ("400000", "180000"), ("abc", "1"),
           ("-0", "180000"), ("530000.1234567", "180000"), ("99999.000001", "180000"), (None, None)])
+@example([("521277.0", "180000"), ("521277.00", "180000.0"), ("521277.5", "180000"), ("", "180000.5"),
+          ("abc", "180000.5"), ("0.0", "180000"), ("99999.0", "1"), ("180000.0", "521277")])
 def test_grid_point(tx: Any, batch: list[tuple[Any, ...]]) -> None:
     assert_engine_matches_reference(tx, "grid_point", batch)
     assert_engine_matches_reference(tx, "grid_point", batch, precision="rounded")

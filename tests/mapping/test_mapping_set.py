@@ -479,7 +479,7 @@ def test_mps_unresolvable_borough_is_quarantined_unless_the_ward_resolves_it() -
 @pytest.mark.parametrize("day", ["31/04/2014", "29/02/2015", "32/01/2014"])
 def test_mps_impossible_date_is_quarantined(day: str) -> None:
     ref, _ = one("tblMPSCrime", CommittedDate=day)
-    assert (ref.disp, ref.reason, ref.fields) == ("quarantine", "IMPOSSIBLE_DATE", ("CommittedDate",))
+    assert (ref.disp, ref.reason, ref.fields) == ("quarantine", "IMPOSSIBLE_DATE", ("CommittedDate", "CommittedTime"))
 
 
 def test_mps_dates_and_times() -> None:

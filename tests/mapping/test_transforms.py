@@ -81,20 +81,33 @@ def test_map(tx: Any) -> None:
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("42", (42, ())), (" -7 ", (-7, ())), ("0", (0, ())), ("-0", (0, ())), ("007", (7, ())),
-    ("2147483647", (2147483647, ())), ("-2147483648", (-2147483648, ())),
-    ("2147483648", (None, ("not_integer",))), ("99999999999", (None, ("not_integer",))),
-    ("1.0", (None, ("not_integer",))), ("1e3", (None, ("not_integer",))), ("+1", (None, ("not_integer",))),
-    ("1 000", (None, ("not_integer",))), ("\uff11", (None, ("not_integer",))), ("", (None, ())),
+    ("42", (42, (), None)), (" -7 ", (-7, (), None)), ("0", (0, (), None)), ("-0", (0, (), None)),
+    ("007", (7, (), None)), ("2147483647", (2147483647, (), None)), ("-2147483648", (-2147483648, (), None)),
+    ("2147483648", (None, ("not_integer",), None)), ("99999999999", (None, ("not_integer",), None)),
+    # a zero fractional part is the whole number, flagged; any other fraction is not an integer
+    ("1.0", (1, ("number_decimal_zero",), None)), ("-3.000", (-3, ("number_decimal_zero",), None)),
+    ("1.5", (None, ("not_integer",), None)), ("1.", (None, ("not_integer",), None)),
+    ("1e3", (None, ("not_integer",), None)), ("+1", (None, ("not_integer",), None)),
+    ("1 000", (None, ("not_integer",), None)), ("\uff11", (None, ("not_integer",), None)), ("", (None, (), None)),
 ])
 def test_int(tx: Any, text: str, expected: tuple[Any, ...]) -> None:
     assert run(tx, "int", text) == expected
 
 
 def test_int_range(tx: Any) -> None:
-    assert run(tx, "int", "255", min=0, max=255) == (255, ())
-    assert run(tx, "int", "256", min=0, max=255) == (None, ("not_integer",))
-    assert run(tx, "int", "-1", min=0, max=255) == (None, ("not_integer",))
+    assert run(tx, "int", "255", min=0, max=255) == (255, (), None)
+    assert run(tx, "int", "256", min=0, max=255) == (None, ("not_integer",), None)
+    assert run(tx, "int", "-1", min=0, max=255) == (None, ("not_integer",), None)
+    assert run(tx, "int", "255.0", min=0, max=255) == (255, ("number_decimal_zero",), None)
+    assert run(tx, "int", "256.0", min=0, max=255) == (None, ("not_integer",), None)
+
+
+def test_int_reject_not_integer(tx: Any) -> None:
+    """Where an integer is declared (`reject: NOT_INTEGER`) a fractional value quarantines the row."""
+    assert run(tx, "int", "312.5", reject="NOT_INTEGER") == (None, (), "NOT_INTEGER")
+    assert run(tx, "int", "-0.01", min=0, max=86400, reject="NOT_INTEGER") == (None, (), "NOT_INTEGER")
+    assert run(tx, "int", "312.0", reject="NOT_INTEGER") == (312, ("number_decimal_zero",), None)
+    assert run(tx, "int", "abc", reject="NOT_INTEGER") == (None, ("not_integer",), None)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -180,7 +193,9 @@ def test_split_list(tx: Any) -> None:
     ("31/12/1899", (None, (), "IMPOSSIBLE_DATE")),
     ("01/01/2100", (None, (), "IMPOSSIBLE_DATE")),
     ("2014-06-15", (None, (), "MALFORMED_DATE")),
-    ("1/6/2014", (None, (), "MALFORMED_DATE")),
+    ("1/6/2014", (date(2014, 6, 1), ("date_unpadded",), None)),
+    ("1/1/1900", (None, ("date_placeholder",), None)),
+    ("0/0/0000", (None, ("date_placeholder",), None)),
     ("15/06/14", (None, (), "MALFORMED_DATE")),
     ("15.06.2014", (None, (), "MALFORMED_DATE")),
     ("15/06/2014 10:00", (None, (), "MALFORMED_DATE")),
@@ -191,11 +206,13 @@ def test_dmy_date(tx: Any, text: str, expected: tuple[Any, ...]) -> None:
 
 
 def test_month_start(tx: Any) -> None:
-    assert run(tx, "month_start", "15/03/2014") == (date(2014, 3, 1), None)
-    assert run(tx, "month_start", "01/01/1900") == (None, None)
-    assert run(tx, "month_start", "") == (None, None)
-    assert run(tx, "month_start", "31/04/2014") == (None, "BAD_PERIOD")
-    assert run(tx, "month_start", "2014-03") == (None, "BAD_PERIOD")
+    assert run(tx, "month_start", "15/03/2014") == (date(2014, 3, 1), (), None)
+    assert run(tx, "month_start", "1/3/2014") == (date(2014, 3, 1), ("date_unpadded",), None)
+    assert run(tx, "month_start", "01/01/1900") == (None, (), None)
+    assert run(tx, "month_start", "1/1/1900") == (None, (), None)
+    assert run(tx, "month_start", "") == (None, (), None)
+    assert run(tx, "month_start", "31/04/2014") == (None, (), "BAD_PERIOD")
+    assert run(tx, "month_start", "2014-03") == (None, (), "BAD_PERIOD")
 
 
 @pytest.mark.parametrize(("d", "t", "expected"), [
@@ -209,11 +226,12 @@ def test_month_start(tx: Any) -> None:
     ("15/01/2014", "", (utc(2014, 1, 15, 0, 0), "day", ("time_unknown",), None)),
     ("15/01/2014", None, (utc(2014, 1, 15, 0, 0), "day", ("time_unknown",), None)),
     ("15/01/2014", "N/A", (utc(2014, 1, 15, 0, 0), "day", ("time_unknown",), None)),
-    # a time that is not one: the date is kept at day precision, flagged
-    ("15/06/2014", "24:00", (utc(2014, 6, 14, 23, 0), "day", ("time_unparseable",), None)),
-    ("15/06/2014", "10:60", (utc(2014, 6, 14, 23, 0), "day", ("time_unparseable",), None)),
-    ("15/06/2014", "10:00:60", (utc(2014, 6, 14, 23, 0), "day", ("time_unparseable",), None)),
-    ("15/06/2014", "1:30", (utc(2014, 6, 14, 23, 0), "day", ("time_unparseable",), None)),
+    # unpadded times are read, flagged; a time out of range or of no shape quarantines the row
+    ("15/06/2014", "1:30", (utc(2014, 6, 15, 0, 30), "minute", ("time_unpadded",), None)),
+    ("15/06/2014", "24:00", (None, "none", (), "IMPOSSIBLE_TIME")),
+    ("15/06/2014", "10:60", (None, "none", (), "IMPOSSIBLE_TIME")),
+    ("15/06/2014", "10:00:60", (None, "none", (), "IMPOSSIBLE_TIME")),
+    ("15/06/2014", "10.30", (None, "none", (), "MALFORMED_TIME")),
     # placeholder / missing dates → NULL, precision none (the row loads)
     ("01/01/1900", "10:00", (None, "none", ("date_placeholder",), None)),
     ("00/00/0000", "99:99", (None, "none", ("date_placeholder",), None)),
@@ -291,61 +309,64 @@ E, N = "530000", "180000"
 
 
 @pytest.mark.parametrize(("e", "n", "expected"), [
-    (E, N, ((530000.0, 180000.0), "exact", ())),
-    (" 530000 ", "180000.5", ((530000.0, 180000.5), "exact", ())),
-    ("0", N, (None, None, ("grid_zero",))),
-    (E, "0", (None, None, ("grid_zero",))),
-    ("-0", N, (None, None, ("grid_zero",))),
-    ("99999", N, (None, None, ("grid_99999",))),
-    (E, "99999", (None, None, ("grid_99999",))),
-    ("99999.0", N, (None, None, ("grid_99999",))),
-    ("abc", N, (None, None, ("grid_non_numeric",))),
-    ("530,000", N, (None, None, ("grid_non_numeric",))),
-    ("5.3e5", N, (None, None, ("grid_non_numeric",))),
-    ("", N, (None, None, ("grid_missing",))),
-    (None, None, (None, None, ("grid_missing",))),
-    ("N/A", "N/A", (None, None, ("grid_missing",))),
+    (E, N, ((530000.0, 180000.0), "exact", (), None)),
+    (" 530000 ", "180000.0", ((530000.0, 180000.0), "exact", ("number_decimal_zero",), None)),
+    # a fractional value: easting/northing are whole metres (NOT_INTEGER, quarantined)
+    (" 530000 ", "180000.5", (None, None, (), "NOT_INTEGER")),
+    ("", "180000.5", (None, None, (), "NOT_INTEGER")),
+    ("0", N, (None, None, ("grid_zero",), None)),
+    (E, "0", (None, None, ("grid_zero",), None)),
+    ("-0", N, (None, None, ("grid_zero",), None)),
+    ("99999", N, (None, None, ("grid_99999",), None)),
+    (E, "99999", (None, None, ("grid_99999",), None)),
+    ("99999.0", N, (None, None, ("grid_99999", "number_decimal_zero"), None)),
+    ("abc", N, (None, None, ("grid_non_numeric",), None)),
+    ("530,000", N, (None, None, ("grid_non_numeric",), None)),
+    ("5.3e5", N, (None, None, ("grid_non_numeric",), None)),
+    ("", N, (None, None, ("grid_missing",), None)),
+    (None, None, (None, None, ("grid_missing",), None)),
+    ("N/A", "N/A", (None, None, ("grid_missing",), None)),
     # missing wins over the other problems, then non-numeric, zero, 99999
-    ("", "abc", (None, None, ("grid_missing",))),
-    ("abc", "0", (None, None, ("grid_non_numeric",))),
-    ("0", "99999", (None, None, ("grid_zero",))),
+    ("", "abc", (None, None, ("grid_missing",), None)),
+    ("abc", "0", (None, None, ("grid_non_numeric",), None)),
+    ("0", "99999", (None, None, ("grid_zero",), None)),
     # swapped back and flagged
-    (N, E, ((530000.0, 180000.0), "exact", ("grid_swapped",))),
+    (N, E, ((530000.0, 180000.0), "exact", ("grid_swapped",), None)),
     # outside London + 5 km
-    ("400000", N, (None, None, ("grid_outside_london",))),
-    (E, "300000", (None, None, ("grid_outside_london",))),
-    ("-530000", N, (None, None, ("grid_outside_london",))),
-    ("300000", "400000", (None, None, ("grid_outside_london",))),
-    (str(E_MIN - BUFFER), str(N_MIN - BUFFER), ((float(E_MIN - BUFFER), float(N_MIN - BUFFER)), "exact", ())),
-    (str(E_MAX + BUFFER), str(N_MAX + BUFFER), ((float(E_MAX + BUFFER), float(N_MAX + BUFFER)), "exact", ())),
-    (str(E_MIN - BUFFER - 1), N, (None, None, ("grid_outside_london",))),
-    (E, str(N_MAX + BUFFER + 1), (None, None, ("grid_outside_london",))),
+    ("400000", N, (None, None, ("grid_outside_london",), None)),
+    (E, "300000", (None, None, ("grid_outside_london",), None)),
+    ("-530000", N, (None, None, ("grid_outside_london",), None)),
+    ("300000", "400000", (None, None, ("grid_outside_london",), None)),
+    (str(E_MIN - BUFFER), str(N_MIN - BUFFER), ((float(E_MIN - BUFFER), float(N_MIN - BUFFER)), "exact", (), None)),
+    (str(E_MAX + BUFFER), str(N_MAX + BUFFER), ((float(E_MAX + BUFFER), float(N_MAX + BUFFER)), "exact", (), None)),
+    (str(E_MIN - BUFFER - 1), N, (None, None, ("grid_outside_london",), None)),
+    (E, str(N_MAX + BUFFER + 1), (None, None, ("grid_outside_london",), None)),
 ])
 def test_grid_point(tx: Any, e: str | None, n: str | None, expected: tuple[Any, ...]) -> None:
     assert run(tx, "grid_point", e, n) == expected
 
 
 def test_grid_point_precision_param(tx: Any) -> None:
-    assert run(tx, "grid_point", E, N, precision="rounded") == ((530000.0, 180000.0), "rounded", ())
-    assert run(tx, "grid_point", "0", N, precision="rounded") == (None, None, ("grid_zero",))
+    assert run(tx, "grid_point", E, N, precision="rounded") == ((530000.0, 180000.0), "rounded", (), None)
+    assert run(tx, "grid_point", "0", N, precision="rounded") == (None, None, ("grid_zero",), None)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("530000,180000", ((530000.0, 180000.0), "exact", ())),
-    ("530000 180000", ((530000.0, 180000.0), "exact", ())),
-    ("530000, 180000", ((530000.0, 180000.0), "exact", ())),
-    (" 530000\t\u00a0180000 ", ((530000.0, 180000.0), "exact", ())),
-    ("180000,530000", ((530000.0, 180000.0), "exact", ("grid_swapped",))),
-    ("0,0", (None, None, ("grid_zero",))),
-    ("99999 180000", (None, None, ("grid_99999",))),
-    ("N/A", (None, None, ("grid_missing",))),
-    ("", (None, None, ("grid_missing",))),
-    ("530000", (None, None, ("grid_non_numeric",))),
-    ("530000,180000,1", (None, None, ("grid_non_numeric",))),
-    (",,", (None, None, ("grid_non_numeric",))),
-    ("TQ 300 800", (None, None, ("grid_non_numeric",))),
-    ("abc,def", (None, None, ("grid_non_numeric",))),
-    ("400000,180000", (None, None, ("grid_outside_london",))),
+    ("530000,180000", ((530000.0, 180000.0), "exact", (), None)),
+    ("530000 180000", ((530000.0, 180000.0), "exact", (), None)),
+    ("530000, 180000", ((530000.0, 180000.0), "exact", (), None)),
+    (" 530000\t\u00a0180000 ", ((530000.0, 180000.0), "exact", (), None)),
+    ("180000,530000", ((530000.0, 180000.0), "exact", ("grid_swapped",), None)),
+    ("0,0", (None, None, ("grid_zero",), None)),
+    ("99999 180000", (None, None, ("grid_99999",), None)),
+    ("N/A", (None, None, ("grid_missing",), None)),
+    ("", (None, None, ("grid_missing",), None)),
+    ("530000", (None, None, ("grid_non_numeric",), None)),
+    ("530000,180000,1", (None, None, ("grid_non_numeric",), None)),
+    (",,", (None, None, ("grid_non_numeric",), None)),
+    ("TQ 300 800", (None, None, ("grid_non_numeric",), None)),
+    ("abc,def", (None, None, ("grid_non_numeric",), None)),
+    ("400000,180000", (None, None, ("grid_outside_london",), None)),
 ])
 def test_gridref_point(tx: Any, text: str, expected: tuple[Any, ...]) -> None:
     """TARGET-MODEL: LAS GridRef — split on comma or space, then as easting/northing."""
@@ -428,7 +449,11 @@ def test_ref_lookup(tx: Any) -> None:
     assert run(tx, "ref_lookup", "3") == (None, (), "UNKNOWN_HOSPITAL")
     assert run(tx, "ref_lookup", "3", reject=None) == (None, ("ref_not_found",), None)
     assert run(tx, "ref_lookup", "") == (None, (), None)
-    assert run(tx, "ref_lookup", "x") == (None, (), None)
+    # an id that is not a whole number is not found (it used to load silently with no site);
+    # a fractional one, where an integer is declared, is NOT_INTEGER (runbooks/mappings.md)
+    assert run(tx, "ref_lookup", "x") == (None, (), "UNKNOWN_HOSPITAL")
+    assert run(tx, "ref_lookup", "2.5") == (None, (), "NOT_INTEGER")
+    assert run(tx, "ref_lookup", "2.0") == ("R1H12", ("number_decimal_zero",), None)
 
 
 def test_borough_parameters_are_normalised_like_the_text(tx: Any) -> None:

@@ -188,13 +188,18 @@ def test_point_if() -> None:
 
 def test_grid_point_fallback() -> None:
     p = {"precision": "exact", "fallback_precision": "rounded"}
-    assert py("grid_point_fallback", p, "530001", "180001", "530000", "180000") == ((530001.0, 180001.0), "exact", ())
-    assert py("grid_point_fallback", p, None, None, "530000", "180000") == ((530000.0, 180000.0), "rounded", ())
+    assert py("grid_point_fallback", p, "530001", "180001", "530000", "180000") == ((530001.0, 180001.0), "exact", (),
+                                                                                                 None)
+    assert py("grid_point_fallback", p, None, None, "530000", "180000") == ((530000.0, 180000.0), "rounded", (),
+                                                                            None)
     assert py("grid_point_fallback", p, "0", "0", "530000", "180000") == ((530000.0, 180000.0), "rounded",
-                                                                          ("grid_zero",))
+                                                                          ("grid_zero",), None)
     assert py("grid_point_fallback", p, "180001", "530001", "1", "1") == ((530001.0, 180001.0), "exact",
-                                                                          ("grid_swapped",))
-    assert py("grid_point_fallback", p, None, None, None, None) == (None, None, ("grid_missing",))
+                                                                          ("grid_swapped",), None)
+    assert py("grid_point_fallback", p, None, None, None, None) == (None, None, ("grid_missing",), None)
+    # whole metres: a fraction in either pair quarantines the row
+    assert py("grid_point_fallback", p, "530001.5", "180001", "530000", "180000") == (None, None, (), "NOT_INTEGER")
+    assert py("grid_point_fallback", p, "530001", "180001", "530000", "180000.5") == (None, None, (), "NOT_INTEGER")
 
 
 # ------------------------------------------------------------------ Polars forms = references

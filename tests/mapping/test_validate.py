@@ -96,7 +96,7 @@ CASES: dict[str, list[tuple[str, int, str, str]]] = {
         ("", 18, "tables[1].source.table", "legacy table tblLookupCode is already mapped by this stage ("),
     ],
     "las_reject_in_via.yaml": [
-        ("", 29, 'tables[0].targets["core.incident"].columns.occurred_at.via[0]',
+        ("", 30, 'tables[0].targets["core.incident"].columns.occurred_at.via[0]',
          "transform 'london_datetime' can reject rows, and rejects inside a `via` chain are lost"),
     ],
     "las_reject_unhandled.yaml": [
@@ -104,11 +104,11 @@ CASES: dict[str, list[tuple[str, int, str, str]]] = {
          "derive 'borough' (transform borough_gss) can reject a row, but no quarantine or filter rule names it"),
     ],
     "las_flags_without_flags.yaml": [
-        ("", 38, 'tables[0].targets["core.incident"].columns.dq_flags.flags[4]',
+        ("", 39, 'tables[0].targets["core.incident"].columns.dq_flags.flags[4]',
          "derive 'category' (transform clean_text) has no flags output"),
     ],
     "las_unknown_lookup.yaml": [
-        ("", 30, 'tables[0].targets["core.incident"].columns.batch_id.from',
+        ("", 31, 'tables[0].targets["core.incident"].columns.batch_id.from',
          "unknown reference 'batch.batch_id': no derive or lookup named 'batch' (did you mean 'batches'?)"),
     ],
     "las_unknown_lookup_table.yaml": [
@@ -116,15 +116,15 @@ CASES: dict[str, list[tuple[str, int, str, str]]] = {
          "unknown lookup table 'ref.import_batches' (did you mean 'ref.import_batch'?)"),
     ],
     "las_unknown_output.yaml": [
-        ("", 36, 'tables[0].targets["core.incident"].columns.location_precision.from',
+        ("", 37, 'tables[0].targets["core.incident"].columns.location_precision.from',
          "derive 'grid' (transform gridref_point) has no output 'accuracy'; its outputs: value, precision, flags"),
     ],
     "las_bad_link.yaml": [
-        ("", 39, 'tables[0].targets["core.ambulance_assault"].link',
+        ("", 40, 'tables[0].targets["core.ambulance_assault"].link',
          "link 'core.incidents' must name an earlier target of this table mapping (did you mean 'core.incident'?)"),
     ],
     "las_type_mismatch.yaml": [
-        ("", 35, 'tables[0].targets["core.incident"].columns.geom.via[0]',
+        ("", 36, 'tables[0].targets["core.incident"].columns.geom.via[0]',
          "transform 'clean_text' gives text; core.incident.geom is geometry(POINT,27700)"),
     ],
     "derived_key_duplicates.yaml": [

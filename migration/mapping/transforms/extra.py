@@ -37,6 +37,7 @@ from migration.mapping.transforms.text import (
     SPACE_CLASS,
     TRUE_VALUES,
     clean,
+    decimal_zero_flag,
     pad_code,
     parse_int,
     pl_clean,
@@ -364,15 +365,15 @@ class BoroughIdParams(_Params):
 def borough_from_id(pseudo: dict[str, PseudoArea], borough_id: Any, found_gss: Any) -> tuple[Any, ...]:
     """(gss, flags, reject) of a legacy BoroughID whose GSS code ref_lookup found (or not)."""
     found = clean(found_gss)
-    if found is not None:
-        return (found, (), None)
     raw = clean(borough_id)
+    if found is not None:
+        return (found, decimal_zero_flag(raw), None)
     if raw is None:
         return (None, ("borough_missing",), None)
     n = parse_int(raw)
     area = pseudo.get(str(n)) if n is not None else None
     if area is not None:
-        return (area.gss, (f"borough_{area.flag}",), None)
+        return (area.gss, (f"borough_{area.flag}",) + decimal_zero_flag(raw), None)
     return (None, (), "UNRESOLVED_BOROUGH")
 
 
@@ -422,6 +423,8 @@ class IstvGeo(Transform):
         gss, flags, reject = borough_from_id(p.pseudo, borough_id, found_gss)
         if reject is not None:
             return (None, None, False, flags, reject)
+        if "number_decimal_zero" not in flags:
+            flags += decimal_zero_flag(raw)
         if has_point:
             precision = p.levels[str(level)]
         else:
@@ -459,17 +462,20 @@ class GridPointFallback(Transform):
     name = "grid_point_fallback"
     summary = ("Two grid pairs: the first when it gives a valid point (its precision), else the second (its "
                "precision). The first pair's problems are kept as flags, except its absence (grid_missing), "
-               "which is expected (LFB withholds exact points of dwellings).")
+               "which is expected (LFB withholds exact points of dwellings). A fractional value in either pair "
+               "('521277.5': the columns are whole metres) → reject NOT_INTEGER.")
     inputs = ("easting", "northing", "easting_fallback", "northing_fallback")
-    outputs = {"value": "point", "precision": "text", "flags": "text[]"}
+    outputs = {"value": "point", "precision": "text", "flags": "text[]", "reject": "text"}
     params_model = GridFallbackParams
 
     def py(self, p: GridFallbackParams, lookups: Any, e: Any, n: Any, e2: Any, n2: Any) -> tuple[Any, ...]:
-        pv, pp, pf = _grid(clean(e), clean(n), p.precision)
+        pv, pp, pf, pr = _grid(clean(e), clean(n), p.precision)
+        sv, sp, sf, sr = _grid(clean(e2), clean(n2), p.fallback_precision)
+        if pr is not None or sr is not None:
+            return (None, None, (), pr or sr)
         if pv is not None:
-            return (pv, pp, pf)
-        sv, sp, sf = _grid(clean(e2), clean(n2), p.fallback_precision)
-        return (sv, sp, _drop_missing(pf) + sf)
+            return (pv, pp, pf, None)
+        return (sv, sp, _drop_missing(pf) + sf, None)
 
     def pl(self, p: GridFallbackParams, lookups: Any, plan: PlPlan, e: pl.Expr, n: pl.Expr, e2: pl.Expr,
            n2: pl.Expr) -> dict[str, pl.Expr]:
@@ -480,9 +486,13 @@ class GridPointFallback(Transform):
         plan.stages.extend(first.stages)
         plan.stages.extend(second.stages)
         c = plan.stage(pv=prim["value"], pp=prim["precision"], pf=prim["flags"],
-                       sv=sec["value"], sp=sec["precision"], sf=sec["flags"])
+                       sv=sec["value"], sp=sec["precision"], sf=sec["flags"],
+                       reject=pl.coalesce(prim["reject"], sec["reject"]))
         use_first = c.pv.is_not_null()
         kept = c.pf.list.eval(pl.element().filter(pl.element() != "grid_missing"))
-        return {"value": pl.when(use_first).then(c.pv).otherwise(c.sv),
-                "precision": pl.when(use_first).then(c.pp).otherwise(c.sp),
-                "flags": pl.when(use_first).then(c.pf).otherwise(pl.concat_list([kept, c.sf]))}
+        ok = c.reject.is_null()
+        return {"value": pl.when(ok).then(pl.when(use_first).then(c.pv).otherwise(c.sv)),
+                "precision": pl.when(ok).then(pl.when(use_first).then(c.pp).otherwise(c.sp)),
+                "flags": pl.when(~ok).then(_EMPTY_FLAGS).when(use_first).then(c.pf)
+                .otherwise(pl.concat_list([kept, c.sf])),
+                "reject": c.reject}

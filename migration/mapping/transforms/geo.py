@@ -1,6 +1,9 @@
 """Places: grid references → points, borough text → GSS code, reference lookups.
 
-Grid rule (TARGET-MODEL): easting/northing are British National Grid metres.  Blank,
+Grid rule (TARGET-MODEL): easting/northing are British National Grid whole metres, read by
+the integer grammar of :mod:`migration.mapping.transforms.text` (``521277.0`` is 521277,
+flagged ``number_decimal_zero``; a fractional value such as ``521277.5`` rejects the row
+``NOT_INTEGER``: the columns are declared ``int``, or hold whole metres as text).  Blank,
 ``0``, ``99999`` and non-numeric text → no point (flagged); a pair whose easting lies in
 London's northing range and northing in its easting range is swapped back (flagged); a
 point outside London's box grown by 5 km → no point (flagged).  A point is the pair
@@ -16,28 +19,37 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from migration.mapping.transforms.base import PlPlan, Transform, ascii_upper, register
-from migration.mapping.transforms.text import SPACE_CLASS, clean, parse_int, pl_clean
+from migration.mapping.transforms.base import PlPlan, Transform, ascii_upper, pl_flag_list, register
+from migration.mapping.transforms.text import (
+    SPACE_CLASS,
+    clean,
+    decimal_zero_flag,
+    parse_int,
+    parse_int_text,
+    pl_clean,
+    pl_int_text,
+)
 
 E_MIN, E_MAX = 503_568, 561_957
 N_MIN, N_MAX = 155_851, 200_934
 BUFFER = 5_000
-NUM_PATTERN = r"^-?[0-9]{1,9}(\.[0-9]{1,6})?$"
-_NUM = re.compile(NUM_PATTERN)
+#: whole metres by the integer grammar of :mod:`~migration.mapping.transforms.text` (up to 10 digits)
+GRID_LO, GRID_HI = -9_999_999_999, 9_999_999_999
 POINT_DTYPE = pl.Struct({"x": pl.Float64, "y": pl.Float64})
 
 
-def _num(s: str | None) -> tuple[float | None, str]:
-    if s is None:
-        return None, "missing"
-    if not _NUM.fullmatch(s):
-        return None, "non_numeric"
-    v = float(s)
-    if v == 0:
-        return None, "zero"
-    if v == 99999:
-        return None, "sentinel"
-    return v, "ok"
+def _num(s: str | None) -> tuple[float | None, str, bool]:
+    """(metres, status, written with a zero fraction) of one cleaned easting/northing text."""
+    n, status = parse_int_text(s, GRID_LO, GRID_HI)
+    if status in ("missing", "fraction"):
+        return None, status, False
+    if n is None:
+        return None, "non_numeric", False
+    if n == 0:
+        return None, "zero", status == "decimal_zero"
+    if n == 99999:
+        return None, "sentinel", status == "decimal_zero"
+    return float(n), "ok", status == "decimal_zero"
 
 
 def _in_e(v: float) -> bool:
@@ -56,44 +68,50 @@ class GridParams(BaseModel):
 
 _PROBLEMS = (("missing", "grid_missing"), ("non_numeric", "grid_non_numeric"), ("zero", "grid_zero"),
              ("sentinel", "grid_99999"))
+NOT_INTEGER = "NOT_INTEGER"
 
 
 @lru_cache(maxsize=65536)
 def _grid(es: str | None, ns: str | None, precision: str) -> tuple[Any, ...]:
-    e, es_status = _num(es)
-    n, ns_status = _num(ns)
+    """(point, precision, flags, reject) of a cleaned easting/northing pair."""
+    e, es_status, e_zero_frac = _num(es)
+    n, ns_status, n_zero_frac = _num(ns)
+    if "fraction" in (es_status, ns_status):
+        return (None, None, (), NOT_INTEGER)
+    decimal_zero: tuple[str, ...] = ("number_decimal_zero",) if (e_zero_frac or n_zero_frac) else ()
     for status, flag in _PROBLEMS:
         if status in (es_status, ns_status):
-            return (None, None, (flag,))
+            return (None, None, (flag,) + decimal_zero, None)
     assert e is not None and n is not None
     flags: tuple[str, ...] = ()
     if not (_in_e(e) and _in_n(n)) and _in_e(n) and _in_n(e):
         e, n = n, e
         flags = ("grid_swapped",)
     if not (_in_e(e) and _in_n(n)):
-        return (None, None, flags + ("grid_outside_london",))
-    return ((e, n), precision, flags)
+        return (None, None, flags + ("grid_outside_london",) + decimal_zero, None)
+    return ((e, n), precision, flags + decimal_zero, None)
 
 
 def grid_point(e_text: Any, n_text: Any, precision: str = "exact") -> tuple[Any, ...]:
-    """(point (easting, northing) or None, precision or None, flags)."""
+    """(point (easting, northing) or None, precision or None, flags, reject)."""
     return _grid(clean(e_text), clean(n_text), precision)
 
 
 def pl_grid(plan: PlPlan, es: pl.Expr, ns: pl.Expr, precision: str) -> dict[str, pl.Expr]:
     """Polars form of :func:`_grid` over cleaned easting/northing text."""
     c = plan.stage(es=es, ns=ns)
-    c = plan.stage(
-        e=pl.when(c.es.str.contains(NUM_PATTERN)).then(c.es.cast(pl.Float64, strict=False)),
-        n=pl.when(c.ns.str.contains(NUM_PATTERN)).then(c.ns.cast(pl.Float64, strict=False)),
-        es_null=c.es.is_null(), ns_null=c.ns.is_null())
+    eplan, nplan = PlPlan(prefix=f"{plan.prefix}e~"), PlPlan(prefix=f"{plan.prefix}n~")
+    ec, nc = pl_int_text(eplan, c.es, GRID_LO, GRID_HI), pl_int_text(nplan, c.ns, GRID_LO, GRID_HI)
+    plan.stages.extend(eplan.stages + nplan.stages)
 
-    def status(v: pl.Expr, is_null: pl.Expr) -> pl.Expr:
-        return (pl.when(is_null).then(pl.lit("missing")).when(v.is_null()).then(pl.lit("non_numeric"))
+    def status(v: pl.Expr, st: pl.Expr) -> pl.Expr:
+        return (pl.when(st.is_in(["missing", "fraction"])).then(st).when(v.is_null()).then(pl.lit("non_numeric"))
                 .when(v == 0).then(pl.lit("zero")).when(v == 99999).then(pl.lit("sentinel"))
                 .otherwise(pl.lit("ok")))
 
-    c = plan.stage(e=c.e, n=c.n, se=status(c.e, c.es_null), sn=status(c.n, c.ns_null))
+    c = plan.stage(e=ec.n.cast(pl.Float64), n=nc.n.cast(pl.Float64), se=status(ec.n, ec.status),
+                   sn=status(nc.n, nc.status),
+                   zero_frac=(ec.status == "decimal_zero") | (nc.status == "decimal_zero"))
     problem = pl.lit(None, dtype=pl.String)
     for status_name, flag in reversed(_PROBLEMS):
         problem = pl.when((c.se == status_name) | (c.sn == status_name)).then(pl.lit(flag)).otherwise(problem)
@@ -104,31 +122,41 @@ def pl_grid(plan: PlPlan, es: pl.Expr, ns: pl.Expr, precision: str) -> dict[str,
     def in_n(x: pl.Expr) -> pl.Expr:
         return x.is_between(N_MIN - BUFFER, N_MAX + BUFFER)
 
-    c = plan.stage(e=c.e, n=c.n, problem=problem)
-    c = plan.stage(e=c.e, n=c.n, problem=c.problem,
-                   swapped=(c.problem.is_null() & ~(in_e(c.e) & in_n(c.n)) & in_e(c.n) & in_n(c.e)).fill_null(False))
-    c = plan.stage(problem=c.problem, swapped=c.swapped,
+    rejected = (c.se == "fraction") | (c.sn == "fraction")
+    c = plan.stage(e=c.e, n=c.n, problem=pl.when(~rejected).then(problem), rejected=rejected,
+                   zero_frac=c.zero_frac & ~rejected)
+    c = plan.stage(e=c.e, n=c.n, problem=c.problem, rejected=c.rejected, zero_frac=c.zero_frac,
+                   swapped=(~c.rejected & c.problem.is_null() & ~(in_e(c.e) & in_n(c.n)) & in_e(c.n) & in_n(c.e))
+                   .fill_null(False))
+    c = plan.stage(problem=c.problem, swapped=c.swapped, rejected=c.rejected, zero_frac=c.zero_frac,
                    ee=pl.when(c.swapped).then(c.n).otherwise(c.e), nn=pl.when(c.swapped).then(c.e).otherwise(c.n))
-    c = plan.stage(problem=c.problem, swapped=c.swapped, ee=c.ee, nn=c.nn,
-                   inside=(c.problem.is_null() & in_e(c.ee) & in_n(c.nn)).fill_null(False))
+    c = plan.stage(problem=c.problem, swapped=c.swapped, rejected=c.rejected, zero_frac=c.zero_frac, ee=c.ee,
+                   nn=c.nn,
+                   inside=(~c.rejected & c.problem.is_null() & in_e(c.ee) & in_n(c.nn)).fill_null(False))
     return {
         "value": pl.when(c.inside).then(pl.struct(x=c.ee, y=c.nn)),
         "precision": pl.when(c.inside).then(pl.lit(precision)),
-        "flags": pl.concat_list([
-            c.problem,
-            pl.when(c.swapped).then(pl.lit("grid_swapped")),
-            pl.when(c.problem.is_null() & ~c.inside).then(pl.lit("grid_outside_london")),
-        ]).list.drop_nulls(),
+        "flags": pl_flag_list([
+            *[(c.problem == flag, flag) for _status, flag in _PROBLEMS],
+            (c.swapped, "grid_swapped"),
+            (~c.rejected & c.problem.is_null() & ~c.inside, "grid_outside_london"),
+            (c.zero_frac, "number_decimal_zero"),
+        ]),
+        "reject": pl.when(c.rejected).then(pl.lit(NOT_INTEGER)),
     }
+
+
+_GRID_SUMMARY = ("Easting and northing are whole metres (the integer grammar): '521277.0' is read, flag "
+                 "number_decimal_zero; a fractional value ('521277.5') → reject NOT_INTEGER. ")
 
 
 @register
 class GridPoint(Transform):
     name = "grid_point"
     summary = ("Easting + northing (text or int) → Point(27700): blank/0/99999/non-numeric → NULL; "
-               "swapped pair swapped back; outside London +5 km → NULL; each case flagged.")
+               "swapped pair swapped back; outside London +5 km → NULL; each case flagged. " + _GRID_SUMMARY)
     inputs = ("easting", "northing")
-    outputs = {"value": "point", "precision": "text", "flags": "text[]"}
+    outputs = {"value": "point", "precision": "text", "flags": "text[]", "reject": "text"}
     params_model = GridParams
 
     def py(self, p: GridParams, lookups: Any, e: Any, n: Any) -> tuple[Any, ...]:
@@ -156,13 +184,13 @@ class GridRefPoint(Transform):
     name = "gridref_point"
     summary = ("LAS GridRef text 'E,N' / 'E N' / N/A → split on commas or whitespace, then as grid_point; "
                "a text that does not split in two → NULL, flag grid_non_numeric.")
-    outputs = {"value": "point", "precision": "text", "flags": "text[]"}
+    outputs = {"value": "point", "precision": "text", "flags": "text[]", "reject": "text"}
     params_model = GridParams
 
     def py(self, p: GridParams, lookups: Any, value: Any) -> tuple[Any, ...]:
         e, n, ok = split_gridref(clean(value))
         if not ok:
-            return (None, None, ("grid_non_numeric",))
+            return (None, None, ("grid_non_numeric",), None)
         return _grid(e, n, p.precision)
 
     def pl(self, p: GridParams, lookups: Any, plan: PlPlan, value: pl.Expr) -> dict[str, pl.Expr]:
@@ -176,6 +204,7 @@ class GridRefPoint(Transform):
             "value": pl.when(ok).then(g["value"]),
             "precision": pl.when(ok).then(g["precision"]),
             "flags": pl.when(ok).then(g["flags"]).otherwise(pl.lit(["grid_non_numeric"])),
+            "reject": pl.when(ok).then(g["reject"]),
         }
 
 
@@ -357,18 +386,20 @@ class OffenceParams(BaseModel):
 @register
 class OffenceLookup(Transform):
     name = "offence_category"
-    summary = ("Legacy CrimeTypeID → ref.offence_category id of the scheme; an orphan or blank id → the "
-               "explicit UNKNOWN category, flag offence_unknown (never a lost row).")
+    summary = ("Legacy CrimeTypeID → ref.offence_category id of the scheme ('12.0' is 12, flag "
+               "number_decimal_zero); an orphan, fractional or blank id → the explicit UNKNOWN category, flag "
+               "offence_unknown (never a lost row).")
     outputs = {"value": "bigint", "flags": "text[]"}
     params_model = OffenceParams
     lookups = ("offence_category",)
 
     def py(self, p: OffenceParams, lookups: Any, value: Any) -> tuple[Any, ...]:
-        n = parse_int(clean(value))
+        s = clean(value)
+        n = parse_int(s)
         table = lookups["offence_category"]
         found = table.get((p.scheme, str(n))) if n is not None else None
         if found is not None:
-            return (found, ())
+            return (found, decimal_zero_flag(s))
         return (table.get((p.scheme, p.unknown_code)), ("offence_unknown",))
 
 
@@ -384,17 +415,21 @@ class RefLookupParams(BaseModel):
 class RefLookup(Transform):
     name = "ref_lookup"
     summary = ("Look a legacy id up in a reference table loaded earlier (hospital → ODS site code, BoroughID → "
-               "GSS code, OrgID → organisation); not found → reject with the given reason, or NULL + flag "
-               "ref_not_found.")
+               "GSS code, OrgID → organisation); '2.0' is 2 (flag number_decimal_zero); not found (or not a whole "
+               "number) → reject with the given reason, or NULL + flag ref_not_found; with a reason, a fractional "
+               "id ('2.5') → reject NOT_INTEGER.")
     outputs = {"value": "text", "flags": "text[]", "reject": "text"}
     params_model = RefLookupParams
     lookups = ("ref_lookup",)
 
     def py(self, p: RefLookupParams, lookups: Any, value: Any) -> tuple[Any, ...]:
-        n = parse_int(clean(value))
-        if n is None:
+        s = clean(value)
+        n, status = parse_int_text(s)
+        if status == "missing":
             return (None, (), None)
-        found = lookups["ref_lookup"].get((p.table, p.key, p.column), {}).get(n)
+        if status == "fraction" and p.reject:
+            return (None, (), NOT_INTEGER)
+        found = None if n is None else lookups["ref_lookup"].get((p.table, p.key, p.column), {}).get(n)
         if found is not None:
-            return (found, (), None)
+            return (found, decimal_zero_flag(s), None)
         return (None, () if p.reject else ("ref_not_found",), p.reject)
