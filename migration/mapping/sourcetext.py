@@ -27,7 +27,12 @@ from typing import Any
 import polars as pl
 
 from migration.mapping.spec import TableMappingSpec
-from migration.mapping.transforms.text import CONTROL_CLASS, CONTROL_FLAG, pl_remove_controls, remove_controls
+from migration.mapping.transforms.text import (
+    CONTROL_CLASS,
+    CONTROL_FLAG,
+    pl_remove_controls,
+    remove_controls,
+)
 
 __all__ = ["CONTROL_FLAG", "TextCleaning", "key_source_columns"]
 
@@ -114,10 +119,10 @@ class TextCleaning:
                 continue
             new = list(values)
             for i, v in enumerate(values):
-                r = done.get(v) if isinstance(v, str) else None
-                if r is not None:
-                    new[i] = r[0]
-                    if r[1]:
+                hit = done.get(v) if isinstance(v, str) else None
+                if hit is not None:
+                    new[i] = hit[0]
+                    if hit[1]:
                         if flags is None:
                             flags = [False] * n
                         flags[i] = True
