@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 
 from migration.mapping.spec import TableMappingSpec
 from migration.mapping.transforms.text import (
@@ -55,6 +56,21 @@ def key_source_columns(tm: TableMappingSpec) -> list[str]:
     return out
 
 
+def _may_hold_controls(s: pl.Series) -> bool:
+    """False when every byte of the column is printable ASCII (0x20–0x7E): then it holds no
+    control character, no C1 control and no U+FFFD.  Two SIMD reductions over the bytes."""
+    import numpy as np
+
+    arr = s.to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    data = arr.buffers()[-1]
+    if data is None or data.size == 0:
+        return False
+    b = np.frombuffer(data, dtype=np.uint8)
+    return bool(b.min() < 0x20 or b.max() > 0x7E)
+
+
 @dataclass(frozen=True)
 class TextCleaning:
     """Which extracted columns are cleaned, and with which class (``text`` or ``free``)."""
@@ -71,22 +87,37 @@ class TextCleaning:
     # ------------------------------------------------------------------ Polars (the load)
     def frame(self, df: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series | None]:
         """The frame with control characters removed, and each row's flag (None when no value
-        of the chunk held any: one vectorised scan per column is all a clean chunk costs)."""
+        of the chunk held any).
+
+        A clean column costs one vectorised pass: its bytes' minimum and maximum (no byte
+        below 0x20 and none above 0x7E: nothing to remove).  Otherwise the column's class is
+        searched (one regex pass), and only the rows it matches are cleaned and written back."""
         cols = [c for c, k in self.kinds.items() if c in df.columns and df.schema[c] == pl.String]
         if not cols or df.height == 0:
             return df, None
-        found = df.select([pl.col(c).str.contains(CONTROL_CLASS[self.kinds[c]]).any().alias(c) for c in cols]).row(0)
-        hits = [c for c, hit in zip(cols, found, strict=True) if hit]
-        if not hits:
+        cleaned: list[pl.Series] = []
+        flagged: list[pl.Series] = []
+        for c in cols:
+            s = df.get_column(c)
+            if not _may_hold_controls(s):
+                continue
+            kind = self.kinds[c]
+            rows = s.str.contains(CONTROL_CLASS[kind]).arg_true()
+            if rows.len() == 0:
+                continue
+            v, f = pl_remove_controls(pl.col(c), kind)
+            sub = s.gather(rows).to_frame().select(v.alias("v"), f.fill_null(False).alias("f"))
+            out = s.clone()
+            out.scatter(rows, sub.get_column("v"))
+            cleaned.append(out)
+            flagged.append(rows.filter(sub.get_column("f")))
+        if not cleaned:
             return df, None
-        values, flags = [], []
-        for c in hits:
-            v, f = pl_remove_controls(pl.col(c), self.kinds[c])
-            values.append(v.alias(c))
-            flags.append(f)
-        out = df.with_columns(values + [pl.any_horizontal(flags).fill_null(False).alias("_ctl~")])
-        flag = out.get_column("_ctl~")
-        return out.drop("_ctl~"), flag
+        flag = pl.Series("_ctl", [False] * df.height, dtype=pl.Boolean)
+        hit = pl.concat(flagged).unique() if flagged else None
+        if hit is not None and hit.len():
+            flag.scatter(hit, True)
+        return df.with_columns(cleaned), flag
 
     # ------------------------------------------------------------------ Python references
     def row(self, env: MutableMapping[str, Any]) -> bool:

@@ -38,6 +38,26 @@ def test_polars_and_python_remove_the_same_characters_and_flag_the_same_rows(val
         assert list(zip(got["v"].to_list(), got["f"].to_list(), strict=True)) == want, kind
 
 
+@SETTINGS
+@given(st.lists(st.tuples(hostile_text, hostile_text, hostile_text), min_size=1, max_size=40))
+@example([("ok", "Caf\u00e9", "a\tb"), ("x\x00", None, "\r\n"), (None, "\u00a3", "plain")])
+def test_the_frame_form_equals_both_python_references(rows: list[tuple[str | None, ...]]) -> None:
+    """Whole-frame cleaning (byte pre-check, regex, only matching rows rewritten) gives every
+    row what the row-by-row and the column-wise references give it."""
+    cleaning = TextCleaning({"a": "text", "b": "free", "k": "text"})
+    names = ["a", "b", "k"]
+    df = pl.DataFrame([pl.Series(n, [r[i] for r in rows], dtype=pl.String) for i, n in enumerate(names)])
+    out, flag = cleaning.frame(df)
+    flags = flag.to_list() if flag is not None else [False] * len(rows)
+    cols: dict[str, list[Any]] = {n: [r[i] for r in rows] for i, n in enumerate(names)}
+    col_flags = cleaning.columns(cols, len(rows)) or [False] * len(rows)
+    for i, r in enumerate(rows):
+        env: dict[str, Any] = dict(zip(names, r, strict=True))
+        f = cleaning.row(env)
+        assert out.row(i) == tuple(env[n] for n in names) == tuple(cols[n][i] for n in names), r
+        assert flags[i] == f == col_flags[i], r
+
+
 @pytest.mark.parametrize(("raw", "kind", "value", "flagged"), [
     ("Camden\x00", "text", "Camden", True),
     ("\x00\x00", "text", "", True),            # then clean → NULL: a value of controls only is no value
