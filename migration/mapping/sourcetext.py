@@ -3,9 +3,11 @@
 TARGET-MODEL: "NUL and other control characters removed (line breaks and tabs kept in
 free text), the row flagged … no text value ever stops a stage".  PostgreSQL text cannot
 hold NUL at all, and the other controls are noise no analyst wants.  Every column a table
-mapping extracts is cleaned with one precompiled character class
-(:data:`migration.mapping.transforms.text.CONTROL_CLASS`: ``free`` for the columns the
-mapping lists in ``source.free_text``, ``text`` for the others), except
+mapping extracts whose declared type is text (``char``/``varchar``/``nvarchar`` in the data
+dictionary, :mod:`migration.legacy.tables`; an undeclared column counts as text) is cleaned
+with one precompiled character class (:data:`migration.mapping.transforms.text.CONTROL_CLASS`:
+``free`` for the columns the mapping lists in ``source.free_text``, ``text`` for the
+others), except
 
 - the legacy primary key (``source.key``): it identifies the row in the ledger, and
 - the business-key columns: a key is never altered except by trimming (a key holding
@@ -56,6 +58,21 @@ def key_source_columns(tm: TableMappingSpec) -> list[str]:
     return out
 
 
+def non_text_columns(table: str) -> set[str]:
+    """Columns the data dictionary declares with a type that cannot hold text (integers,
+    ``datetime``, ``bit``, ``money``): their values reach the transforms as canonical text
+    (:mod:`migration.db.codec`) and need no cleaning.  A table or column the dictionary does
+    not declare is treated as text."""
+    from sqlalchemy import String
+
+    from migration.legacy.tables import metadata
+
+    t = metadata.tables.get(table)
+    if t is None:
+        return set()
+    return {c.name for c in t.columns if not isinstance(c.type, String)}
+
+
 def _may_hold_controls(s: pl.Series) -> bool:
     """False when every byte of the column is printable ASCII (0x20–0x7E): then it holds no
     control character, no C1 control and no U+FFFD.  Two SIMD reductions over the bytes."""
@@ -80,6 +97,7 @@ class TextCleaning:
     @classmethod
     def of(cls, tm: TableMappingSpec) -> TextCleaning:
         keep = set(key_source_columns(tm)) | ({tm.source.key} if tm.source.key else set())
+        keep |= non_text_columns(tm.source.table)
         free = set(tm.source.free_text)
         return cls({c: ("free" if c in free else "text") for c in tm.source.columns
                     if c not in keep and c not in set(tm.personal_data.drop)})

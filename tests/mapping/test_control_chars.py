@@ -20,7 +20,7 @@ from test_differential import CONTROLS, SETTINGS, hostile_text
 from test_mapping_set import BASE, BY_TABLE, run_both
 
 from migration.db.codec import decode_bytes, decode_column, to_text
-from migration.mapping.sourcetext import CONTROL_FLAG, TextCleaning
+from migration.mapping.sourcetext import CONTROL_FLAG, TextCleaning, non_text_columns
 from migration.mapping.transforms.text import CONTROL_CLASS, pl_remove_controls, remove_controls
 
 TEXTS = st.lists(hostile_text, min_size=1, max_size=40)
@@ -121,7 +121,16 @@ def test_business_keys_and_the_legacy_key_are_never_cleaned(table: str) -> None:
     cleaning = TextCleaning.of(tm)
     for c in tm.business_key.columns + [tm.source.key]:
         assert c not in cleaning.kinds
-    assert set(cleaning.kinds) | set(tm.business_key.columns) | {tm.source.key} == set(tm.source.columns)
+    declared_text = set(tm.source.columns) - non_text_columns(table)
+    assert set(cleaning.kinds) == declared_text - set(tm.business_key.columns) - {tm.source.key}
+    assert set(tm.source.free_text) <= set(cleaning.kinds)
+
+
+def test_columns_the_dictionary_declares_as_numbers_or_datetimes_are_not_cleaned() -> None:
+    assert non_text_columns("tblMPSCrime") == {"RecID", "ReportedDT", "CrimeTypeID", "KnifeFlag", "BatchID",
+                                               "LastModified"}
+    assert "NotionalCost" in non_text_columns("tblLFBIncident")  # money
+    assert non_text_columns("tblNotInTheDictionary") == set()
 
 
 def test_a_control_character_in_a_column_is_removed_and_the_row_flagged() -> None:
