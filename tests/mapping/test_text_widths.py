@@ -8,10 +8,10 @@ legacy schema (migration/legacy/tables.py, the data dictionary's types)."""
 from __future__ import annotations
 
 from sqlalchemy import CHAR, VARCHAR
+from test_mapping_set import BY_TABLE
 
 from migration.legacy.tables import metadata as legacy
 from migration.schema import models
-from test_mapping_set import BY_TABLE
 
 
 def test_every_target_column_fed_by_legacy_text_is_at_least_as_wide() -> None:
