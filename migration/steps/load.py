@@ -478,7 +478,11 @@ class TableLoad:
             row_no = part.frame.get_column("_row_no")[exc.row]
             hit = part.source_keys.filter(pl.col("_row_no") == row_no).get_column("_src_key")
             key = hit[0] if hit.len() else None
-        if part is not None and not column.startswith("_"):
+        internal = {"_part": "the business key (duplicate group)", "_key": "the business key (source_ref)",
+                    "_src_key": "the legacy key"}
+        if column in internal:
+            column = internal[column]
+        elif part is not None and not column.startswith("_"):
             column = f"{part.table}.{column}"
         elif column.startswith("_t"):  # _t{i}_{column}: target i's column
             i, _, name = column[2:].partition("_")
