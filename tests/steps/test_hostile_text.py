@@ -101,10 +101,6 @@ def _rows_to_plant(cur: Any, table: str, key: str, n: int) -> list[int]:
     return keys[5:5 + 7 * n:7]  # spread out, away from the first rows
 
 
-def _plan() -> dict[tuple[str, int], Plant]:
-    return {}
-
-
 def plant_sqlite(path: Path) -> dict[int, Plant]:
     """Write every plant into its own row; returns plant index → legacy key."""
     conn = sqlite3.connect(path)
