@@ -9,10 +9,22 @@ rendered to a canonical text the transforms parse:
 - datetime → ``YYYY-MM-DD HH:MM:SS`` plus ``.ffffff`` when there is a fraction;
 - date → ``YYYY-MM-DD``; Decimal → plain notation (``1234.5000``, never exponent);
 - bool → ``1``/``0``; int → decimal digits; float → ``repr``; None stays None.
+
+No value makes decoding fail (a stage stops for a fault of the system, never for a row):
+
+- bytes that are not valid UTF-8 (SQLite stores whatever bytes it was given; Python's
+  ``sqlite3`` and the ADBC driver would raise or hand over invalid UTF-8) are read as
+  Windows-1252 bytes, the legacy's code page (:func:`decode_bytes`);
+- the five bytes Windows-1252 leaves undefined (0x81 0x8D 0x8F 0x90 0x9D) become the C1
+  control of the same number (U+0081 …), as Windows decodes them; text cleaning then
+  removes them like every other control character;
+- a lone UTF-16 surrogate (``nvarchar`` can hold one; Polars and PostgreSQL cannot) becomes
+  U+FFFD, which text cleaning removes and business-key checks refuse.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -31,18 +43,34 @@ for _b in range(0x80, 0xA0):
 _C1_TABLE = str.maketrans("".join(_C1), "".join(_CP))
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+#: what a lone UTF-16 surrogate becomes (PostgreSQL and Polars hold UTF-8 only)
+REPLACEMENT = "\ufffd"
+
+
 def repair_cp1252(s: str) -> str:
-    """Undo ISO-8859-1 mis-decoding of Windows-1252 bytes 0x80–0x9F (cheap for ASCII)."""
+    """Undo ISO-8859-1 mis-decoding of Windows-1252 bytes 0x80–0x9F (cheap for ASCII);
+    lone surrogates become U+FFFD."""
     if s.isascii():
         return s
-    return s.translate(_C1_TABLE)
+    return _SURROGATES.sub(REPLACEMENT, s.translate(_C1_TABLE))
+
+
+def decode_bytes(b: bytes) -> str:
+    """Text bytes from the legacy: UTF-8 when they are valid UTF-8, else Windows-1252 (the
+    undefined bytes as the C1 controls of the same number).  Never raises; used as the
+    ``sqlite3`` text factory and for invalid values the ADBC driver hands over."""
+    try:
+        return b.decode("utf-8")
+    except UnicodeDecodeError:
+        return b.decode("latin-1").translate(_C1_TABLE)
 
 
 def to_text(v: Any) -> str | None:
     if v is None:
         return None
     if isinstance(v, str):
-        return v if v.isascii() else v.translate(_C1_TABLE)
+        return repair_cp1252(v)
     if isinstance(v, bool):
         return "1" if v else "0"
     if isinstance(v, int):
@@ -56,7 +84,7 @@ def to_text(v: Any) -> str | None:
     if isinstance(v, Decimal):
         return format(v, "f")
     if isinstance(v, (bytes, bytearray, memoryview)):
-        return bytes(v).decode("cp1252", errors="replace")
+        return bytes(v).decode("latin-1").translate(_C1_TABLE)
     if isinstance(v, float):
         return repr(v)
     return str(v)
@@ -70,7 +98,7 @@ def column_to_text(values: list[Any]) -> list[str | None]:
         if v is None:
             append(None)
         elif type(v) is str:
-            append(v if v.isascii() else v.translate(_C1_TABLE))
+            append(v if v.isascii() else repair_cp1252(v))
         elif type(v) is int:
             append(str(v))
         else:

@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from migration.db.codec import decode_bytes
 from migration.errors import SourceError, TargetError
 from migration.secrets import redact_url, scrub
 
@@ -40,6 +41,9 @@ def _sqlite_engine(url: URL, *, read_only: bool, **kw: Any) -> Engine:
 
     def connect() -> sqlite3.Connection:
         conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        # SQLite keeps whatever bytes it was given: text that is not valid UTF-8 is read as
+        # Windows-1252 (the legacy's code page) instead of raising "Could not decode to UTF-8"
+        conn.text_factory = decode_bytes
         return conn
 
     # the URL keeps the file's path (shown in messages, used by the ADBC fast path); the

@@ -184,7 +184,7 @@ class SourceReader:
             last: int | None = int(after) if after is not None else None
             pending: pl.DataFrame | None = None
             for batch in reader:
-                df = pl.from_arrow(batch)
+                df = pl.from_arrow(_valid_utf8(batch))
                 assert isinstance(df, pl.DataFrame)
                 df = df.filter(pl.col("_o") == 1).drop("_o")
                 if df.height == 0:
@@ -240,6 +240,32 @@ class SourceReader:
                 if not rows:
                     break
                 yield _chunk(rows, columns, key, kidx)
+
+
+def _valid_utf8(batch: Any) -> Any:
+    """An Arrow batch from the ADBC SQLite driver with every text column valid UTF-8.
+
+    SQLite stores whatever bytes it was given and the driver hands them over unchecked;
+    Polars would hold invalid UTF-8 and panic later.  A column that fails Arrow's (fast,
+    vectorised) validation is decoded value by value with :func:`decode_bytes` (invalid
+    values as Windows-1252): rare, and only that column of that batch."""
+    import pyarrow as pa
+
+    from migration.db.codec import decode_bytes
+
+    columns = list(batch.columns)
+    changed = False
+    for i, col in enumerate(columns):
+        if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            continue
+        try:
+            col.validate(full=True)
+        except pa.ArrowInvalid:
+            raw = col.view(pa.large_binary() if pa.types.is_large_string(col.type) else pa.binary())
+            columns[i] = pa.array([None if b is None else decode_bytes(b) for b in raw.to_pylist()],
+                                  type=col.type)
+            changed = True
+    return pa.RecordBatch.from_arrays(columns, schema=batch.schema) if changed else batch
 
 
 def _adbc_available() -> bool:

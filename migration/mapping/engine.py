@@ -26,6 +26,7 @@ from typing import Any
 import polars as pl
 
 from migration.mapping import transforms
+from migration.mapping.sourcetext import CONTROL_FLAG, TextCleaning
 from migration.mapping.spec import ColumnSpec, ConditionSpec, TableMappingSpec
 from migration.mapping.transforms.base import PlPlan, Transform
 from migration.mapping.transforms.geo import POINT_DTYPE
@@ -69,6 +70,7 @@ class ChunkEvaluator:
 
     def __post_init__(self) -> None:
         self.extracted = [c for c in self.tm.source.columns if c not in set(self.tm.personal_data.drop)]
+        self.text = TextCleaning.of(self.tm)
 
     # ------------------------------------------------------------------ helpers
     def _apply(self, df: pl.DataFrame, t: Transform, params: Any, args: list[str], prefix: str) -> pl.DataFrame:
@@ -150,6 +152,9 @@ class ChunkEvaluator:
 
     def evaluate(self, df: pl.DataFrame) -> pl.DataFrame:
         tm = self.tm
+        df, ctl = self.text.frame(df)
+        if ctl is not None:
+            df = df.with_columns(ctl.alias("_ctl"))
         work = self.scrub(df)
         if not self.derived_key:  # a raw key may be used by derives (``key``)
             work = self._derive(work.with_columns(self._key_expr().alias("_key")))
@@ -244,6 +249,9 @@ class ChunkEvaluator:
             return work.with_columns(pl.lit(spec.default).alias(alias))
         if kind == "flags":
             parts = [pl.col(_out(d, "flags")) for d in (spec.flags or [])]
+            if "_ctl" in work.columns:  # text cleaning altered a value of this chunk
+                parts.append(pl.when(pl.col("_ctl")).then(pl.lit([CONTROL_FLAG]))
+                             .otherwise(pl.lit([], dtype=pl.List(pl.String))))
             expr = pl.concat_list(parts) if parts else pl.lit([], dtype=pl.List(pl.String))
             return work.with_columns(expr.alias(alias))
         assert spec.from_ is not None

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migration.mapping import transforms
+from migration.mapping.sourcetext import CONTROL_FLAG, TextCleaning
 from migration.mapping.spec import ColumnSpec, ConditionSpec, TableMappingSpec
 from migration.mapping.transforms.text import clean
 
@@ -46,10 +47,13 @@ class RowEvaluator:
         from migration.mapping.engine import ChunkEvaluator  # derive order only
 
         self._order = ChunkEvaluator(tm, lookups, {}).derive_order()
+        self.text = TextCleaning.of(tm)
 
     def evaluate(self, row: Mapping[str, Any]) -> RowOutcome:
         tm = self.tm
-        env: dict[str, Any] = {c: row.get(c) for c in self.extracted}
+        row = {c: row.get(c) for c in self.extracted}
+        ctl = self.text.row(row)  # control characters out of every non-key text column
+        env: dict[str, Any] = dict(row)
         for col, tname in tm.personal_data.scrub.items():
             t = transforms.get(tname)
             out = t.py(t.parse_params({}), self.lookups, env.get(col))
@@ -65,6 +69,7 @@ class RowEvaluator:
 
         key = None if derived_key else business_key()
         env["key"] = key
+        env["_ctl"] = ctl
         for name, spec in tm.lookups.items():
             k = tuple(clean(row.get(src)) for src in spec.match.values())
             found = self.lookup_tables[name].get(k) if None not in k else None
@@ -149,6 +154,8 @@ class RowEvaluator:
             out: tuple[str, ...] = ()
             for d in spec.flags or []:
                 out += tuple(env[f"{d}.flags"] or ())
+            if env.get("_ctl"):
+                out += (CONTROL_FLAG,)
             return out
         assert spec.from_ is not None
         values = [env[r] for r in spec.from_]

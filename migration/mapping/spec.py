@@ -3,7 +3,9 @@
 One YAML file per stage (``mappings/*.yaml``).  A stage maps one legacy table, or a group
 of reference tables, into the target.  Per legacy table it declares:
 
-``source``        table, integer (or text) key, every column, optional filter column values
+``source``        table, integer (or text) key, every column, the free-text columns (tabs and
+                  line breaks kept when control characters are removed), optional filter
+                  column values
 ``personal_data`` columns never extracted (``drop``) and columns scrubbed in Python before
                   anything leaves the process (``scrub``: column → python-only transform).
                   A scrubbed column holds the scrubbed text from then on, and the
@@ -73,6 +75,10 @@ class SourceSpec(_Strict):
                     "null only for small keyless reference tables, which are read in one chunk")
     key_type: Literal["int", "text"] = "int"
     columns: list[str] = Field(description="every column of the legacy table")
+    free_text: list[str] = Field(
+        default_factory=list,
+        description="free-text columns, whose tabs and line breaks are kept; every other column loses "
+                    "them with the other control characters (the row flagged control_chars_removed)")
     delta: DeltaSpec | None = None
 
 

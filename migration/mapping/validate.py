@@ -733,6 +733,10 @@ class _TableChecker:
                 self.add(("source", "key"), f"key column '{src.key}' cannot be dropped")
             else:
                 self.use(src.key, "source key")
+        for i, c in enumerate(src.free_text):
+            if c not in self.column_set:
+                self.add(("source", "free_text", i), f"free-text column '{c}' is not in source.columns"
+                                                     f"{suggest(c, self.columns)}")
         d = src.delta
         if d is not None:
             for attr, needed in (("watermark_column", "watermark"), ("batch_column", "batch")):

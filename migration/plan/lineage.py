@@ -103,6 +103,11 @@ class _Tracer:
                     row = LineageRow(col, " → ".join(steps), target, "data-quality flags")
                     if row not in flag_rows:
                         flag_rows.append(row)
+            from migration.mapping.sourcetext import CONTROL_FLAG, TextCleaning
+
+            if TextCleaning.of(self.tm).kinds:
+                flag_rows.append(LineageRow("", f"{CONTROL_FLAG} when text cleaning removed control characters",
+                                            target, "data-quality flags"))
             return flag_rows or [LineageRow("", "no flags", target)]
         via = [c.name for c in spec.via]
         rows = []

@@ -51,6 +51,7 @@ from sqlalchemy.engine import Engine
 
 from migration.db.source import Chunk, SourceReader, fetch_by_keys
 from migration.mapping.compile import qident
+from migration.mapping.sourcetext import TextCleaning
 from migration.mapping.spec import SeedSpec, StageSpec, TableMappingSpec
 from migration.mapping.transforms.text import clean
 from migration.reconcile.normalise import FIELD_SEP, KEY_SEP, py_column, py_normaliser
@@ -534,6 +535,8 @@ class ChunkProcessor:
         tm, dup = self.tm, self.tm.duplicates
         assert dup is not None
         skeys = source_keys(tm, self.extracted, cols, n, first_row_no)
+        cols = dict(cols)
+        TextCleaning.of(tm).columns(cols, n)  # the values the mapping's transforms see
         if dup.partition:
             parts = [clean_column(cols[c]) for c in dup.partition]
             part = parts[0] if len(parts) == 1 else [

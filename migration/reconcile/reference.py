@@ -35,6 +35,7 @@ from typing import Any
 
 from migration.mapping import transforms
 from migration.mapping.evaluate import RowEvaluator, RowOutcome, _text_of
+from migration.mapping.sourcetext import CONTROL_FLAG, TextCleaning
 from migration.mapping.spec import ConditionSpec, TableMappingSpec
 from migration.mapping.transforms.text import clean
 
@@ -165,6 +166,7 @@ class ChunkReference:
         self.tm = tm
         self.extracted = list(plain.extracted)
         self._raw = frozenset(self.extracted)
+        self.text = TextCleaning.of(tm)
         self.scrubs = []
         for col, tname in tm.personal_data.scrub.items():
             t = transforms.get(tname)
@@ -257,6 +259,9 @@ class ChunkReference:
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, columns: Mapping[str, list[Any]], n: int) -> ChunkOutcome:
         """The reference outcome of ``n`` rows given as columns of decoded text."""
+        cleaned = dict(columns)
+        ctl = self.text.columns(cleaned, n)  # control characters out of every non-key text column
+        columns = cleaned
         env: dict[str, list[Any]] = {c: (columns[c] if c in columns else [None] * n) for c in self.extracted}
         for col, call, outs in self.scrubs:
             values = call.columns([env[col]], n)
@@ -310,6 +315,8 @@ class ChunkReference:
                     tvalues[col] = [spec] * n
                 elif kind == "flags":
                     parts = [env[f] for f in spec]
+                    if ctl is not None:
+                        parts.append([(CONTROL_FLAG,) if f else () for f in ctl])
                     if not parts:
                         tvalues[col] = [()] * n
                     else:

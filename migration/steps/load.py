@@ -109,8 +109,31 @@ def _ewkb_hex(points: pl.Series) -> pl.Series:
                                                                     pl.Series([None] * n, dtype=pl.String))
 
 
+class NulInText(Exception):
+    """A text value holding NUL reached COPY (PostgreSQL text cannot store it): a bug, since
+    text cleaning removes it.  ``row`` is the frame's row index, ``column`` its column."""
+
+    def __init__(self, column: str, row: int) -> None:
+        super().__init__(f"column {column} of row {row} holds a NUL character")
+        self.column, self.row = column, row
+
+
+def _find_nul(frame: pl.DataFrame) -> NulInText:
+    for name, dtype in frame.schema.items():
+        if dtype == pl.String:
+            hits = frame.get_column(name).str.contains("\x00", literal=True).arg_true()
+            if hits.len():
+                return NulInText(name, int(hits[0]))
+    return NulInText("?", -1)  # pragma: no cover - the bytes held a NUL, so some column does
+
+
 def to_copy_csv(frame: pl.DataFrame) -> tuple[bytes, list[tuple[str, str]]]:
-    """The frame as COPY CSV (NULL = unquoted \\N) and its (column, PostgreSQL type) list."""
+    """The frame as COPY CSV (NULL = unquoted \\N) and its (column, PostgreSQL type) list.
+
+    Every text value is quoted, so ``\\N``, backslashes, quotes, ``\\.`` and line breaks
+    arrive as they are (CSV has no backslash escapes; only an unquoted ``\\N`` is NULL).
+    The one value PostgreSQL text cannot hold, NUL, raises :class:`NulInText` (one memchr
+    over the bytes) instead of failing the COPY with no row named."""
     cols: list[tuple[str, str]] = []
     exprs = []
     for name, dtype in frame.schema.items():
@@ -126,7 +149,10 @@ def to_copy_csv(frame: pl.DataFrame) -> tuple[bytes, list[tuple[str, str]]]:
     out = frame.select(exprs)
     buf = io.BytesIO()
     out.write_csv(buf, include_header=False, null_value="\\N", quote_style="non_numeric")
-    return buf.getvalue(), cols
+    data = buf.getvalue()
+    if b"\x00" in data:
+        raise _find_nul(out)
+    return data, cols
 
 
 class _FaultyStream(io.BytesIO):
@@ -152,6 +178,8 @@ class FreshPart:
     identity: str | None = None
     link: str | None = None
     link_column: str | None = None
+    #: ``_row_no`` → ``_src_key`` of the chunk (names the row if a value cannot be COPY'd)
+    source_keys: pl.DataFrame | None = None
 
 
 @dataclass
@@ -225,6 +253,7 @@ class TableLoad:
         """_src_key, _row_no, _part (duplicate group text; null = blank key, never merged) and the
         winner-ordering values ``_w0…`` (none for a table without a duplicate rule)."""
         dup = self.tm.duplicates
+        df, _ = self.evaluator.text.frame(df)  # the values the load's transforms see
         if dup is None:
             return df.with_columns(self.evaluator.keys(df).alias("_part")).select("_src_key", "_row_no", "_part")
         if dup.partition:
@@ -298,7 +327,10 @@ class TableLoad:
                 rn = pl.int_range(row_no, row_no + chunk.size, dtype=pl.Int64)
                 df = chunk.frame.select(cols).with_columns(_row_no=rn, _src_key=self._src_key(rn))
                 frame = self.winner_frame(df)
-                data, types = to_copy_csv(frame)
+                try:
+                    data, types = to_copy_csv(frame)
+                except NulInText as exc:
+                    raise self._nul_error(exc, None, frame) from None
                 if not created:
                     conn.execute(text(f"CREATE TABLE {keys} ("
                                       + ", ".join(f"{qident(n)} {t}" for n, t in types) + ")"))
@@ -435,10 +467,41 @@ class TableLoad:
         if failure:
             raise failure[0]
 
+    def _nul_error(self, exc: NulInText, part: FreshPart | None, frame: pl.DataFrame) -> StageError:
+        """The bug-stop of a NUL that reached COPY, naming the legacy row and the column."""
+        column, key = exc.column, None
+        if "source_key" in frame.columns:
+            key = frame.get_column("source_key")[exc.row]
+        elif "_src_key" in frame.columns:
+            key = frame.get_column("_src_key")[exc.row]
+        elif part is not None and part.source_keys is not None:
+            row_no = part.frame.get_column("_row_no")[exc.row]
+            hit = part.source_keys.filter(pl.col("_row_no") == row_no).get_column("_src_key")
+            key = hit[0] if hit.len() else None
+        internal = {"_part": "the business key (duplicate group)", "_key": "the business key (source_ref)",
+                    "_src_key": "the legacy key"}
+        if column in internal:
+            column = internal[column]
+        elif part is not None and not column.startswith("_"):
+            column = f"{part.table}.{column}"
+        elif column.startswith("_t"):  # _t{i}_{column}: target i's column
+            i, _, name = column[2:].partition("_")
+            if i.isdigit() and int(i) < len(self.apply.targets):
+                column = f"{self.apply.targets[int(i)].table}.{name}"
+        src_key = self.tm.source.key or "row"
+        return StageError(
+            f"stage {self.stage.stage}: legacy {self.table} {src_key} {key} would write a NUL character "
+            f"into {column}, which PostgreSQL text cannot hold; this is a bug (text cleaning removes NUL "
+            f"from every column but the keys)",
+            hint="report it with the stage, table, key and column above; nothing of this chunk was written")
+
     def _payload(self, out: pl.DataFrame, fresh: bool) -> Any:
         if fresh:
             return self._fresh_payload(out)
-        data, types = to_copy_csv(out)
+        try:
+            data, types = to_copy_csv(out)
+        except NulInText as exc:
+            raise self._nul_error(exc, None, out) from None
         return ("CREATE TEMP TABLE _chunk (" + ", ".join(f"{qident(n)} {t}" for n, t in types)
                 + ") ON COMMIT DROP", data)
 
@@ -460,6 +523,8 @@ class TableLoad:
                 if self.lc.fault:
                     self.lc.fault("after_commit", chunk_no, self.table)
                 return
+            except StageError:
+                raise
             except Exception as exc:
                 if is_transient(exc) and attempt <= self.lc.retries:
                     self.lc.console.warn(
@@ -514,7 +579,8 @@ class TableLoad:
             identity = next((c.name for c in table.primary_key.columns if c.identity is not None), None)
             parts.append(FreshPart(tp.table, cols, f.select(exprs),
                                    identity=identity if identity and identity not in cols else None,
-                                   link=tp.link, link_column=tp.link_column))
+                                   link=tp.link, link_column=tp.link_column,
+                                   source_keys=out.select("_row_no", "_src_key")))
         return parts
 
     def _apply_fresh(self, conn: Connection, parts: list[FreshPart], *, chunk_no: int) -> None:
@@ -558,7 +624,10 @@ class TableLoad:
                     frame = frame.select(cols)
                 if frame.height == 0:
                     continue
-                data, _ = to_copy_csv(frame)
+                try:
+                    data, _ = to_copy_csv(frame)
+                except NulInText as exc:
+                    raise self._nul_error(exc, part, frame) from None
                 t0 = self._t(f"csv {part.table}", t0)
                 stream: io.BytesIO = io.BytesIO(data) if fault is None else _FaultyStream(data, fault, chunk_no, self.table)
                 cur.copy_expert(f"COPY {part.table} ({', '.join(qident(c) for c in cols)}) FROM STDIN "

@@ -48,10 +48,19 @@ def digits(lo: int, hi: int) -> st.SearchStrategy[str]:
     return st.text("0123456789", min_size=lo, max_size=hi)
 
 
+#: what a legacy text column can hold beyond printable text: NUL and every other C0/C1
+#: control, DEL, U+FFFD (undecodable bytes, lone surrogates), backslashes COPY could misread
+CONTROLS = "".join(map(chr, range(0x20))) + "\x7f" + "".join(map(chr, range(0x80, 0xA0))) + "\ufffd"
+hostile_controls = st.one_of(
+    st.text(alphabet=CONTROLS + "\\N/A 0123456789", max_size=8),
+    st.builds(lambda a, c, b: a + c + b, st.text(alphabet=st.characters(codec="cp1252"), max_size=6),
+              st.text(alphabet=CONTROLS, min_size=1, max_size=3), st.text(max_size=6)),
+)
 hostile_text = st.one_of(
     st.none(), st.sampled_from(NO_VALUES), st.text(max_size=12),
     st.text(alphabet=st.characters(codec="cp1252"), max_size=12),
     st.text(alphabet="0123456789 -+./:,eE\u00a0\t", max_size=14),
+    hostile_controls,
 )
 
 

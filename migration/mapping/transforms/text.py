@@ -27,6 +27,43 @@ SPACE_CLASS = "[ \t\n\r\f\v\u00a0]"
 _SPACES = re.compile(SPACE_CLASS + "+")
 
 
+# ---------------------------------------------------------------- control characters
+#: what text cleaning removes from every text column that is not a business key: C0
+#: controls (NUL …), DEL, C1 controls (U+0080–U+009F: what is left of them after the
+#: Windows-1252 repair is the five bytes that code page leaves undefined) and U+FFFD (what
+#: undecodable input and lone surrogates became).  Free text keeps tab, line feed and
+#: carriage return.  Written with escapes both Python's ``re`` and Rust's ``regex``
+#: (Polars) read the same way; Python's form also removes lone surrogates, which a Polars
+#: string cannot hold (:mod:`migration.db.codec` turns them into U+FFFD).
+CONTROL_CLASS = {
+    "text": r"[\x00-\x1F\x7F-\x9F\uFFFD]",
+    "free": r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\uFFFD]",
+}
+_PY_CONTROL = {kind: re.compile(cls[:-1] + r"\uD800-\uDFFF]") for kind, cls in CONTROL_CLASS.items()}
+#: the data-quality flag of a row whose text lost control characters
+CONTROL_FLAG = "control_chars_removed"
+
+
+def remove_controls(value: str | None, kind: str = "text") -> tuple[str | None, bool]:
+    """The value without control characters (``kind`` "text" or "free"), and whether that
+    altered it: flagged only when the cleaned value differs from what trimming alone gives
+    (a trailing tab that trimming removes anyway is no alteration)."""
+    if value is None:
+        return None, False
+    pattern = _PY_CONTROL[kind]
+    if pattern.search(value) is None:
+        return value, False
+    out = pattern.sub("", value)
+    return out, clean(out) != clean(value)
+
+
+def pl_remove_controls(e: pl.Expr, kind: str = "text") -> tuple[pl.Expr, pl.Expr]:
+    """Polars form of :func:`remove_controls`: (value, flag) expressions."""
+    cls = CONTROL_CLASS[kind]
+    out = e.str.replace_all(cls, "")
+    return out, e.str.contains(cls) & pl_clean(out).ne_missing(pl_clean(e))
+
+
 def clean(value: Any) -> str | None:
     """Trim (spaces, tabs, NBSP) and turn every "no value" spelling into None.
 
