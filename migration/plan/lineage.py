@@ -66,6 +66,8 @@ class _Tracer:
             return []
         if ref == "key":
             return [(c, ["business key"]) for c in tm.business_key.columns]
+        if ref == "key.flags":
+            return [(c, ["business key (key_blank: loaded under the legacy key)"]) for c in tm.business_key.columns]
         head, dot, out = ref.partition(".")
         if not dot:
             return [(ref, [])]
