@@ -48,6 +48,7 @@ class Planted:
     duplicates: dict[int, str] = field(default_factory=dict)         # RecID → CrimeRef
     near: int = 0
     winner: int = 0
+    blank_late: int = 0                                              # a blank row of the winner's batch, read last
     batches: dict[str, int] = field(default_factory=dict)
     lfb_blank: list[str] = field(default_factory=list)
 
@@ -91,6 +92,10 @@ def plant(path: Path) -> Planted:
     recid += 1
     mps_row(c, recid, NEAR, p.batches["early"])
     p.near = recid
+    recid += 1
+    mps_row(c, recid, None, p.batches["late"])
+    p.blank[recid] = None
+    p.blank_late = recid
     numbers = [r[0] for r in c.execute("SELECT IncidentNumber FROM tblLFBIncident ORDER BY IncidentNumber "
                                        f"LIMIT {len(LFB_BLANK)}")]
     for old, new in zip(numbers, LFB_BLANK, strict=True):
@@ -101,9 +106,9 @@ def plant(path: Path) -> Planted:
     return p
 
 
-def load(source: Path, target: URL, stages: list[str]) -> list[Any]:
+def load(source: Path, target: URL, stages: list[str], *, gate: bool = True) -> list[Any]:
     """The stages loaded, each reconciled by its gate with the shipped check files."""
-    runner = Runner(settings_for(source, target, checks_dir=str(CHECKS)), RecordingConsole())
+    runner = Runner(settings_for(source, target, checks_dir=str(CHECKS)), RecordingConsole(), reconcile=gate)
     try:
         return runner.run(stages)
     finally:
