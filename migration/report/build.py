@@ -31,6 +31,7 @@ from migration import __version__
 from migration.errors import SafeStatsError
 from migration.ledger import Ledger
 from migration.report import details as dt
+from migration.report.blank_keys import blank_key_rows
 from migration.report.model import (
     FAIL,
     NOT_RECONCILED,
@@ -363,12 +364,13 @@ class _Builder:
                 runs=tuple(r.run_id for r in sc.runs)))
 
         charts = self._charts(summaries, accounting, bucket_charts, totals_checks, borough_names)
+        blank_keys = tuple(blank_key_rows(self.conn, [s.stage for s in summaries]))
         return Report(
             generated_at=now, target=redact_url(self.engine.url), package_version=__version__, scope=scope,
             verdict=_overall(summaries), stages=tuple(summaries), checks=tuple(checks),
             accounting=tuple(accounting), quarantine=tuple(quarantine), differences=tuple(differences),
             difference_counts=diff_counts, charts=tuple(charts), details=tuple(check_details),
-            notes=tuple(scrub(n) for n in self.notes))
+            notes=tuple(scrub(n) for n in self.notes), blank_keys=blank_keys)
 
     def _charts(self, summaries: list[StageSummary], accounting: list[AccountingRow], from_buckets: list[Chart],
                 totals: dict[str, list[tuple[CheckRow, Mapping[str, Any]]]], borough_names: dict[str, str]

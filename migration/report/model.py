@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from migration.report.blank_keys import BlankKeyRow
+
 #: version of the JSON layout (``Report.to_dict``); bump when a key is renamed or removed
 FORMAT_VERSION = 1
 
@@ -280,6 +282,8 @@ class Report:
     charts: tuple[Chart, ...]
     details: tuple[CheckDetail, ...]
     notes: tuple[str, ...] = field(default=())
+    #: rows loaded under their legacy key (blank business key), per stage and batch status
+    blank_keys: tuple[BlankKeyRow, ...] = field(default=())
 
     @property
     def empty(self) -> bool:
@@ -321,4 +325,5 @@ class Report:
             "charts": [c.to_dict() for c in self.charts],
             "check_details": [d.to_dict() for d in self.details],
             "notes": list(self.notes),
+            "blank_keys": [b.to_dict() for b in self.blank_keys],
         }

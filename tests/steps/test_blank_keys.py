@@ -160,3 +160,57 @@ def test_quarantine_show_finds_a_record_by_either_key(keyed: tuple[Path, Planted
     listed = _table(cli(["--log-json", "quarantine", "list", "--stage", "lfb_incident"], source, loaded))
     blank = next(r for r in listed if r["reason"] == "BLANK_KEY")
     assert blank["blank business key"] == str(len(p.lfb_blank))
+
+
+def _expected_blank(source: Path, target: URL, reloaded: int | None = None) -> list[tuple[str, int, int]]:
+    """(batch status, rows, batches) of the loaded rows whose CrimeRef is blank, from the legacy file."""
+    import sqlite3
+    from collections import defaultdict
+
+    loaded_pks = {r[0] for r in rows(target, "SELECT legacy_pk FROM core.incident WHERE dataset = 'MPS'")}
+    db = sqlite3.connect(source)
+    status = {b: (s or "").strip() for b, s in db.execute("SELECT BatchID, Status FROM tblImportLog")}
+    if reloaded is not None:
+        status[reloaded] = "RELOADED"
+    found: dict[str, list[int]] = defaultdict(list)
+    for recid, ref, batch in db.execute("SELECT RecID, CrimeRef, BatchID FROM tblMPSCrime"):
+        if str(recid) in loaded_pks and (ref is None or ref.strip(" \t\n\r\u00a0").upper() in ("", "N/A", "NULL", "-")):
+            found[status.get(batch, "(no batch)")].append(batch)
+    db.close()
+    order = ["OK", "FAILED", "RELOADED", "(no batch)"]
+    return [(s, len(found[s]), len(set(found[s]))) for s in order if found.get(s)]
+
+
+def test_the_report_counts_blank_key_rows_per_batch_status(keyed: tuple[Path, Planted], loaded: URL,
+                                                           pg_databases: Any) -> None:
+    """A re-submitted month marks its first batch RELOADED: its blank-key rows are then counted apart."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from migration.report import build_report
+    from migration.report.html import render_html
+    from migration.report.text import render_json, render_markdown
+    from tests.reconcile.conftest import clone_of
+
+    source, p = keyed
+    url = clone_of(loaded, pg_databases)
+    eng = create_engine(url, poolclass=NullPool)
+    try:
+        report = build_report(eng)
+        assert [(b.batch_status, b.rows, b.batches) for b in report.blank_keys] == _expected_blank(source, url)
+        assert {b.stage for b in report.blank_keys} == {"mps_crime"}
+        with eng.begin() as conn:
+            conn.execute(text("UPDATE ref.import_batch SET status = 'RELOADED' WHERE batch_id = :b"),
+                         dict(b=p.batches["early"]))
+        report = build_report(eng)
+    finally:
+        eng.dispose()
+    want = _expected_blank(source, url, reloaded=p.batches["early"])
+    assert [(b.batch_status, b.rows, b.batches) for b in report.blank_keys] == want
+    status, n, batches = next(w for w in want if w[0] == "RELOADED")
+    assert n >= len(p.blank) - 1  # every planted blank row but one is in the re-submitted batch
+    assert {"stage": "mps_crime", "dataset": "MPS", "batch_status": "RELOADED", "rows": n, "batches": batches} in \
+        json.loads(render_json(report))["blank_keys"]
+    md = render_markdown(report)
+    assert "## Blank business keys" in md and f"| mps_crime | MPS | RELOADED | {n} | {batches} |" in md
+    assert 'id="blank-keys-table"' in render_html(report)
