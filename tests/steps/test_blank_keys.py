@@ -139,6 +139,25 @@ def _table(out: Any) -> list[list[str]]:
     return [dict(zip(table["columns"], r, strict=True)) for r in table["rows"]]  # type: ignore[misc]
 
 
+def test_the_check_file_sees_a_blank_key_row_that_lost_its_flag(keyed: tuple[Path, Planted], loaded: URL,
+                                                                 pg_databases: Any) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from tests.reconcile.conftest import clone_of
+
+    source, p = keyed
+    url = clone_of(loaded, pg_databases)
+    eng = create_engine(url, poolclass=NullPool)
+    with eng.begin() as conn:
+        conn.execute(text("UPDATE core.incident SET dq_flags = array_remove(dq_flags, 'key_blank') "
+                          "WHERE source_ref = :r"), dict(r=f"RecID:{next(iter(p.blank))}"))
+    eng.dispose()
+    out = reconcile(settings_for(source, url, checks_dir=str(CHECKS)), RecordingConsole(), ["mps_crime"])
+    failed = {r.check: r.summary for r in out.results if r.status == "fail"}
+    assert "key_blank_under_legacy_key 1 unexpected" in failed.get("expectations/mps_incidents", ""), failed
+
+
 def test_quarantine_show_finds_a_record_by_either_key(keyed: tuple[Path, Planted], loaded: URL) -> None:
     source, p = keyed
     recid = next(k for k, ref in p.unloadable.items() if ref == "RecID:1")
