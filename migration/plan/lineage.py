@@ -66,11 +66,11 @@ class _Tracer:
         if depth > 50:  # a derive cycle (validation reports it)
             return []
         if ref == "key":
-            found = [(c, ["business key"]) for c in tm.business_key.columns]
+            keys = [(c, ["business key"]) for c in tm.business_key.columns]
             prefix = legacy_key_prefix(tm)
             if prefix is not None and tm.source.key is not None:
-                found.append((tm.source.key, [f"legacy key when the business key is blank ({prefix}<n>)"]))
-            return found
+                keys.append((tm.source.key, [f"legacy key when the business key is blank ({prefix}<n>)"]))
+            return keys
         if ref == "key.flags":
             return [(c, ["business key (key_blank: loaded under the legacy key)"]) for c in tm.business_key.columns]
         head, dot, out = ref.partition(".")
