@@ -122,15 +122,12 @@ class ChunkEvaluator:
         """True when the business key uses derive outputs (computed after the derives)."""
         return any("." in c for c in self.tm.business_key.columns)
 
-    def _key_exprs(self) -> list[pl.Expr]:
-        """``_kstate``, ``_bkey``, ``_key``, ``_key_flags`` (the business-key rule,
-        :func:`migration.mapping.keys.pl_key_columns`); needs ``_src_key``."""
-        parts = [pl.col(c) for c in self.tm.business_key.columns]
-        cols = key_rule.pl_key_columns(parts, pl.col("_src_key"), key_rule.legacy_key_prefix(self.tm))
-        return [e.alias(n) for n, e in cols.items()]
-
     def _with_keys(self, df: pl.DataFrame) -> pl.DataFrame:
-        return df.with_columns(self._key_exprs()).with_columns(pl.col("_key_flags").alias("key.flags"))
+        """``_kstate``, ``_bkey``, ``_key``, ``_key_flags`` and ``key.flags`` (the business-key rule,
+        :func:`migration.mapping.keys.with_key_columns`); needs ``_src_key``."""
+        out = key_rule.with_key_columns(df, list(self.tm.business_key.columns), "_src_key",
+                                        key_rule.legacy_key_prefix(self.tm))
+        return out.with_columns(pl.col("_key_flags").alias("key.flags"))
 
     def keys(self, df: pl.DataFrame) -> pl.Series:
         """The effective key of every row — its duplicate group; null = in none (runs the derives

@@ -27,7 +27,7 @@ legacy primary key: the trimmed business key, NULL when blank, invalid character
 as ``\\xNN`` / ``\\uNNNN`` escapes (:func:`printable`) so a record never holds them.
 
 The Python form (:func:`key_state`, :func:`effective_key`) is the reference
-reconciliation uses; :func:`pl_key_columns` is the load's vectorised form; tests run both
+reconciliation uses; :func:`with_key_columns` is the load's vectorised form; tests run both
 over one hand-written table (tests/mapping/test_keys.py).
 """
 
@@ -120,34 +120,43 @@ def pl_trimmed(e: pl.Expr) -> pl.Expr:
     return pl.when((s.str.len_chars() <= _NO_VALUE_MAX) & s.str.to_uppercase().is_in(NO_VALUE)).then(None).otherwise(s)
 
 
-def pl_key_columns(parts: Sequence[pl.Expr], source_key: pl.Expr, prefix: str | None) -> dict[str, pl.Expr]:
-    """``_kstate``, ``_bkey`` (trimmed key, null when blank; invalid characters not yet
-    escaped — see :func:`escape_invalid`), ``_key`` (effective key) and ``_key_flags``."""
-    values = [pl_trimmed(p) for p in parts]
-    invalid = pl.any_horizontal([v.str.contains(PL_INVALID_KEY_CHARS).fill_null(False) for v in values])
-    blank = pl.any_horizontal([v.is_null() for v in values])
+def with_key_columns(df: pl.DataFrame, parts: Sequence[str], source_key: str, prefix: str | None) -> pl.DataFrame:
+    """``df`` with ``_kstate``, ``_bkey`` (trimmed key, null when blank; invalid characters not
+    yet escaped — see :func:`escape_invalid`), ``_key`` (effective key) and ``_key_flags``,
+    from the key part columns ``parts`` and the legacy key column ``source_key``.
+
+    Computed in steps, each step's columns materialised once (an expression tree that
+    repeats the trimmed parts costs ten times as much)."""
+    temps = [f"_kp{i}" for i in range(len(parts))]
+    work = df.with_columns([pl_trimmed(pl.col(p)).alias(t) for p, t in zip(parts, temps, strict=True)])
+    values = [pl.col(t) for t in temps]
     if len(values) == 1:
-        joined = values[0]
-        present = values[0]
+        joined = present = values[0]
     else:
         joined = pl.concat_str(values, separator="|")
         present = pl.concat_str(values, separator="|", ignore_nulls=True)
-    state = pl.when(invalid).then(pl.lit(INVALID)).when(blank).then(pl.lit(BLANK))
+    work = work.with_columns(
+        _kinv=pl.any_horizontal([v.str.contains(PL_INVALID_KEY_CHARS).fill_null(False) for v in values]),
+        _kblank=pl.any_horizontal([v.is_null() for v in values]),
+        _kjoined=joined, _kpresent=present)
+    inv, blank, key = pl.col("_kinv"), pl.col("_kblank"), pl.col("_kjoined")
+    state = pl.when(inv).then(pl.lit(INVALID)).when(blank).then(pl.lit(BLANK))
     if prefix is not None:
-        state = state.when(joined.str.starts_with(prefix)).then(pl.lit(RESERVED))
-    state_e = state.otherwise(pl.lit(OK))
-    bkey = pl.when(invalid).then(present).when(blank).then(None).otherwise(joined)
+        state = state.when(key.str.starts_with(prefix)).then(pl.lit(RESERVED))
+    work = work.with_columns(
+        _kstate=state.otherwise(pl.lit(OK)),
+        _bkey=pl.when(inv).then(pl.col("_kpresent")).when(blank).then(None).otherwise(key).cast(pl.String))
+    st = pl.col("_kstate")
+    empty = pl.lit([], dtype=pl.List(pl.String))
     if prefix is not None:
-        effective = (pl.when(state_e == OK).then(bkey)
-                     .when(state_e == BLANK).then(pl.lit(prefix) + source_key.cast(pl.String))
-                     .otherwise(None))
-        flags = pl.when(state_e == BLANK).then(pl.lit([KEY_BLANK_FLAG], dtype=pl.List(pl.String))).otherwise(
-            pl.lit([], dtype=pl.List(pl.String)))
+        effective = (pl.when(st == OK).then(pl.col("_bkey"))
+                     .when(st == BLANK).then(pl.lit(prefix) + pl.col(source_key).cast(pl.String)).otherwise(None))
+        flags = pl.when(st == BLANK).then(pl.lit([KEY_BLANK_FLAG], dtype=pl.List(pl.String))).otherwise(empty)
     else:
-        effective = pl.when(state_e == OK).then(bkey).otherwise(None)
-        flags = pl.lit([], dtype=pl.List(pl.String))
-    return {"_kstate": state_e, "_bkey": bkey.cast(pl.String), "_key": effective.cast(pl.String),
-            "_key_flags": flags}
+        effective = pl.when(st == OK).then(pl.col("_bkey")).otherwise(None)
+        flags = empty
+    work = work.with_columns(_key=effective.cast(pl.String), _key_flags=flags)
+    return work.drop(temps + ["_kinv", "_kblank", "_kjoined", "_kpresent"])
 
 
 def escape_invalid(frame: pl.DataFrame) -> pl.DataFrame:
@@ -164,5 +173,5 @@ def escape_invalid(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 __all__ = ["BLANK", "INVALID", "INVALID_KEY_CHARS", "KEY_BLANK_FLAG", "OK", "REASONS", "RESERVED",
-           "effective_key", "escape_invalid", "key_flags", "key_state", "legacy_key_prefix", "pl_key_columns",
-           "printable", "trimmed"]
+           "effective_key", "escape_invalid", "key_flags", "key_state", "legacy_key_prefix", "printable", "trimmed",
+           "with_key_columns"]

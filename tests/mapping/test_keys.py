@@ -81,8 +81,7 @@ def _polars(rows: list[tuple[tuple[str | None, ...], str | None, str]]) -> list[
         n = len(parts)
         df = pl.DataFrame({f"p{i}": [parts[i]] for i in range(n)} | {"_src_key": [legacy]},
                           schema={**{f"p{i}": pl.String for i in range(n)}, "_src_key": pl.String})
-        cols = keys.pl_key_columns([pl.col(f"p{i}") for i in range(n)], pl.col("_src_key"), prefix)
-        got = keys.escape_invalid(df.with_columns([e.alias(k) for k, e in cols.items()]))
+        got = keys.escape_invalid(keys.with_key_columns(df, [f"p{i}" for i in range(n)], "_src_key", prefix))
         r = got.row(0, named=True)
         out.append((r["_kstate"], r["_key"], r["_bkey"], tuple(r["_key_flags"])))
     return out
