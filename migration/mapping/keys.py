@@ -81,6 +81,15 @@ def trimmed(value: Any) -> str | None:
 def key_state(parts: Sequence[Any], prefix: str | None) -> tuple[str, str | None]:
     """(state, trimmed business key) of one row from its key parts (raw column values or
     derive outputs).  The key is None only when blank."""
+    if len(parts) == 1:  # the common case, without the lists
+        v = trimmed(parts[0])
+        if v is None:
+            return BLANK, None
+        if _INVALID.search(v):
+            return INVALID, v
+        if prefix is not None and v.startswith(prefix):
+            return RESERVED, v
+        return OK, v
     values = [trimmed(p) for p in parts]
     present = [v for v in values if v is not None]
     if any(_INVALID.search(v) for v in present):
