@@ -363,8 +363,8 @@ class _Builder:
                 accepted=acceptances.get(sc.stage) if state == "accepted" else None,
                 runs=tuple(r.run_id for r in sc.runs)))
 
-        charts = self._charts(summaries, accounting, bucket_charts, totals_checks, borough_names)
         blank_keys = tuple(blank_key_rows(self.conn, [s.stage for s in summaries]))
+        charts = self._charts(summaries, accounting, bucket_charts, totals_checks, borough_names)
         return Report(
             generated_at=now, target=redact_url(self.engine.url), package_version=__version__, scope=scope,
             verdict=_overall(summaries), stages=tuple(summaries), checks=tuple(checks),
