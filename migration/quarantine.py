@@ -2,7 +2,10 @@
 
 A quarantine record never holds a row's payload (ISTV text, passwords, names): QA sees
 *which* legacy row failed *which* rule on *which* fields, and goes to the legacy system
-with the key if they need to see the row itself.
+with the key if they need to see the row itself.  Each record names the row by its legacy
+primary key (``source_key``, e.g. RecID ``2855``) and by its business key (``business_key``,
+e.g. CrimeRef ``MP10SD0002442``; empty when blank); a key given to :func:`records` matches
+either.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ class QuarantineGroup:
     reason_code: str
     rows: int
     runs: str
+    #: records of the group whose business key is blank (NULL)
+    blank_keys: int = 0
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ class QuarantineRecord:
     created_at: datetime
     redriven_by_run_id: int | None
     rolled_back_at: datetime | None
+    business_key: str | None = None
 
 
 _ACTIVE = "redriven_by_run_id IS NULL AND rolled_back_at IS NULL"
@@ -50,8 +56,8 @@ def summary(engine: Engine, *, stage: str | None = None, include_closed: bool = 
     cond = "TRUE" if include_closed else _ACTIVE
     with engine.connect() as conn:
         rows = conn.execute(text(
-            f"SELECT stage, source_table, reason_code, count(*), string_agg(DISTINCT run_id::text, ',') "
-            f"FROM ledger.quarantine WHERE {cond} AND (CAST(:s AS text) IS NULL OR stage = :s) "
+            f"SELECT stage, source_table, reason_code, count(*), string_agg(DISTINCT run_id::text, ','), "
+            f"count(*) FILTER (WHERE business_key IS NULL) FROM ledger.quarantine WHERE {cond} AND (CAST(:s AS text) IS NULL OR stage = :s) "
             f"GROUP BY 1, 2, 3 ORDER BY 1, 2, 4 DESC"), dict(s=stage)).all()
     return [QuarantineGroup(*r) for r in rows]
 
@@ -64,13 +70,14 @@ def records(engine: Engine, *, stage: str | None = None, reason: str | None = No
     with engine.connect() as conn:
         rows = conn.execute(text(
             f"SELECT quarantine_id, run_id, stage, source_table, source_key, reason_code, fields, created_at, "
-            f"redriven_by_run_id, rolled_back_at FROM ledger.quarantine WHERE {cond} "
+            f"redriven_by_run_id, rolled_back_at, business_key FROM ledger.quarantine WHERE {cond} "
             f"AND (CAST(:s AS text) IS NULL OR stage = :s) AND (CAST(:r AS text) IS NULL OR reason_code = :r) "
-            f"AND (CAST(:k AS text) IS NULL OR source_key = :k) AND (CAST(:q AS bigint) IS NULL OR quarantine_id = :q) "
+            f"AND (CAST(:k AS text) IS NULL OR source_key = :k OR business_key = :k) "
+            f"AND (CAST(:q AS bigint) IS NULL OR quarantine_id = :q) "
             f"ORDER BY quarantine_id {lim}"), dict(s=stage, r=reason, k=key, q=quarantine_id)).all()
     return [QuarantineRecord(quarantine_id=r[0], run_id=r[1], stage=r[2], source_table=r[3], source_key=r[4],
                              reason_code=r[5], fields=list(r[6]), created_at=r[7], redriven_by_run_id=r[8],
-                             rolled_back_at=r[9]) for r in rows]
+                             rolled_back_at=r[9], business_key=r[10]) for r in rows]
 
 
 def export(engine: Engine, path: Path, *, stage: str | None = None, fmt: str = "csv",
@@ -84,11 +91,11 @@ def export(engine: Engine, path: Path, *, stage: str | None = None, fmt: str = "
     else:
         with path.open("w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
-            w.writerow(["quarantine_id", "run_id", "stage", "source_table", "source_key", "reason_code", "fields",
-                        "created_at", "redriven_by_run_id", "rolled_back_at"])
+            w.writerow(["quarantine_id", "run_id", "stage", "source_table", "source_key", "business_key",
+                        "reason_code", "fields", "created_at", "redriven_by_run_id", "rolled_back_at"])
             for r in recs:
-                w.writerow([r.quarantine_id, r.run_id, r.stage, r.source_table, r.source_key, r.reason_code,
-                            ";".join(r.fields), r.created_at.isoformat(), r.redriven_by_run_id or "",
+                w.writerow([r.quarantine_id, r.run_id, r.stage, r.source_table, r.source_key, r.business_key or "",
+                            r.reason_code, ";".join(r.fields), r.created_at.isoformat(), r.redriven_by_run_id or "",
                             r.rolled_back_at.isoformat() if r.rolled_back_at else ""])
     return len(recs)
 

@@ -27,15 +27,18 @@ def register(app: typer.Typer) -> None:
         from migration import quarantine
 
         groups = quarantine.summary(_engine(ctx), stage=stage, include_closed=all_)
-        state(ctx).console.table("Quarantine", ["stage", "table", "reason", "rows", "runs"],
-                                 [(g.stage, g.source_table, g.reason_code, f"{g.rows:,}", g.runs) for g in groups])
+        state(ctx).console.table("Quarantine", ["stage", "table", "reason", "rows", "blank business key", "runs"],
+                                 [(g.stage, g.source_table, g.reason_code, f"{g.rows:,}", f"{g.blank_keys:,}", g.runs)
+                                  for g in groups])
 
     @qa.command("show")
-    def show(ctx: typer.Context, what: str = typer.Argument(..., help="A quarantine id, or a legacy key."),
+    def show(ctx: typer.Context, what: str = typer.Argument(
+                 ..., help="A quarantine id, or a key: the legacy primary key (RecID 2855) or the business key "
+                           "(CrimeRef MP10SD0002442)."),
              stage: str | None = typer.Option(None, "--stage"),
              reason: str | None = typer.Option(None, "--reason"),
              limit: int = typer.Option(50, "--limit")) -> None:
-        """Records by quarantine id or legacy key (or all of a stage/reason with `show all`)."""
+        """Records by quarantine id, legacy key or business key (or all of a stage/reason with `show all`)."""
         from migration import quarantine
 
         qid = int(what) if what.isdigit() and len(what) < 12 else None
@@ -44,9 +47,10 @@ def register(app: typer.Typer) -> None:
                                   limit=limit)
         if not recs and qid is not None:
             recs = quarantine.records(_engine(ctx), stage=stage, key=what, limit=limit)
-        state(ctx).console.table("Quarantine records", ["id", "run", "stage", "table", "key", "reason", "fields",
-                                                        "at", "status"],
-                                 [(r.quarantine_id, r.run_id, r.stage, r.source_table, r.source_key, r.reason_code,
+        state(ctx).console.table("Quarantine records", ["id", "run", "stage", "table", "legacy key", "business key",
+                                                        "reason", "fields", "at", "status"],
+                                 [(r.quarantine_id, r.run_id, r.stage, r.source_table, r.source_key,
+                                   "(blank)" if r.business_key is None else r.business_key, r.reason_code,
                                    ", ".join(r.fields), f"{r.created_at:%Y-%m-%d %H:%M}",
                                    "rolled back" if r.rolled_back_at else
                                    (f"redriven by run {r.redriven_by_run_id}" if r.redriven_by_run_id else "open"))
@@ -57,7 +61,7 @@ def register(app: typer.Typer) -> None:
                fmt: str = typer.Option("csv", "--format", help="csv or json"),
                stage: str | None = typer.Option(None, "--stage"),
                all_: bool = typer.Option(False, "--all", help="Include redriven and rolled-back records.")) -> None:
-        """Write the quarantine records (keys, reasons, fields) to CSV or JSON for a ticket."""
+        """Write the quarantine records (legacy and business keys, reasons, fields) to CSV or JSON for a ticket."""
         from migration import quarantine
 
         n = quarantine.export(_engine(ctx), out, stage=stage, fmt=fmt, include_closed=all_)

@@ -4,7 +4,8 @@ Rows are transformed in Python (:mod:`migration.mapping.engine`, vectorised with
 and COPY'd into a temporary table ``_chunk`` whose columns are the engine's output; the
 statements here move that chunk into the target in one transaction with its checkpoint:
 
-1. quarantine and disposition records (keys, reasons and field names — never payload);
+1. quarantine and disposition records (legacy and business keys, reasons and field names —
+   never payload);
 2. before-images of target rows this run is about to change (skipped on a fresh load);
 3. one upsert per target table, in mapping order, linked tables joined to their parent
    through the parent's natural key.
@@ -114,12 +115,13 @@ def build_apply(stage: StageSpec, tm: TableMappingSpec) -> ApplyPlan:
         by_name[tname] = tp
     plan = ApplyPlan(stage=stage.stage, source_table=tm.source.table, targets=targets)
     plan.statements.append(
-        "INSERT INTO ledger.quarantine (run_id, stage, source_table, source_key, reason_code, fields) "
-        "SELECT %(run_id)s, %(stage)s, %(source_table)s, c._src_key, c._reason, c._fields "
+        "INSERT INTO ledger.quarantine (run_id, stage, source_table, source_key, business_key, reason_code, fields) "
+        "SELECT %(run_id)s, %(stage)s, %(source_table)s, c._src_key, c._bkey, c._reason, c._fields "
         "FROM _chunk c WHERE c._disp = 'quarantine'")
     plan.statements.append(
-        "INSERT INTO ledger.disposition (run_id, stage, source_table, source_key, disposition, reason_code, fields) "
-        "SELECT %(run_id)s, %(stage)s, %(source_table)s, c._src_key, c._disp, c._reason, c._fields "
+        "INSERT INTO ledger.disposition (run_id, stage, source_table, source_key, disposition, business_key, "
+        "reason_code, fields) "
+        "SELECT %(run_id)s, %(stage)s, %(source_table)s, c._src_key, c._disp, c._bkey, c._reason, c._fields "
         "FROM _chunk c WHERE c._disp IN ('filter', 'merged')")
     for tp in targets:
         froms, conds = _from_clause(tp, by_name)
@@ -133,9 +135,9 @@ def build_apply(stage: StageSpec, tm: TableMappingSpec) -> ApplyPlan:
             cmp = (f" AND ({', '.join(f'o.{qident(c)}' for c in same)}) IS NOT DISTINCT FROM "
                    f"({', '.join(f'CAST({tp.chunk_column[c]} AS {pg_type(table, c)})' for c in same)})") if same else ""
             plan.statements.insert(2,
-                f"INSERT INTO ledger.disposition (run_id, stage, source_table, source_key, disposition, reason_code, "
-                f"fields) SELECT DISTINCT ON (c._src_key) %(run_id)s, %(stage)s, %(source_table)s, c._src_key, "
-                f"'unchanged', 'UNCHANGED', '{{}}'::text[] FROM {froms} JOIN {tp.table} o ON {pkey} "
+                f"INSERT INTO ledger.disposition (run_id, stage, source_table, source_key, disposition, business_key, "
+                f"reason_code, fields) SELECT DISTINCT ON (c._src_key) %(run_id)s, %(stage)s, %(source_table)s, "
+                f"c._src_key, 'unchanged', c._bkey, 'UNCHANGED', '{{}}'::text[] FROM {froms} JOIN {tp.table} o ON {pkey} "
                 f"WHERE {' AND '.join(conds)} AND o.load_run_id <> %(run_id)s{cmp}")
         key_match = " AND ".join(f"o.{qident(k)} = CAST({tp.chunk_column[k]} AS {pg_type(table, k)})"
                                  for k in tp.conflict)

@@ -3,7 +3,10 @@
 Input: a DataFrame of the extracted legacy columns, every value decoded to text (or
 null), plus ``_row_no`` and ``_src_key``.  Output: one row per input row with
 
-``_key``                   the business key (cleaned, '|'-joined when composite; null = blank)
+``_key``                   the effective key (:mod:`migration.mapping.keys`): the trimmed business
+                           key ('|'-joined when composite), ``RecID:<n>`` for a blank key loaded
+                           under the legacy key, null when the row cannot be keyed (quarantined)
+``_bkey``                  the business key as quarantine/disposition records carry it (null = blank)
 ``_disp``                  load | filter | quarantine   (merged rows are decided outside, by the
                            duplicate rule over the whole table)
 ``_reason``, ``_fields``   reason code and the legacy field names behind it
@@ -25,6 +28,7 @@ from typing import Any
 
 import polars as pl
 
+from migration.mapping import keys as key_rule
 from migration.mapping import transforms
 from migration.mapping.sourcetext import CONTROL_FLAG, TextCleaning
 from migration.mapping.spec import ColumnSpec, ConditionSpec, TableMappingSpec
@@ -120,18 +124,19 @@ class ChunkEvaluator:
         """True when the business key uses derive outputs (computed after the derives)."""
         return any("." in c for c in self.tm.business_key.columns)
 
-    def _key_expr(self) -> pl.Expr:
-        parts = [pl.col(c).cast(pl.String) if "." in c else pl_clean(pl.col(c)) for c in self.tm.business_key.columns]
-        if len(parts) == 1:
-            return parts[0]
-        return pl.when(pl.any_horizontal([k.is_null() for k in parts])).then(None).otherwise(
-            pl.concat_str(parts, separator="|"))
+    def _with_keys(self, df: pl.DataFrame) -> pl.DataFrame:
+        """``_kstate``, ``_bkey``, ``_key``, ``_key_flags`` and ``key.flags`` (the business-key rule,
+        :func:`migration.mapping.keys.with_key_columns`); needs ``_src_key``."""
+        out = key_rule.with_key_columns(df, list(self.tm.business_key.columns), "_src_key",
+                                        key_rule.legacy_key_prefix(self.tm))
+        return out.with_columns(pl.col("_key_flags").alias("key.flags"))
 
     def keys(self, df: pl.DataFrame) -> pl.Series:
-        """The business key of every row (runs the derives when the key is derived)."""
+        """The effective key of every row — its duplicate group; null = in none (runs the derives
+        when the key is derived).  ``df`` holds ``_src_key``."""
         if not self.derived_key:
-            return df.select(self._key_expr()).to_series().alias("_key")
-        return self._derive(self.scrub(df)).select(self._key_expr()).to_series().alias("_key")
+            return self._with_keys(df).get_column("_key")
+        return self._with_keys(self._derive(self.scrub(df))).get_column("_key")
 
     def _derive(self, work: pl.DataFrame) -> pl.DataFrame:
         tm = self.tm
@@ -157,14 +162,14 @@ class ChunkEvaluator:
             df = df.with_columns(ctl.alias("_ctl"))
         work = self.scrub(df)
         if not self.derived_key:  # a raw key may be used by derives (``key``)
-            work = self._derive(work.with_columns(self._key_expr().alias("_key")))
+            work = self._derive(self._with_keys(work))
         else:
-            work = self._derive(work)
-            work = work.with_columns(self._key_expr().alias("_key"))
+            work = self._with_keys(self._derive(work))
         # dispositions
         work = work.with_columns(self._disposition())
+        work = key_rule.escape_invalid(work)
         # targets
-        outputs: list[str] = ["_row_no", "_src_key", "_key", "_disp", "_reason", "_fields"]
+        outputs: list[str] = ["_row_no", "_src_key", "_key", "_bkey", "_disp", "_reason", "_fields"]
         for ti, (_tname, tspec) in enumerate(tm.targets.items()):
             for col, cspec in tspec.columns.items():
                 alias = f"_t{ti}_{col}"
@@ -217,12 +222,13 @@ class ChunkEvaluator:
 
     def _disposition(self) -> list[pl.Expr]:
         tm = self.tm
-        blank = pl.col("_key").is_null()
+        unkeyed = pl.col("_key").is_null()
+        key_reason = pl.col("_kstate").replace_strict(key_rule.REASONS, default=None, return_dtype=pl.String)
         reason: pl.Expr = pl.lit(None, dtype=pl.String)
         fields: pl.Expr = pl.lit(None, dtype=pl.List(pl.String))
         disp: pl.Expr = pl.lit("load")
         rules: list[tuple[pl.Expr, pl.Expr, list[str], str]] = [
-            (blank, pl.lit("BLANK_KEY"), list(tm.business_key.columns), "quarantine")]
+            (unkeyed, key_reason, list(tm.business_key.columns), "quarantine")]
         for rule in tm.filters:
             cond = self._condition(rule.when) if rule.when else pl.col(_out(rule.reject or "", "reject")).is_not_null()
             rules.append((cond, pl.lit(rule.reason or "FILTERED") if rule.when else pl.col(

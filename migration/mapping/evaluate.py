@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from migration.mapping import keys as key_rule
 from migration.mapping import transforms
 from migration.mapping.sourcetext import CONTROL_FLAG, TextCleaning
 from migration.mapping.spec import ColumnSpec, ConditionSpec, TableMappingSpec
@@ -19,12 +20,14 @@ from migration.mapping.transforms.text import clean
 
 @dataclass
 class RowOutcome:
-    key: str | None
+    key: str | None                # the effective key (``RecID:<n>`` for a blank one loaded under it)
     disp: str                      # load | filter | quarantine
     reason: str | None
     fields: tuple[str, ...] | None
     #: target table → list of column dicts (several for exploded targets)
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: the business key as quarantine and disposition records carry it (None = blank)
+    business_key: str | None = None
 
 
 def _text_of(x: Any) -> str | None:
@@ -49,8 +52,13 @@ class RowEvaluator:
         self._order = ChunkEvaluator(tm, lookups, {}).derive_order()
         self.text = TextCleaning.of(tm)
 
-    def evaluate(self, row: Mapping[str, Any]) -> RowOutcome:
+    def evaluate(self, row: Mapping[str, Any], source_key: Any = None) -> RowOutcome:
+        """One legacy row's outcome; ``source_key`` is its legacy primary key as text (what a
+        blank business key loads under)."""
         tm = self.tm
+        prefix = key_rule.legacy_key_prefix(tm)
+        if source_key is None and tm.source.key is not None:
+            source_key = row.get(tm.source.key)
         row = {c: row.get(c) for c in self.extracted}
         ctl = self.text.row(row)  # control characters out of every non-key text column
         env: dict[str, Any] = dict(row)
@@ -62,10 +70,13 @@ class RowEvaluator:
             env[col] = env[f"scrub_{col}.value"]
         derived_key = any("." in c for c in tm.business_key.columns)
 
+        state, bkey = key_rule.OK, None
+
         def business_key() -> str | None:
-            parts = [(None if env.get(c) is None else str(env.get(c))) if "." in c else clean(env.get(c))
-                     for c in tm.business_key.columns]
-            return None if any(p is None for p in parts) else "|".join(p for p in parts if p is not None)
+            nonlocal state, bkey
+            state, bkey = key_rule.key_state([env.get(c) for c in tm.business_key.columns], prefix)
+            env["key.flags"] = key_rule.key_flags(state, prefix)
+            return key_rule.effective_key(state, bkey, source_key, prefix)
 
         key = None if derived_key else business_key()
         env["key"] = key
@@ -84,8 +95,9 @@ class RowEvaluator:
         if derived_key:
             key = business_key()
             env["key"] = key
-        disp, reason, fields = self._disposition(env, key)
-        outcome = RowOutcome(key=key, disp=disp, reason=reason, fields=fields)
+        disp, reason, fields = self._disposition(env, key, state)
+        outcome = RowOutcome(key=key, disp=disp, reason=reason, fields=fields,
+                             business_key=key_rule.printable(bkey))
         for tname, tspec in tm.targets.items():
             base: dict[str, Any] = {}
             row_cols: dict[str, str] = {}
@@ -123,10 +135,11 @@ class RowEvaluator:
         assert cond.in_ is not None
         return t is not None and t in {_text_of(x) for x in cond.in_}
 
-    def _disposition(self, env: Mapping[str, Any], key: str | None) -> tuple[str, str | None, tuple[str, ...] | None]:
+    def _disposition(self, env: Mapping[str, Any], key: str | None, state: str
+                     ) -> tuple[str, str | None, tuple[str, ...] | None]:
         tm = self.tm
         if key is None:
-            return "quarantine", "BLANK_KEY", tuple(tm.business_key.columns)
+            return "quarantine", key_rule.REASONS.get(state, "BLANK_KEY"), tuple(tm.business_key.columns)
         for rule in tm.filters:
             if rule.when is not None:
                 if self._condition(env, rule.when):

@@ -12,7 +12,10 @@ of reference tables, into the target.  Per legacy table it declares:
                   transform's outputs are addressable as the derive ``scrub_<Column>``
                   (e.g. ``scrub_LocDesc.flags`` in a ``flags:`` list)
 ``business_key``  the column whose trimmed value identifies a target row (``COLLATE "C"``);
-                  a blank key is quarantined (``BLANK_KEY``), never dropped
+                  a blank key loads under the legacy primary key (``RecID:<n>``, flagged
+                  ``key_blank`` through ``flags: [key]``) where the table has one that is not
+                  the business key, and is quarantined (``BLANK_KEY``) otherwise — never
+                  dropped; see :mod:`migration.mapping.keys`
 ``duplicates``    the winner rule when several legacy rows share a business key
 ``derive``        named intermediate results: one transform over one or more inputs, with
                   its outputs (``value``, ``precision``, ``flags``, ``reject``) addressable as

@@ -47,6 +47,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from migration.errors import MappingError, SourceError
 from migration.mapping import transforms
+from migration.mapping.keys import legacy_key_prefix
 from migration.mapping.loader import LoadedFile, Problem, _fmt_path, load_file, mapping_files
 from migration.mapping.spec import (
     ColumnSpec,
@@ -607,6 +608,7 @@ class _TableChecker:
         self._rules()
         for tname, tspec in self.tm.targets.items():
             self._target(tname, tspec)
+        self._key_flag()
         self._unhandled_rejects()
         self._accounting()
 
@@ -787,6 +789,19 @@ class _TableChecker:
                         self.add(("derive", name, "args", ai),
                                  "the business key is computed after the derives (a key part is a derive "
                                  "output), so no derive can read `key`")
+
+    def _key_flag(self) -> None:
+        """A row loaded under its legacy key (blank business key) must say so: some flags column
+        lists `key` (the key_blank flag)."""
+        prefix = legacy_key_prefix(self.tm)
+        if prefix is None:
+            return
+        listed = any("key" in (c.flags or []) for t in self.tm.targets.values() for c in t.columns.values()
+                     if c.kind == "flags")
+        if not listed:
+            self.add(("business_key",), f"a blank {'/'.join(self.tm.business_key.columns)} loads under the legacy "
+                                        f"key ('{prefix}<n>') flagged key_blank: add `key` to a flags column "
+                                        "(e.g. dq_flags: {flags: [..., key]})")
 
     def _lookups(self) -> None:
         for name, lk in self.tm.lookups.items():
@@ -1001,6 +1016,12 @@ class _TableChecker:
                 self.add(loc + ("flags",), f"{tname}.{col} is {target_col.type}, not a list (text[]) for flags")
             for fi, d in enumerate(spec.flags or []):
                 floc = loc + ("flags", fi)
+                if d == "key":  # the business-key rule's flag (key_blank)
+                    if legacy_key_prefix(self.tm) is None:
+                        self.add(floc, "`key` flags a blank business key loaded under the legacy key, and a "
+                                       "blank key of this table is quarantined (the business key is the legacy "
+                                       "primary key, or there is none): remove it")
+                    continue
                 scrubbed = self._scrubber(d)
                 if d not in self.tm.derive and scrubbed is None:
                     self.add(floc, f"'{d}' is not a derive of this table{suggest(d, self._derive_names())}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from migration.mapping import transforms
+from migration.mapping.keys import legacy_key_prefix
 from migration.mapping.spec import ColumnSpec, StageSpec, TableMappingSpec
 from migration.plan.stages import PlanError
 
@@ -65,7 +66,13 @@ class _Tracer:
         if depth > 50:  # a derive cycle (validation reports it)
             return []
         if ref == "key":
-            return [(c, ["business key"]) for c in tm.business_key.columns]
+            keys = [(c, ["business key"]) for c in tm.business_key.columns]
+            prefix = legacy_key_prefix(tm)
+            if prefix is not None and tm.source.key is not None:
+                keys.append((tm.source.key, [f"legacy key when the business key is blank ({prefix}<n>)"]))
+            return keys
+        if ref == "key.flags":
+            return [(c, ["business key (key_blank: loaded under the legacy key)"]) for c in tm.business_key.columns]
         head, dot, out = ref.partition(".")
         if not dot:
             return [(ref, [])]

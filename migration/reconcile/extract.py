@@ -50,6 +50,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from migration.db.source import Chunk, SourceReader, fetch_by_keys
+from migration.mapping import keys as key_rule
 from migration.mapping.compile import qident
 from migration.mapping.sourcetext import TextCleaning
 from migration.mapping.spec import SeedSpec, StageSpec, TableMappingSpec
@@ -543,10 +544,11 @@ class ChunkProcessor:
                 None if None in p else "|".join(p) for p in zip(*parts, strict=True)]  # type: ignore[arg-type]
         elif any("." in c for c in tm.business_key.columns):
             part = self.reference.evaluate(cols, n).key
-        else:
-            kp = [clean_column(cols[c]) for c in tm.business_key.columns]
-            part = kp[0] if len(kp) == 1 else [
-                None if None in p else "|".join(p) for p in zip(*kp, strict=True)]  # type: ignore[arg-type]
+        else:  # the effective key: the trimmed business key, RecID:<n> for a blank one (a group of its own)
+            prefix = key_rule.legacy_key_prefix(tm)
+            kp = list(zip(*[cols[c] for c in tm.business_key.columns], strict=True))
+            part = [key_rule.effective_key(*key_rule.key_state(p, prefix), s, prefix)
+                    for p, s in zip(kp, skeys, strict=True)]
         data: dict[str, list[Any]] = {"s": skeys, "rn": list(range(first_row_no, first_row_no + n)), "p": part}
         for i, w in enumerate(dup.winner):
             values: list[str | None]
@@ -595,9 +597,11 @@ class ChunkProcessor:
             disp[i], reason[i] = "merged", self.dup_reason
         res.counts.update(zip(disp, reason, strict=True))
         out_rows = [i for i in range(n) if disp[i] != "load"]
+        bkeys = out.business_key
         res.copies[self.disp_table] = csv_bytes({
             "t": [tm.source.table] * len(out_rows), "s": [skeys[i] for i in out_rows],
-            "d": [disp[i] for i in out_rows], "r": [reason[i] for i in out_rows]})
+            "d": [disp[i] for i in out_rows], "r": [reason[i] for i in out_rows],
+            "b": [bkeys[i] for i in out_rows]})
         first_ordinal = first_row_no - 1
         for tname, emitter in self.emitters.items():
             plan = emitter.plan
@@ -794,7 +798,7 @@ class TablePass:
         t0 = time.perf_counter()
         self.counts.update(res.counts)
         for table, data in res.copies.items():
-            cols = ["t", "s", "d", "r"] if table == self.disp_table else ExpectedTable.COLUMNS
+            cols = ["t", "s", "d", "r", "b"] if table == self.disp_table else ExpectedTable.COLUMNS
             self.writer.put(table, cols, data)
         by_name = {t.spec.name: t for exp in self.expected.values() for t in exp.totals}
         for name, buckets in res.totals.items():

@@ -33,6 +33,7 @@ from datetime import date, datetime
 from itertools import chain
 from typing import Any
 
+from migration.mapping import keys as key_rule
 from migration.mapping import transforms
 from migration.mapping.evaluate import RowEvaluator, RowOutcome, _text_of
 from migration.mapping.sourcetext import CONTROL_FLAG, TextCleaning
@@ -82,10 +83,13 @@ class ChunkOutcome:
     reason: list[str | None]
     fields: list[tuple[str, ...] | None]
     targets: dict[str, TargetRows] = field(default_factory=dict)
+    #: the business key each row's quarantine/disposition record carries (None = blank)
+    business_key: list[str | None] = field(default_factory=list)
 
     def rows(self) -> list[RowOutcome]:
         """Every row as the ``RowOutcome`` ``RowEvaluator.evaluate`` returns (for the differential test)."""
-        out = [RowOutcome(key=self.key[i], disp=self.disp[i], reason=self.reason[i], fields=self.fields[i])
+        out = [RowOutcome(key=self.key[i], disp=self.disp[i], reason=self.reason[i], fields=self.fields[i],
+                          business_key=self.business_key[i] if self.business_key else None)
                for i in range(self.size)]
         for tname, rows in self.targets.items():
             for o in out:
@@ -173,6 +177,7 @@ class ChunkReference:
             self.scrubs.append((col, _Call(tname, t.parse_params({}), lookups, text_args=True),
                                 [f"scrub_{col}.{o}" for o in t.outputs]))
         self.key_columns = list(tm.business_key.columns)
+        self.key_prefix = key_rule.legacy_key_prefix(tm)
         self.derived_key = any("." in c for c in self.key_columns)
         self.lookup_specs = [(name, list(spec.match.values()), lookup_tables[name], list(spec.columns))
                              for name, spec in tm.lookups.items()]
@@ -244,17 +249,24 @@ class ChunkReference:
         allowed = frozenset(_text_of(x) for x in cond.in_)
         return [t is not None and t in allowed for t in texts]
 
-    def _keys(self, env: Mapping[str, list[Any]], n: int) -> list[str | None]:
-        parts: list[list[str | None]] = []
-        for c in self.key_columns:
-            values = env[c]
-            if "." in c:
-                parts.append([None if v is None else str(v) for v in values])
-            else:
-                parts.append([clean(v) for v in values])
-        if len(parts) == 1:
-            return parts[0]
-        return [None if None in p else "|".join(p) for p in zip(*parts, strict=True)]  # type: ignore[arg-type]
+    def _keys(self, env: dict[str, list[Any]], n: int, source_keys: list[Any]) -> tuple[list[str | None], list[str]]:
+        """Effective keys and key states of ``n`` rows (the business-key rule, row by row); sets
+        ``key.flags`` and ``_bkey`` in ``env``."""
+        prefix = self.key_prefix
+        cols = [env[c] for c in self.key_columns]
+        states: list[str] = []
+        keys: list[str | None] = []
+        recorded: list[str | None] = []
+        flags: list[tuple[str, ...]] = []
+        for i in range(n):
+            st, bkey = key_rule.key_state([c[i] for c in cols], prefix)
+            states.append(st)
+            keys.append(key_rule.effective_key(st, bkey, source_keys[i], prefix))
+            recorded.append(key_rule.printable(bkey))
+            flags.append(key_rule.key_flags(st, prefix))
+        env["key.flags"] = flags
+        env["_bkey"] = recorded
+        return keys, states
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, columns: Mapping[str, list[Any]], n: int) -> ChunkOutcome:
@@ -268,7 +280,12 @@ class ChunkReference:
             for o, v in zip(outs, values, strict=True):
                 env[o] = list(v)
             env[col] = env[f"scrub_{col}.value"]
-        key: list[str | None] = [None] * n if self.derived_key else self._keys(env, n)
+        skeys = (columns[self.tm.source.key] if self.tm.source.key is not None and self.tm.source.key in columns
+                 else [None] * n)
+        states: list[str] = [key_rule.OK] * n
+        key: list[str | None] = [None] * n
+        if not self.derived_key:
+            key, states = self._keys(env, n, skeys)
         env["key"] = key
         for name, sources, table, cols in self.lookup_specs:
             raw = (env_src(columns, sources[0], n) if len(sources) == 1
@@ -285,7 +302,7 @@ class ChunkReference:
             for o, v in zip(outs, values, strict=True):
                 env[o] = v if isinstance(v, list) else list(v)
         if self.derived_key:
-            key = self._keys(env, n)
+            key, states = self._keys(env, n, skeys)
             env["key"] = key
         disp = ["load"] * n
         reason: list[str | None] = [None] * n
@@ -293,7 +310,8 @@ class ChunkReference:
         decided = [False] * n
         for i in range(n):
             if key[i] is None:
-                disp[i], reason[i], fields[i], decided[i] = "quarantine", "BLANK_KEY", tuple(self.key_columns), True
+                disp[i], reason[i], fields[i], decided[i] = (
+                    "quarantine", key_rule.REASONS.get(states[i], "BLANK_KEY"), tuple(self.key_columns), True)
         for d, when, reject, fixed, rule_fields in self.rules:
             if all(decided):
                 break
@@ -307,7 +325,7 @@ class ChunkReference:
                 for i in range(n):
                     if not decided[i] and rejects[i] is not None:
                         disp[i], reason[i], fields[i], decided[i] = d, rejects[i], rule_fields, True
-        outcome = ChunkOutcome(size=n, key=key, disp=disp, reason=reason, fields=fields)
+        outcome = ChunkOutcome(size=n, key=key, disp=disp, reason=reason, fields=fields, business_key=env["_bkey"])
         for tname, base, row_cols, wheres, explode in self.targets:
             tvalues: dict[str, list[Any]] = {}
             for col, kind, spec in base:
@@ -379,6 +397,7 @@ class PlainReference:
         for i in range(n):
             o = self.plain.evaluate({c: columns[c][i] for c in names})
             out.key.append(o.key)
+            out.business_key.append(o.business_key)
             out.disp.append(o.disp)
             out.reason.append(o.reason)
             out.fields.append(o.fields)

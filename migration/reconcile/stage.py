@@ -158,7 +158,8 @@ class StageCheck:
         with ctx.target.begin() as conn:
             for exp in expected.values():
                 conn.execute(text(exp.ddl()))
-            conn.execute(text(f"CREATE UNLOGGED TABLE {disp_table} (t text, s text, d text, r text)"))
+            conn.execute(text(f"CREATE UNLOGGED TABLE {disp_table} (t text, s text, d text, r text, "
+                              f"b text COLLATE \"C\")"))
 
         # --- the secrets to look for (a small source read), before the target side starts
         reader = SourceReader(ctx.source)
@@ -468,14 +469,16 @@ class StageCheck:
             conn.execute(text("DROP TABLE IF EXISTS _rec_disp_diff"))
             conn.execute(text(
                 f"CREATE TEMP TABLE _rec_disp_diff AS "
-                f"WITH e AS (SELECT s, d, r FROM {disp} WHERE t = :t), "
-                f"     l AS (SELECT source_key AS s, 'quarantine' AS d, reason_code AS r FROM ledger.quarantine "
+                f"WITH e AS (SELECT s, d, r, b FROM {disp} WHERE t = :t), "
+                f"     l AS (SELECT source_key AS s, 'quarantine' AS d, reason_code AS r, business_key AS b "
+                f"           FROM ledger.quarantine "
                 f"           WHERE run_id = :run AND stage = :st AND source_table = :t AND rolled_back_at IS NULL "
-                f"           UNION ALL SELECT source_key, disposition, reason_code FROM ledger.disposition "
+                f"           UNION ALL SELECT source_key, disposition, reason_code, business_key FROM ledger.disposition "
                 f"           WHERE run_id = :run AND stage = :st AND source_table = :t AND rolled_back_at IS NULL "
                 f"           AND disposition IN ('filter', 'merged')) "
                 f"SELECT coalesce(e.s, l.s) AS s, e.d AS ed, e.r AS er, l.d AS ld, l.r AS lr FROM e FULL JOIN l "
-                f"ON l.s = e.s WHERE e.s IS NULL OR l.s IS NULL OR e.d <> l.d OR e.r IS DISTINCT FROM l.r"),
+                f"ON l.s = e.s WHERE e.s IS NULL OR l.s IS NULL OR e.d <> l.d OR e.r IS DISTINCT FROM l.r "
+                f"OR e.b IS DISTINCT FROM l.b"),
                 dict(t=table, run=self.load_run_id, st=self.stage))
             n = int(conn.execute(text("SELECT count(*) FROM _rec_disp_diff")).scalar_one())
             rows = conn.execute(text("SELECT s, ed, er, ld, lr FROM _rec_disp_diff ORDER BY s COLLATE \"C\" LIMIT :n"),

@@ -34,6 +34,7 @@ from migration.errors import SafeStatsError
 from migration.ledger import Ledger
 from migration.ledger import verdict as lv
 from migration.report import details as dt
+from migration.report.blank_keys import blank_key_rows
 from migration.report.model import (
     FAIL,
     INCOMPLETE,
@@ -369,6 +370,7 @@ class _Builder:
                 accepted=acceptances.get(sc.stage) if state == "accepted" else None,
                 runs=tuple(r.run_id for r in sc.runs)))
 
+        blank_keys = tuple(blank_key_rows(self.conn, [s.stage for s in summaries]))
         charts = self._charts(summaries, accounting, bucket_charts, totals_checks, borough_names)
         if run_id is None:  # the whole target: the migration's verdict over every planned stage
             plan = list(planned) if planned is not None else [s.stage for s in summaries]
@@ -380,7 +382,7 @@ class _Builder:
             verdict=overall, stages=tuple(summaries), checks=tuple(checks),
             accounting=tuple(accounting), quarantine=tuple(quarantine), differences=tuple(differences),
             difference_counts=diff_counts, charts=tuple(charts), details=tuple(check_details),
-            notes=tuple(scrub(n) for n in self.notes))
+            notes=tuple(scrub(n) for n in self.notes), blank_keys=blank_keys)
 
     def _charts(self, summaries: list[StageSummary], accounting: list[AccountingRow], from_buckets: list[Chart],
                 totals: dict[str, list[tuple[CheckRow, Mapping[str, Any]]]], borough_names: dict[str, str]

@@ -296,6 +296,8 @@ class Report:
     charts: tuple[Chart, ...]
     details: tuple[CheckDetail, ...]
     notes: tuple[str, ...] = field(default=())
+    #: rows loaded under their legacy key (blank business key), per stage and batch status
+    blank_keys: tuple[BlankKeyRow, ...] = field(default=())
 
     @property
     def empty(self) -> bool:
@@ -339,4 +341,9 @@ class Report:
             "charts": [c.to_dict() for c in self.charts],
             "check_details": [d.to_dict() for d in self.details],
             "notes": list(self.notes),
+            "blank_keys": [b.to_dict() for b in self.blank_keys],
         }
+
+
+# the report's "Blank business keys" section lives in its own module
+from migration.report.blank_keys import BlankKeyRow  # noqa: E402

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from migration.report import blank_keys
 from migration.report.html import when
 from migration.report.model import Report, verdict_label
 
@@ -107,6 +108,7 @@ def render_markdown(report: Report) -> str:
         lines += _md_table(["stage", "table", "reason", "rows", "open"],
                            [(q.stage, q.source_table, q.reason, f"{q.rows:,}", f"{q.open_rows:,}")
                             for q in r.quarantine], right=(3, 4)) + [""]
+    lines += blank_keys.markdown_section(r.blank_keys)
     if r.notes:
         lines += ["## Notes", ""] + [f"- {_cell(n)}" for n in r.notes] + [""]
     lines.append("_Sensitive fields are masked (`***`); the HTML report has the charts and every check's detail._")

@@ -250,7 +250,8 @@ class TableLoad:
 
     # ------------------------------------------------------------------ key snapshot
     def winner_frame(self, df: pl.DataFrame) -> pl.DataFrame:
-        """_src_key, _row_no, _part (duplicate group text; null = blank key, never merged) and the
+        """_src_key, _row_no, _part (duplicate group text: the effective key — ``RecID:<n>`` for a blank
+        business key, a group of its own; null = a key the row cannot load under, never merged) and the
         winner-ordering values ``_w0…`` (none for a table without a duplicate rule)."""
         dup = self.tm.duplicates
         df, _ = self.evaluator.text.frame(df)  # the values the load's transforms see
@@ -549,14 +550,15 @@ class TableLoad:
         from its identity sequence when the chunk is written and handed to linked
         children by source row (``_row_no``)."""
         parts: list[FreshPart] = []
-        rec = ["_src_key", "_reason", "_fields"]
+        rec = ["_src_key", "_bkey", "_reason", "_fields"]
         quarantined = out.filter(pl.col("_disp") == "quarantine").select(rec)
         if quarantined.height:
-            parts.append(FreshPart("ledger.quarantine", ["source_key", "reason_code", "fields"], quarantined))
+            parts.append(FreshPart("ledger.quarantine", ["source_key", "business_key", "reason_code", "fields"],
+                                   quarantined))
         disposed = out.filter(pl.col("_disp").is_in(["filter", "merged"])).select(["_src_key", "_disp"] + rec[1:])
         if disposed.height:
-            parts.append(FreshPart("ledger.disposition", ["source_key", "disposition", "reason_code", "fields"],
-                                   disposed))
+            parts.append(FreshPart("ledger.disposition", ["source_key", "disposition", "business_key", "reason_code",
+                                                          "fields"], disposed))
         load = out.filter(pl.col("_disp") == "load")
         for tp in self.apply.targets:
             f = load

@@ -310,7 +310,8 @@ def run_both(table: str, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any
     cols = extracted_columns(tm)
     df = pl.DataFrame({c: [r.get(c) for r in rows] for c in cols}, schema={c: pl.String for c in cols})
     df = df.with_columns(_row_no=pl.int_range(1, len(rows) + 1, dtype=pl.Int64),
-                         _src_key=pl.Series([str(i) for i in range(len(rows))], dtype=pl.String))
+                         _src_key=pl.Series([str(r.get(tm.source.key)) if tm.source.key else str(i)
+                                             for i, r in enumerate(rows)], dtype=pl.String))
     out = ChunkEvaluator(tm, LOOKUPS, frames).evaluate(df)
     assert out.height == len(rows), "the engine must give exactly one output row per legacy row"
     ev = RowEvaluator(tm, LOOKUPS, tables)
@@ -318,8 +319,8 @@ def run_both(table: str, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any
     recs = out.to_dicts()
     problems = []
     for raw, rec, ref in zip(rows, recs, refs, strict=True):
-        got = (rec["_key"], rec["_disp"], rec["_reason"], _norm(rec["_fields"]))
-        want = (ref.key, ref.disp, ref.reason, _norm(ref.fields))
+        got = (rec["_key"], rec["_bkey"], rec["_disp"], rec["_reason"], _norm(rec["_fields"]))
+        want = (ref.key, ref.business_key, ref.disp, ref.reason, _norm(ref.fields))
         if got != want:
             problems.append((raw, "disposition", got, want))
         engine_targets = _engine_rows(rec, tm)
@@ -428,10 +429,45 @@ def test_mps_realistic_row() -> None:
     assert crime["offence_category_id"] == 1005 and crime["domestic"] is False and crime["knife"] is False
 
 
-@pytest.mark.parametrize("crime_ref", [None, "", "   ", "N/A", "NULL", "-", "\u00a0"])
-def test_mps_blank_crime_ref_is_quarantined_never_dropped(crime_ref: str | None) -> None:
-    ref, _ = one("tblMPSCrime", CrimeRef=crime_ref)
-    assert (ref.disp, ref.reason, ref.fields) == ("quarantine", "BLANK_KEY", ("CrimeRef",))
+@pytest.mark.parametrize("crime_ref", [None, "", "   ", "N/A", "n/a", "NULL", "null", "-", " - ", "\u00a0", "\t"])
+def test_mps_blank_crime_ref_loads_under_the_legacy_key_flagged(crime_ref: str | None) -> None:
+    ref, rows = one("tblMPSCrime", CrimeRef=crime_ref)
+    recid = BASE["tblMPSCrime"]["RecID"]
+    assert (ref.disp, ref.reason, ref.key, ref.business_key) == ("load", None, f"RecID:{recid}", None)
+    inc, = rows["core.incident"]
+    assert inc["source_ref"] == f"RecID:{recid}" and inc["legacy_pk"] == recid
+    assert "key_blank" in inc["dq_flags"]
+
+
+@pytest.mark.parametrize(("crime_ref", "reason", "recorded"), [
+    ("MP10\x00SD1", "INVALID_KEY", "MP10\\x00SD1"),
+    ("MP10SD1\x00", "INVALID_KEY", "MP10SD1\\x00"),
+    ("MP10\u0085SD1", "INVALID_KEY", "MP10\\x85SD1"),
+    ("MP10\ufffdSD1", "INVALID_KEY", "MP10\\ufffdSD1"),
+    ("MP10\tSD1", "INVALID_KEY", "MP10\\x09SD1"),
+    ("\x7f", "INVALID_KEY", "\\x7f"),
+    ("RecID:5", "KEY_RESERVED_PREFIX", "RecID:5"),
+    (" RecID:77 ", "KEY_RESERVED_PREFIX", "RecID:77"),
+])
+def test_mps_crime_ref_that_cannot_be_a_key_is_quarantined(crime_ref: str, reason: str, recorded: str) -> None:
+    ref, rows = one("tblMPSCrime", CrimeRef=crime_ref)
+    assert (ref.disp, ref.reason, ref.fields, ref.key) == ("quarantine", reason, ("CrimeRef",), None)
+    assert ref.business_key == recorded and rows["core.incident"]  # the rows are not loaded (disposition)
+
+
+@pytest.mark.parametrize("crime_ref", ["  MP10SD1 ", "recid:5", "RecID5", "mp10sd1", "MP10 SD1"])
+def test_mps_crime_ref_is_only_trimmed(crime_ref: str) -> None:
+    ref, rows = one("tblMPSCrime", CrimeRef=crime_ref)
+    assert (ref.disp, ref.key, ref.business_key) == ("load", crime_ref.strip(), crime_ref.strip())
+    assert rows["core.incident"][0]["source_ref"] == crime_ref.strip()
+    assert "key_blank" not in rows["core.incident"][0]["dq_flags"]
+
+
+@pytest.mark.parametrize("number", [None, "", "  ", "N/A", "NULL", "-"])
+def test_lfb_blank_incident_number_is_still_quarantined(number: str | None) -> None:
+    """The business key IS the legacy primary key: there is nothing else to load it under."""
+    ref, _ = one("tblLFBIncident", IncidentNumber=number)
+    assert (ref.disp, ref.reason, ref.fields, ref.key) == ("quarantine", "BLANK_KEY", ("IncidentNumber",), None)
 
 
 @pytest.mark.parametrize(("borough", "gss", "flags"), [

@@ -511,3 +511,23 @@ def test_cli_validate_passes_on_the_shipped_mappings(capsys: pytest.CaptureFixtu
     cap = capsys.readouterr()
     assert cap.out == ""
     assert "valid" in cap.err
+
+
+def test_a_blank_key_loaded_under_the_legacy_key_must_be_flagged_and_only_there(tmp_path: Path) -> None:
+    """`key` in `flags:` (key_blank) belongs where a blank business key loads under the legacy key."""
+    import shutil
+
+    def problems_after(file: str, old: str, new: str) -> list[str]:
+        folder = tmp_path / file
+        shutil.copytree(SHIPPED, folder)
+        text_ = (folder / file).read_text(encoding="utf-8")
+        assert old in text_
+        (folder / file).write_text(text_.replace(old, new), encoding="utf-8")
+        return [str(p) for p in validate(folder).problems]
+
+    problems = problems_after("50_mps_crime.yaml", "knife, batch_flag, key]", "knife, batch_flag]")
+    assert len(problems) == 1 and "tables[0].business_key" in problems[0], problems
+    assert "loads under the legacy key ('RecID:<n>') flagged key_blank: add `key` to a flags column" in problems[0]
+    problems = problems_after("60_lfb_incident.yaml", "pump, batch_flag]", "pump, batch_flag, key]")
+    assert len(problems) == 1 and "dq_flags.flags[5]" in problems[0], problems
+    assert "a blank key of this table is quarantined" in problems[0]

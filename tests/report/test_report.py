@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[2]
 EXTERNAL = re.compile(r"(?i)https?://|//cdn|@import|<link\b|\bsrc\s*=|url\s*\(|<iframe|<object|<embed")
 DOCUMENTED_KEYS = ["format_version", "generated_at", "package_version", "target", "scope", "empty", "verdict",
                    "totals", "stages", "checks", "accounting", "quarantine", "differences", "difference_counts",
-                   "charts", "check_details", "notes"]
+                   "charts", "check_details", "notes", "blank_keys"]
 
 
 def outputs(report: Any) -> dict[str, str]:

@@ -83,7 +83,7 @@ def test_schema_downgrade_refuses_while_stages_are_loaded_and_says_why(loaded: U
     (line,) = out.stderr.strip().splitlines()
     assert line.startswith("error: refusing to drop the data schemas while data is loaded: ")
     assert "holds rows" in line and "rollback --all" in line and "--force" in line
-    assert {r.revision for r in api.current(loaded).applied} == {"d0004", "l0003"}
+    assert {r.revision for r in api.current(loaded).applied} == {r.revision for r in api.history() if r.is_head}
     assert_exact(before, exact(loaded), "a refused downgrade changed the target")
 
 
@@ -109,5 +109,6 @@ def test_rollback_all_empties_every_data_table_keeps_the_audit_trail_and_allows_
 
     down = cli(["schema", "downgrade", "data@base"], legacy, loaded)  # no --force
     assert down.returncode == 0, down.stderr
-    assert {r.revision for r in api.current(loaded).applied} == {"l0003"}
+    assert {r.revision for r in api.current(loaded).applied} == {
+        r.revision for r in api.history() if r.is_head and r.branch == "ledger"}
     assert scalar(loaded, "SELECT count(*) FROM ledger.run") == runs  # the ledger branch stays

@@ -262,3 +262,39 @@ def test_the_sql_scripts_a_dba_would_run_do_what_the_online_commands_do(pg_url: 
     with connect(pg_url) as conn:
         assert not (catalog.schemas(conn) & (DATA_SCHEMAS | LEDGER_SCHEMAS))
     assert api.current(pg_url).applied == ()
+
+
+def test_l0004_adds_the_business_key_to_records_and_downgrades_keeping_them(upgraded_url: URL, connect) -> None:
+    """Ledger revision l0004: quarantine and disposition records carry the business key."""
+    assert LEDGER_HEAD == "l0004"
+
+    def columns(conn, table: str) -> set[str]:  # type: ignore[no-untyped-def]
+        return {r[0] for r in conn.execute(text(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'ledger' AND table_name = :t"),
+            {"t": table})}
+
+    with connect(upgraded_url) as conn, conn.begin():
+        run_id = _insert_run(conn)
+        assert {"business_key", "source_key"} <= columns(conn, "quarantine")
+        assert {"business_key", "source_key"} <= columns(conn, "disposition")
+        conn.execute(text("INSERT INTO ledger.quarantine (run_id, stage, source_table, source_key, business_key, "
+                          "reason_code, fields) VALUES (:r, 'mps', 'tblMPSCrime', '2855', 'MP10SD0002442', "
+                          "'IMPOSSIBLE_DATE', '{CommittedDate}')"), {"r": run_id})
+        conn.execute(text("INSERT INTO ledger.disposition (run_id, stage, source_table, source_key, disposition, "
+                          "business_key, reason_code, fields) VALUES (:r, 'mps', 'tblMPSCrime', '2856', 'merged', "
+                          "'MP10SD0002442', 'DUPLICATE_MERGED', '{CrimeRef}')"), {"r": run_id})
+        # compared byte-wise, like source_ref
+        assert conn.execute(text("SELECT count(*) FROM ledger.quarantine WHERE business_key = 'mp10sd0002442'"
+                                 )).scalar_one() == 0
+
+    api.downgrade(upgraded_url, "l0003")
+    with connect(upgraded_url) as conn:
+        assert "business_key" not in columns(conn, "quarantine") | columns(conn, "disposition")
+        assert conn.execute(text("SELECT source_key FROM ledger.quarantine")).scalars().all() == ["2855"]
+        assert conn.execute(text("SELECT source_key FROM ledger.disposition")).scalars().all() == ["2856"]
+        assert conn.execute(text("SELECT to_regclass('ledger.ix_quarantine_stage_business_key')")).scalar() is None
+
+    api.upgrade(upgraded_url)
+    with connect(upgraded_url) as conn:
+        assert conn.execute(text("SELECT source_key, business_key FROM ledger.quarantine")).all() == [("2855", None)]
+    assert api.check(upgraded_url).ok

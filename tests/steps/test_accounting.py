@@ -12,7 +12,8 @@ misses could never be found.
 
 Declared precedence (the first rule that applies to a row decides its fate):
 
-1. **blank business key** → quarantined ``BLANK_KEY`` (``mps.blank_crimeref``);
+1. **blank business key** (``mps.blank_crimeref``): the row is in no duplicate group and loads
+   under its legacy key (``RecID:<n>``, flagged ``key_blank``) unless a rule below decides it;
 2. **merged** as a duplicate → ``ledger.disposition`` merged: every member of a
    ``tblMPSCrime`` duplicate group except the manifest's winner (highest BatchID whose
    batch is not FAILED, then highest RecID) — ``DUPLICATE_MERGED``, whatever else the
@@ -197,18 +198,17 @@ def expected_fates(manifest: dict[str, Any], table: str, keys: list[Key]) -> tup
 
     exp = Expected()
     merged_copies: Counter[Key] = Counter()
-    # 1. blank business key
-    if table == "tblMPSCrime":
-        for k in with_kind("mps.blank_crimeref"):
-            exp.fate[k] = ("quarantine", "BLANK_KEY")
+    # 1. blank business key: in no duplicate group (loads under its legacy key unless a rule decides)
+    blank = with_kind("mps.blank_crimeref") if table == "tblMPSCrime" else set()
     # 2. duplicate rule
     if table == "tblMPSCrime":
         groups = manifest["duplicates"]["members"]
         assert len(groups) == manifest["duplicates"]["groups"]
+        assert not {(str(g["winner"]),) for g in groups} & blank, "a group's winner has a blank CrimeRef"
         losers = {(str(r),) for g in groups for r in g["recids"] if r != g["winner"]}
         # the manifest's two records of the rule agree (members/winner vs the per-row kind)
         assert losers == with_kind("mps.duplicate_superseded")
-        for k in losers:
+        for k in losers - blank:
             exp.fate.setdefault(k, ("merged", "DUPLICATE_MERGED"))
     if table == "tblWard":
         copies = Counter(_key(k) for k in anomalies["ward.duplicate_row"]["keys"])
