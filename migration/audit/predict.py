@@ -46,9 +46,10 @@ class ProfileReference(ChunkReference):
 
     env: dict[str, list[Any]]
 
-    def _keys(self, env: Mapping[str, list[Any]], n: int) -> list[str | None]:
-        self.env = env  # type: ignore[assignment]  # the dict evaluate() goes on filling
-        return super()._keys(env, n)
+    def _keys(self, env: dict[str, list[Any]], n: int,
+              source_keys: list[Any]) -> tuple[list[str | None], list[str]]:
+        self.env = env  # the dict evaluate() goes on filling
+        return super()._keys(env, n, source_keys)
 
 
 def raw_columns(tm: TableMappingSpec, extracted: list[str], ref: str) -> list[str]:
