@@ -33,7 +33,7 @@ settings.register_profile("slow", deadline=None, derandomize=False, print_blob=T
                           suppress_health_check=_QUIET)
 
 #: examples per table and engine, per profile
-EXAMPLES = {"ci": {"sqlite": 3, "mariadb": 1}, "slow": {"sqlite": 200, "mariadb": 200}}
+EXAMPLES = {"ci": {"sqlite": 2, "mariadb": 1}, "slow": {"sqlite": 200, "mariadb": 200}}
 
 
 def examples(engine: str) -> int:

@@ -113,7 +113,7 @@ def test_the_strategies_reach_the_corners_of_each_type() -> None:
          settings=FIND)
 
 
-@settings(max_examples=50, derandomize=True, deadline=None, database=None)
+@settings(max_examples=15, derandomize=True, deadline=None, database=None)
 @given(table_rows("tblMPSCrime"))
 def test_a_drawn_table_has_unique_primary_keys_and_a_small_key_pool(rows: list[dict[str, object]]) -> None:
     assert 1 <= len(rows) <= 60

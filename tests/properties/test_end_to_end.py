@@ -30,7 +30,7 @@ from hypothesis import example, given
 
 from tests.properties.conftest import profile_settings
 from tests.properties.dictionary import load
-from tests.properties.found import FOUND, XFAIL
+from tests.properties.found import FOUND, xfail_reason
 from tests.properties.harness import World
 from tests.properties.strategies import table_rows
 
@@ -48,8 +48,9 @@ def _property_test(table: str, engine: str) -> Any:
         if found.table == table and found.engine in (engine, "*"):
             test = example(rows=found.rows)(test)
     marks = [pytest.mark.postgres] + ([pytest.mark.mariadb] if engine == "mariadb" else [])
-    if (table, engine) in XFAIL:
-        marks.append(pytest.mark.xfail(strict=True, reason=XFAIL[(table, engine)]))
+    reason = xfail_reason(table, engine)
+    if reason:
+        marks.append(pytest.mark.xfail(strict=True, reason=reason))
     for mark in marks:
         test = mark(test)
     test.__name__ = test.__qualname__ = f"test_any_{table}_on_{engine}_goes_end_to_end_without_loss"
