@@ -33,9 +33,12 @@ TEXT_TYPES = ("varchar", "char", "nvarchar")
 INT_TYPES = ("bit", "tinyint", "smallint", "int")
 OTHER_TYPES = ("datetime", "money")
 #: what a text column's notes say it holds (``format:`` in dictionary.yaml)
-FORMATS = ("free", "date_dmy", "time_hhmm", "time_hhmmss", "borough_name", "grid_text", "grid_pair",
-           "flag_char", "ward_code", "gss_code", "ons_code", "business_key", "secret", "patient_text",
-           "code", "agency", "force")
+FORMATS = {
+    "text": ("free", "date_dmy", "time_hhmm", "time_hhmmss", "borough_name", "borough_list", "grid_text", "grid_pair",
+             "flag_char", "ward_code", "gss_code", "ons_code", "code", "business_key", "secret", "patient_text",
+             "postcode"),
+    "integer": ("grid_metres", "enum", "percent", "seconds"),
+}
 
 
 @dataclass(frozen=True)

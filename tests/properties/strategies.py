@@ -257,8 +257,10 @@ def plausible_text(col: Column) -> st.SearchStrategy[str]:
         base = st.from_regex(r"\A[A-Z]{2}[0-9]{2}[A-Z]{2}[0-9]{7}\Z")
     elif fmt == "code":
         base = st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=1, max_size=min(n, 6))
-    else:
+    elif fmt == "free":
         base = st.text(FREE_ALPHABET, min_size=1, max_size=min(n, 40))
+    else:
+        raise KeyError(f"{col.table}.{col.name}: no strategy for the text format {fmt!r}")
     if listed:
         base = st.one_of(st.sampled_from(listed), base)
     return base.filter(lambda s: len(_cp(s)) <= n)
@@ -318,7 +320,9 @@ def integers(col: Column) -> st.SearchStrategy[int | None]:
     elif fmt == "seconds":
         plausible = st.integers(0, 3600)
     elif col.values:
-        plausible = st.sampled_from([int(v) for v in col.values])
+        plausible = st.sampled_from([int(str(v)) for v in col.values])
+    elif fmt is not None and fmt != "enum":
+        raise KeyError(f"{col.table}.{col.name}: no strategy for the integer format {fmt!r}")
     options = [whole, edges] + ([plausible, plausible, plausible] if plausible is not None else [])
     return st.one_of(*options)
 
