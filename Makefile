@@ -8,7 +8,7 @@ PYTEST_WORKERS ?= 2
 DEMO_SCALE ?= 0.002
 BENCH_SCALE ?= 0.1
 
-.PHONY: setup system-deps demo test test-fast lint bench clean
+.PHONY: setup system-deps demo test test-fast test-properties-slow lint bench clean
 
 $(VENV)/.installed: pyproject.toml scripts/install-system-deps.sh
 	./scripts/install-system-deps.sh
@@ -31,6 +31,10 @@ test: setup
 
 test-fast: setup
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -q -m "not slow"
+
+# issue 10's property tests with >= 200 drawn tables per legacy table and engine (hours, not CI)
+test-properties-slow: setup
+	SAFESTATS_HYPOTHESIS_PROFILE=slow $(BIN)/pytest -p no:xdist -q tests/properties
 
 lint: setup
 	$(BIN)/ruff check migration tests
