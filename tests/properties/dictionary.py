@@ -24,8 +24,11 @@ import yaml
 HERE = Path(__file__).resolve().parent
 YAML_PATH = HERE / "dictionary.yaml"
 #: where the shared docs live on this project's machines (overridable for CI checkouts)
-MARKDOWN_PATH = Path(os.environ.get("SAFESTATS_DATA_DICTIONARY",
-                                    "/work/shared/safestats/LEGACY-DATA-DICTIONARY.md"))
+#: (CI clones the repository with the shared docs beside it: ../shared/safestats)
+MARKDOWN_PATH = Path(os.environ.get("SAFESTATS_DATA_DICTIONARY") or next(
+    (p for p in (HERE.parents[2] / "shared" / "safestats" / "LEGACY-DATA-DICTIONARY.md",
+                 Path("/work/shared/safestats/LEGACY-DATA-DICTIONARY.md")) if p.exists()),
+    HERE.parents[2] / "shared" / "safestats" / "LEGACY-DATA-DICTIONARY.md"))
 
 #: SQL Server types the dictionary uses (and nvarchar, which the engine has and the
 #: property tests must cover even though the dictionary declares no such column)

@@ -3,10 +3,8 @@
 Each :class:`Found` is the minimal table that shows one class of failure: one row that
 would load (written by hand from the dictionary's grammar, see :data:`BASE`) with the one
 value that breaks it, or the smallest table that does.  ``engine`` is where it was seen
-("*" = both).  The error is the first line the harness reported.  A property test with a
-found example is marked ``xfail(strict=True)`` (:func:`xfail_reason`), naming the part of
-issue 10 that fixes it; remove the marks when the fixes are merged (``strict=True`` turns a
-fixed test red until then).
+("*" = both).  The error is the first line the harness reported before the fix; ``part``
+says what fixed it.  Every example runs in every property test of its table and engine.
 """
 
 from __future__ import annotations
@@ -68,8 +66,9 @@ KEY_ONLY = {"tblBorough": dict(BoroughID=1), "tblCrimeType": dict(CrimeTypeID=1)
             "tblOrganisation": dict(OrgID=1), "tblImportLog": dict(BatchID=1), "tblWard": dict(WardCode=b"E05000001"),
             "tblLSOA": dict(LSOACode=b"E01000001"), "tblLookupCode": dict(CodeType=b"ISTV_METHOD", Code=b"01")}
 
-TEXT = "issue 10 part 'No value stops a stage' (text worktree)"
-SETVAL = "issue 10 part 'No value stops a stage': a chunk in which no row loads (not yet assigned)"
+TEXT = ("fixed: text is decoded as Windows-1252 when it is not UTF-8, control characters removed and flagged "
+        "control_chars_removed (migration/mapping/sourcetext.py, db/codec.py)")
+SETVAL = "fixed: a chunk with no row for a table with an identity draws no id range (steps/load.py)"
 
 FOUND: list[Found] = []
 for _t, _c in TEXT_COLUMN.items():
@@ -84,19 +83,12 @@ FOUND.append(Found("tblMPSCrime", "*", [row("tblMPSCrime", RecID=1, CrimeRef=Non
 FOUND.append(Found("tblUser", "sqlite", [{c.name: None for c in load()["tblUser"].columns} | {"UserID": 0}], SETVAL,
                    'setval: value 0 is out of bounds for sequence "access_grant_grant_id_seq"'))
 FOUND.append(Found("tblISTVAssault", "*", [row("tblISTVAssault", MethodOther=b"NHS 943 476 5919")],
-                   "issue 10 invariant 'patient identifiers never reach the target' (MethodOther is not scrubbed; "
-                   "not yet assigned)",
+                   "fixed: MethodOther scrubbed by a deny rule (scrub_identifiers) before it leaves the process",
                    "check leaks/patient_identifiers fail: istv.ed_assault.assault_method_other: 1 row(s) hold what "
                    "looks like a nhs number"))
 
 FOUND.append(Found("tblUser", "*", [row("tblUser", Password=b"abc"), row("tblUser", UserID=2, Login=b"abc", Password=None)],
-                   "reconcile leaks/secrets: a password equal to another user's login is reported as a leak "
-                   "(not yet assigned)",
+                   "fixed: leaks/secrets leaves out a secret the table carries legitimately in a migrated column",
                    "check leaks/secrets fail: a dropped legacy secret is stored in sec.app_user.login (1 row(s), "
                    "e.g. user_id=2; the value is not shown)"))
 
-
-def xfail_reason(table: str, engine: str) -> str | None:
-    """Why the property test of ``table`` on ``engine`` fails today: the parts of issue 10 its examples need."""
-    parts = sorted({f.part for f in FOUND if f.table == table and f.engine in (engine, "*")})
-    return "; ".join(parts) or None

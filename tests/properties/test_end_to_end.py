@@ -16,9 +16,7 @@ stage — reader → transforms → COPY → reconcile — into a clone of a tem
   ``MethodOther``) is anywhere in the target.
 
 Each failure Hypothesis found is kept as an ``@example`` (the minimal one, see
-:mod:`tests.properties.found`).  Tests that fail on today's code are marked
-``xfail(strict=True)`` naming the part of issue 10 that fixes them; the marks go when the
-fixes are merged.
+:mod:`tests.properties.found`, which also says what fixed it); every one passes now.
 """
 
 from __future__ import annotations
@@ -30,7 +28,7 @@ from hypothesis import example, given
 
 from tests.properties.conftest import profile_settings
 from tests.properties.dictionary import load
-from tests.properties.found import FOUND, xfail_reason
+from tests.properties.found import FOUND
 from tests.properties.harness import World
 from tests.properties.strategies import table_rows
 
@@ -48,9 +46,6 @@ def _property_test(table: str, engine: str) -> Any:
         if found.table == table and found.engine in (engine, "*"):
             test = example(rows=found.rows)(test)
     marks = [pytest.mark.postgres] + ([pytest.mark.mariadb] if engine == "mariadb" else [])
-    reason = xfail_reason(table, engine)
-    if reason:
-        marks.append(pytest.mark.xfail(strict=True, reason=reason))
     for mark in marks:
         test = mark(test)
     test.__name__ = test.__qualname__ = f"test_any_{table}_on_{engine}_goes_end_to_end_without_loss"
