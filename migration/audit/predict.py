@@ -64,6 +64,9 @@ def raw_columns(tm: TableMappingSpec, extracted: list[str], ref: str) -> list[st
         elif "." in r and head in tm.lookups:
             for c in tm.lookups[head].match.values():
                 visit(c)
+        elif head == "key" and r not in extracted:  # the business-key rule (key.flags: key_blank)
+            for c in tm.business_key.columns:
+                visit(c)
         elif r in extracted and r not in out:
             out.append(r)
 

@@ -147,7 +147,8 @@ def test_a_control_character_in_a_column_is_removed_and_the_row_flagged() -> Non
 def test_a_key_with_a_control_character_reaches_the_key_logic_unchanged() -> None:
     row = {**BASE["tblMPSCrime"], "CrimeRef": "01AB\x00123456"}
     (ref,), = [run_both("tblMPSCrime", [row])[1]]
-    assert ref.key == "01AB\x00123456"
+    # not cleaned into another key ("01AB123456"): the key rule sees the NUL and quarantines
+    assert (ref.disp, ref.reason, ref.business_key) == ("quarantine", "INVALID_KEY", "01AB\\x00123456")
 
 
 # ------------------------------------------------------------------ decoding
