@@ -149,8 +149,11 @@ class SourceReader:
         decl = {r[1]: (r[2] or "").upper() for r in info}
         if key is not None:
             pk = [r[1] for r in info if r[5]]
-            if pk != [key] or "INT" not in decl.get(key, ""):
-                return False  # not the rowid alias: scan order would not be key order
+            if pk != [key] or decl.get(key, "") != "INTEGER":
+                # not the rowid alias (only a column declared exactly INTEGER PRIMARY KEY is one; a
+                # SMALLINT or INT primary key is an ordinary index): scan order would not be key
+                # order — found by the property tests on a tblBorough created as SMALLINT
+                return False
         return not any(("REAL" in decl.get(c, "") or "FLOA" in decl.get(c, "") or "DOUB" in decl.get(c, "")
                         or "BLOB" in decl.get(c, "")) for c in columns)
 

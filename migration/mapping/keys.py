@@ -181,6 +181,21 @@ def escape_invalid(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(bkey.scatter(idx, pl.Series(fixed, dtype=pl.String)))
 
 
+def printable_column(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """``column`` of ``frame`` in its recorded form (:func:`printable`) — for the legacy key a
+    ledger record and a key snapshot name a row by: a text primary key (or a keyless table's
+    key values) holding a NUL would otherwise stop the COPY of the row's own quarantine record."""
+    s = frame.get_column(column)
+    if s.dtype != pl.String:
+        return frame
+    mask = s.str.contains(PL_INVALID_KEY_CHARS).fill_null(False)
+    if not mask.any():
+        return frame
+    idx = mask.arg_true()
+    fixed = [printable(v) for v in s.gather(idx).to_list()]
+    return frame.with_columns(s.scatter(idx, pl.Series(fixed, dtype=pl.String)))
+
+
 __all__ = ["BLANK", "INVALID", "INVALID_KEY_CHARS", "KEY_BLANK_FLAG", "OK", "REASONS", "RESERVED",
-           "effective_key", "escape_invalid", "key_flags", "key_state", "legacy_key_prefix", "printable", "trimmed",
+           "effective_key", "escape_invalid", "key_flags", "key_state", "legacy_key_prefix", "printable", "printable_column", "trimmed",
            "with_key_columns"]

@@ -432,12 +432,15 @@ def source_keys(tm: TableMappingSpec, extracted: list[str], columns: dict[str, l
                 first_row_no: int) -> list[str]:
     """The ledger's identity of each row: its primary key, or for a keyless table the raw values
     its business key is made of and its position in the read (``00AAFA|2002#17``)."""
+    def printable(key: str) -> str:  # the recorded form: a NUL in a text key as \\x00
+        return key_rule.printable(key) or key
+
     if tm.source.key is not None:
-        return [str(v) for v in columns[tm.source.key]]
+        return [printable(str(v)) for v in columns[tm.source.key]]
     raw = raw_key_columns(tm, extracted)
     parts = [[("" if v is None else v) for v in columns[c]] for c in raw]
     joined = ["|".join(p) for p in zip(*parts, strict=True)] if parts else [""] * n
-    return [f"{j}#{first_row_no + i}" for i, j in enumerate(joined)]
+    return [printable(f"{j}#{first_row_no + i}") for i, j in enumerate(joined)]
 
 
 def raw_key_columns(tm: TableMappingSpec, extracted: list[str]) -> list[str]:

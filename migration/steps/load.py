@@ -37,6 +37,7 @@ from migration.console import Console
 from migration.db.source import Chunk, SourceReader, is_transient
 from migration.errors import StageError
 from migration.ledger import Ledger, TableCount
+from migration.mapping import keys as key_rule
 from migration.mapping.compile import ApplyPlan, build_apply, qident, staging_table
 from migration.mapping.engine import ChunkEvaluator
 from migration.mapping.spec import StageSpec, TableMappingSpec
@@ -246,7 +247,13 @@ class TableLoad:
     def _frame(self, chunk: Chunk, first_row_no: int) -> pl.DataFrame:
         df = chunk.frame.select(self.extracted)
         row_no = pl.int_range(first_row_no, first_row_no + chunk.size, dtype=pl.Int64)
-        return df.with_columns(_row_no=row_no, _src_key=self._src_key(row_no))
+        return self._with_src_key(df, row_no)
+
+    def _with_src_key(self, df: pl.DataFrame, row_no: pl.Expr) -> pl.DataFrame:
+        """``df`` with ``_row_no`` and ``_src_key`` in its recorded form (a NUL in a text key as
+        ``\\x00``: the ledger and the key snapshots name the row by it)."""
+        return key_rule.printable_column(df.with_columns(_row_no=row_no, _src_key=self._src_key(row_no)),
+                                         "_src_key")
 
     # ------------------------------------------------------------------ key snapshot
     def winner_frame(self, df: pl.DataFrame) -> pl.DataFrame:
@@ -326,7 +333,7 @@ class TableLoad:
             for chunk in lc.source.stream(self.table, cols, key=self.tm.source.key,
                                           key_type=self.tm.source.key_type, upto=upto, chunk_rows=lc.chunk_rows * 2):
                 rn = pl.int_range(row_no, row_no + chunk.size, dtype=pl.Int64)
-                df = chunk.frame.select(cols).with_columns(_row_no=rn, _src_key=self._src_key(rn))
+                df = self._with_src_key(chunk.frame.select(cols), rn)
                 frame = self.winner_frame(df)
                 try:
                     data, types = to_copy_csv(frame)

@@ -144,6 +144,7 @@ def run_stage(source: str, target: str, stages: list[str], reconcile_after: bool
         runner.close()
     if not reconcile_after:
         return []
+    problems += predicted_vs_recorded(source, target, stages[-1])
     try:
         outcome = reconcile(settings, RecordingConsole(), stages[-1:])
         for r in outcome.results:
@@ -152,6 +153,41 @@ def run_stage(source: str, target: str, stages: list[str], reconcile_after: bool
     except BaseException as exc:
         problems.append(f"reconcile raised: {_first_line(exc)}")
     return problems
+
+
+def predicted_vs_recorded(source: str, target: str, stage: str) -> list[str]:
+    """``profile``'s prediction for ``stage`` (issue 12: read-only, from reconciliation's
+    reference) against what the run recorded: quarantined rows per reason, merged and
+    filtered rows per reason.  Runs in the worker process."""
+    from collections import Counter
+
+    from migration.audit.profile import profile
+
+    try:
+        specs = order_stages(load_specs(MAPPINGS))
+        result = profile(make_url(source), specs, stages=[stage], checks_dir=CHECKS)
+        predicted = Counter({k: v for s in result.stages if s.stage == stage
+                             for k, v in s.outcomes().items() if k[0] in ("quarantine", "merged", "filtered")})
+    except BaseException as exc:  # a crash of the profile on a drawn table is a finding too
+        return [f"profile raised: {_first_line(exc)}"]
+    recorded: Counter[tuple[str, str | None]] = Counter()
+    eng = create_engine(target, poolclass=NullPool)
+    try:
+        with eng.connect() as c:
+            for reason, n in c.execute(text("SELECT reason_code, count(*) FROM ledger.quarantine WHERE stage = :s "
+                                            "GROUP BY 1"), dict(s=stage)):
+                recorded[("quarantine", reason)] += n
+            for disp, reason, n in c.execute(text(
+                    "SELECT disposition, reason_code, count(*) FROM ledger.disposition WHERE stage = :s "
+                    "AND disposition IN ('merged', 'filtered') GROUP BY 1, 2"), dict(s=stage)):
+                recorded[(disp, reason)] += n
+    finally:
+        eng.dispose()
+    predicted = +predicted
+    if predicted != recorded:
+        return [f"profile predicted {dict(sorted(predicted.items(), key=repr))} but the run recorded "
+                f"{dict(sorted(recorded.items(), key=repr))}"]
+    return []
 
 
 class Worker:

@@ -27,6 +27,7 @@ space) are frequent.
 from __future__ import annotations
 
 import csv
+import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
@@ -420,6 +421,9 @@ def table_rows(draw: Any, table_name: str, max_rows: int = 60) -> list[dict[str,
     return rows
 
 
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffd]")
+
+
 def planted(table_name: str, rows: list[dict[str, Any]]) -> list[str]:
     """Text that must never reach the target: every password, every patient identifier planted."""
     table = load()[table_name]
@@ -433,7 +437,9 @@ def planted(table_name: str, rows: list[dict[str, Any]]) -> list[str]:
                 continue
             s = v.decode("cp1252", errors="replace") if isinstance(v, bytes) else v
             if c.format == "secret":
-                s = s.strip()
+                # as it would look once in the target: text cleaning removes control characters
+                # (PostgreSQL text cannot even hold a NUL) and undecodable bytes
+                s = _UNSTORABLE.sub("", s).strip()
                 if len(s) >= 8:
                     out.add(s)
             else:

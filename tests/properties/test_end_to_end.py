@@ -28,7 +28,7 @@ from hypothesis import example, given
 
 from tests.properties.conftest import profile_settings
 from tests.properties.dictionary import load
-from tests.properties.found import FOUND
+from tests.properties.found import FOUND, OPEN
 from tests.properties.harness import World
 from tests.properties.strategies import table_rows
 
@@ -46,6 +46,8 @@ def _property_test(table: str, engine: str) -> Any:
         if found.table == table and found.engine in (engine, "*"):
             test = example(rows=found.rows)(test)
     marks = [pytest.mark.postgres] + ([pytest.mark.mariadb] if engine == "mariadb" else [])
+    if (table, engine) in OPEN:  # a finding not fixed yet: the test must keep failing until it is
+        marks.append(pytest.mark.xfail(strict=True, reason=OPEN[(table, engine)]))
     for mark in marks:
         test = mark(test)
     test.__name__ = test.__qualname__ = f"test_any_{table}_on_{engine}_goes_end_to_end_without_loss"
