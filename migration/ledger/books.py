@@ -22,6 +22,8 @@ EVENT_KINDS = {
     "stage_started": "running",
     "stage_resumed": "running",
     "stage_failed": "failed",
+    # Ctrl-C/SIGTERM at a chunk boundary: unfinished like a run still going, resumed by `run STAGE`
+    "stage_interrupted": "running",
     "stage_loaded": "loaded",
     "stage_reconciled": "reconciled",
     "stage_check_failed": "check_failed",
@@ -158,6 +160,15 @@ class Ledger:
         if row is None or row[0] is None:
             return None
         return int(row[0]), row[1], int(row[2])
+
+    def committed(self, conn: Connection, *, run_id: int, stage: str) -> dict[str, Any]:
+        """What a run has committed of a stage so far: chunks and rows per legacy table (load phase)."""
+        rows = conn.execute(text(
+            "SELECT source_table, count(*), coalesce(sum(rows), 0) FROM ledger.checkpoint "
+            "WHERE run_id = :r AND stage = :s AND phase = 'load' GROUP BY 1 ORDER BY 1"),
+            dict(r=run_id, s=stage)).all()
+        return {"chunks": sum(int(r[1]) for r in rows), "rows": sum(int(r[2]) for r in rows),
+                "tables": {r[0]: {"chunks": int(r[1]), "rows": int(r[2])} for r in rows}}
 
     # ---------------------------------------------------------------- accounting
     def record_counts(self, conn: Connection, c: TableCount, detail: dict[str, Any] | None = None) -> None:
