@@ -101,12 +101,17 @@ def _register() -> None:
 _register()
 
 
+def _one_line(message: str) -> str:
+    """Redacted, on one line (a driver's message may span several: "…failed\n\tIs the server running…")."""
+    return " ".join(scrub(message).split())
+
+
 def _emit(message: str, *, log_json: bool, code: int, kind: str, hint: str | None = None,
           problems: list[str] | None = None) -> None:
     """The one error line on stderr: plain text, or one JSON object with --log-json."""
     if log_json:
         rec: dict[str, Any] = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "level": "error",
-                               "message": scrub(message), "error": kind, "exit_code": code}
+                               "message": _one_line(message), "error": kind, "exit_code": code}
         if hint:
             rec["hint"] = scrub(hint)
         if problems:
@@ -118,7 +123,7 @@ def _emit(message: str, *, log_json: bool, code: int, kind: str, hint: str | Non
         typer.echo(f"  {scrub(p)}", err=True)  # every problem, each with its file and line
     if problems and len(problems) > MAX_PROBLEMS:
         typer.echo(f"  … and {len(problems) - MAX_PROBLEMS} more", err=True)
-    typer.echo(scrub(message), err=True)
+    typer.echo(_one_line(message), err=True)
 
 
 def _outcome(args: list[str], *, debug: bool, log_json: bool) -> int:
@@ -141,6 +146,8 @@ def _outcome(args: list[str], *, debug: bool, log_json: bool) -> int:
         return exc.exit_code
     except typer.Exit as exc:  # raised outside a command (e.g. --version)
         return int(exc.exit_code)
+    except SystemExit as exc:  # Typer's completion options exit by themselves
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
     except typer.TyperException as exc:  # usage: unknown command or option, bad value (exit 2)
         if debug:
             traceback.print_exc()

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
@@ -52,6 +53,7 @@ def _signal_mid_stage(proc: subprocess.Popen[str], eng: Any, sig: signal.Signals
     return out, err
 
 
+@pytest.mark.slow
 def test_sigint_and_sigterm_stop_at_a_chunk_boundary_and_resume_to_the_identical_target(
         legacy_sqlite: Path, target_url: URL, reference_snapshot: dict[str, Any]) -> None:
     runner = Runner(settings_for(legacy_sqlite, target_url), RecordingConsole())
