@@ -68,6 +68,13 @@ class SchemaError(TargetError):
     """An Alembic schema operation was refused or failed."""
 
 
+class SchemaUsageError(SchemaError):
+    """A schema command asked for something that cannot be: no or a non-PostgreSQL target, an unknown
+    revision, an offline downgrade without its start (exit 2, a usage error)."""
+
+    exit_code = EXIT_USAGE
+
+
 class GeneratorError(SafeStatsError):
     """The synthetic legacy generator was asked for something it cannot do."""
 
