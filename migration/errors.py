@@ -79,6 +79,12 @@ class GeneratorError(SafeStatsError):
     """The synthetic legacy generator was asked for something it cannot do."""
 
 
+class GeneratorUsageError(GeneratorError):
+    """An option of `legacy generate/advance` out of range, or a manifest path missing or wrong (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
 class MappingError(SafeStatsError):
     """One or more mapping files are invalid; ``problems`` holds every one of them."""
 
