@@ -134,8 +134,8 @@ def _outcome(args: list[str], *, debug: bool, log_json: bool) -> int:
         code = rv if isinstance(rv, int) else 0
         if code == EXIT_INTERRUPTED:  # Typer turns a KeyboardInterrupt into Exit(130) silently
             sig = interrupt.requested() or "SIGINT"
-            _emit(f"interrupted ({sig}): stopped; every write is one transaction, so nothing is half-written — "
-                  "run the same command again (`run` resumes from the last committed chunk)",
+            _emit(f"interrupted ({sig}): stopped before the command finished — run it again to finish (a "
+                  "load resumes from its last committed chunk)",
                   log_json=log_json, code=code, kind="Interrupted")
         return code
     except SafeStatsError as exc:

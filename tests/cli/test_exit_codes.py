@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -297,3 +301,23 @@ def test_runs_lists_the_runs(call, upgraded: URL, quarantined: dict[str, int]) -
     assert code == 0 and "showing 1 of 2 runs; --limit 2 to see more" in err
     code, out, err = call("runs", "--stage", "boroughs", target=upgraded)
     assert code == 0 and "mps_crime" not in out
+
+
+# ---------------------------------------------------------------- 130 outside a load
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_130_a_signal_outside_a_chunk_loop_says_so(tmp_path: Path, sig: signal.Signals) -> None:
+    """Ctrl-C or SIGTERM during any other command: exit 130 and one line naming the signal."""
+    db = tmp_path / "legacy.sqlite"
+    proc = subprocess.Popen([sys.executable, "-m", "migration", "legacy", "generate", "--url", f"sqlite:///{db}",
+                             "--scale", "0.2", "--seed", "1"], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not db.exists():  # the command is running (not still importing)
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(sig)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert err.strip().splitlines()[-1].startswith(f"interrupted ({sig.name}): stopped before the command finished")
