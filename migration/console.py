@@ -139,7 +139,7 @@ class RichConsole:
             label = max(len(c) for c in columns) if columns else 0
             for r in cells:
                 for c, v in zip(columns, r, strict=False):
-                    self._out.print(f"  {_escape(str(c)):>{label}}: {v}")
+                    self._out.print(f"  {_escape(str(c)):>{label}}: {v}", soft_wrap=False)
                 self._out.print("")
             return
         if boxed is not None:
