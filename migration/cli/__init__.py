@@ -106,6 +106,12 @@ def _one_line(message: str) -> str:
     return " ".join(scrub(message).split())
 
 
+def _traceback() -> None:
+    """--debug: the traceback of the error being handled, redacted (never locals: they hold passwords)."""
+    sys.stderr.write(scrub(traceback.format_exc()))
+    sys.stderr.flush()
+
+
 def _emit(message: str, *, log_json: bool, code: int, kind: str, hint: str | None = None,
           problems: list[str] | None = None) -> None:
     """The one error line on stderr: plain text, or one JSON object with --log-json."""
@@ -140,7 +146,7 @@ def _outcome(args: list[str], *, debug: bool, log_json: bool) -> int:
         return code
     except SafeStatsError as exc:
         if debug:
-            traceback.print_exc()
+            _traceback()
         _emit(f"error: {exc.one_line()}", log_json=log_json, code=exc.exit_code, kind=type(exc).__name__,
               hint=exc.hint, problems=list(getattr(exc, "problems", None) or []))
         return exc.exit_code
@@ -150,7 +156,7 @@ def _outcome(args: list[str], *, debug: bool, log_json: bool) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
     except typer.TyperException as exc:  # usage: unknown command or option, bad value (exit 2)
         if debug:
-            traceback.print_exc()
+            _traceback()
         if log_json:
             _emit(f"error: {exc.format_message()}", log_json=True, code=exc.exit_code, kind=type(exc).__name__)
         else:
@@ -163,7 +169,7 @@ def _outcome(args: list[str], *, debug: bool, log_json: bool) -> int:
         return 1
     except Exception as exc:  # an internal error still gets one line, redacted, and exit 70
         if debug:
-            traceback.print_exc()
+            _traceback()
         _emit(f"internal error: {type(exc).__name__}: {exc} — this is a bug; rerun with --debug for the traceback "
               "and report it", log_json=log_json, code=EXIT_BUG, kind="InternalError")
         return EXIT_BUG
