@@ -67,12 +67,13 @@ def register(app: typer.Typer) -> None:
         qid = int(what) if what.isdigit() and len(what) < 12 else None
         key = None if qid is not None or what == "all" else what
         with _engine(ctx, stage=stage, reason=reason, run_id=run) as eng:
-            where = dict(stage=stage, reason=reason, key=key, quarantine_id=qid, run_id=run)
-            recs = quarantine.records(eng, **where, limit=limit)  # type: ignore[arg-type]
+            recs = quarantine.records(eng, stage=stage, reason=reason, key=key, quarantine_id=qid, run_id=run,
+                                      limit=limit)
             if not recs and qid is not None:  # a number may be a legacy key too
-                where = dict(stage=stage, reason=reason, key=what, quarantine_id=None, run_id=run)
-                recs = quarantine.records(eng, **where, limit=limit)  # type: ignore[arg-type]
-            total = quarantine.count_records(eng, **where) if len(recs) >= limit else len(recs)  # type: ignore[arg-type]
+                key, qid = what, None
+                recs = quarantine.records(eng, stage=stage, reason=reason, key=key, run_id=run, limit=limit)
+            total = len(recs) if len(recs) < limit else quarantine.count_records(
+                eng, stage=stage, reason=reason, key=key, quarantine_id=qid, run_id=run)
         st = state(ctx)
         st.console.table("Quarantine records", ["id", "run", "stage", "table", "legacy key", "business key",
                                                 "reason", "fields", "at", "status"],
