@@ -17,6 +17,9 @@ from typing import Any, Protocol
 
 from migration.secrets import scrub
 
+#: a word longer than this may still be folded in a table cell (a URL, a path)
+MAX_UNBROKEN = 30
+
 
 class Progress(Protocol):
     def advance(self, rows: int) -> None: ...
@@ -84,15 +87,18 @@ class _PlainProgress:
 class RichConsole:
     """Console for people: rich output on a terminal, plain lines otherwise; JSON lines with log_json."""
 
-    def __init__(self, *, log_json: bool = False, stream: Any = None) -> None:
+    def __init__(self, *, log_json: bool = False, stream: Any = None, out: Any = None) -> None:
+        import os
+
         from rich.console import Console as _RC
 
         self.log_json = log_json
         self._stream = stream or sys.stderr
         self._rc = _RC(file=self._stream, highlight=False, soft_wrap=True)
-        # tables printed to a file or pipe are read in logs and tickets: do not wrap them at 80
-        self._out = _RC(file=sys.stdout, highlight=False, soft_wrap=True,
-                        width=None if sys.stdout.isatty() else 160)
+        out = out or sys.stdout
+        # tables printed to a file or pipe are read in logs and tickets: 160 wide unless COLUMNS says otherwise
+        width = None if out.isatty() or os.environ.get("COLUMNS", "").isdigit() else 160
+        self._out = _RC(file=out, highlight=False, soft_wrap=True, width=width)
 
     def _json(self, level: str, message: str, fields: dict[str, Any]) -> None:
         rec = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "level": level, "message": scrub(message)}
@@ -116,14 +122,35 @@ class RichConsole:
         if self.log_json:
             self._json("info", title, {"columns": list(columns), "rows": [[str(c) for c in r] for r in rows]})
             return
+        from rich import box
         from rich.table import Table
 
-        t = Table(title=_escape(scrub(title)), show_lines=False)
-        for c in columns:
-            t.add_column(_escape(str(c)), overflow="fold")
-        for r in rows:
-            t.add_row(*[_escape(scrub(c if c is not None else "")) for c in r])
-        self._out.print(t)
+        cols = [_escape(str(c)) for c in columns]
+        cells = [[_escape(scrub(c if c is not None else "")) for c in r] for r in rows]
+        texts = [[cols[i], *(r[i] for r in cells if i < len(r))] for i in range(len(cols))]
+        # per column: its natural width, and the narrowest it can be without breaking a word
+        natural = [max(len(line) for t in col for line in (t.splitlines() or [""])) for col in texts]
+        words = [min(max((len(w) for t in col for w in t.split()), default=1), MAX_UNBROKEN) for col in texts]
+        width = self._out.width
+        boxed = _fit(natural, words, width - 3 * len(cols) - 1)  # "│ " … " │" around and between
+        plain = None if boxed else _fit(natural, words, width - 3 * (len(cols) - 1))  # no outer box
+        if boxed is None and plain is None:  # too many columns for the width: one block per row
+            self._out.print(_escape(scrub(title)), style="italic")
+            label = max(len(c) for c in columns) if columns else 0
+            for r in cells:
+                for c, v in zip(columns, r, strict=False):
+                    self._out.print(f"  {_escape(str(c)):>{label}}: {v}", soft_wrap=False)
+                self._out.print("")
+            return
+        if boxed is not None:
+            t = Table(title=_escape(scrub(title)), show_lines=False)
+        else:
+            t = Table(title=_escape(scrub(title)), box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for c, w in zip(cols, boxed or plain or [], strict=True):
+            t.add_column(c, overflow="fold", width=w)
+        for r in cells:
+            t.add_row(*r)
+        self._out.print(t, soft_wrap=False)  # fit the width: wrap at spaces, never inside a word
 
     @contextmanager
     def progress(self, label: str, total: int | None) -> Iterator[Any]:
@@ -166,6 +193,18 @@ class RichConsole:
                     prog.advance(task, rows)
 
             yield _P()
+
+
+def _fit(natural: list[int], minimum: list[int], available: int) -> list[int] | None:
+    """Column widths within ``available``: the natural ones, narrowed (widest slack first) down to at
+    least each column's longest word; None when even that does not fit."""
+    if sum(minimum) > available:
+        return None
+    widths = [max(n, m) for n, m in zip(natural, minimum, strict=True)]
+    while sum(widths) > available:
+        i = max(range(len(widths)), key=lambda j: widths[j] - minimum[j])
+        widths[i] -= 1
+    return widths
 
 
 def _escape(text: str) -> str:

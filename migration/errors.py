@@ -7,11 +7,20 @@ raises them and never prints.
 
 from __future__ import annotations
 
+#: the exit codes of every command (the table in runbooks/README.md and the design notes)
+EXIT_OK = 0
+EXIT_FAILED = 1        # a check failed, or work was refused for a data reason (invalid mapping/check files…)
+EXIT_USAGE = 2         # usage or settings: unknown stage/reason/run/key, bad option or --format, a password
+EXIT_NOT_READY = 3     # a database unreachable, or not in the state the command needs; verdict INCOMPLETE
+EXIT_LOCKED = 4        # the migration lock is held by someone else — and nothing else
+EXIT_BUG = 70          # a bug (EX_SOFTWARE)
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM, stopped at a chunk boundary
+
 
 class SafeStatsError(Exception):
     """Root of every error the CLI turns into one clear line and an exit code."""
 
-    exit_code = 1
+    exit_code = EXIT_FAILED
 
     def __init__(self, what: str, *, where: str | None = None, hint: str | None = None) -> None:
         self.what = what
@@ -29,30 +38,51 @@ class SafeStatsError(Exception):
         return line
 
 
-class SettingsError(SafeStatsError):
-    """Configuration is missing, contradictory or unsafe (e.g. a password on a command line)."""
+class UsageError(SafeStatsError):
+    """The command was asked for something that does not exist or cannot be combined (exit 2)."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
+
+
+class UnknownNameError(UsageError):
+    """An unknown stage, reason, run or key; the message lists the valid ones."""
+
+
+class SettingsError(UsageError):
+    """Configuration is missing, contradictory or unsafe (e.g. a password on a command line)."""
 
 
 class SourceError(SafeStatsError):
     """The legacy database cannot be reached or read as expected."""
 
-    exit_code = 3
+    exit_code = EXIT_NOT_READY
 
 
 class TargetError(SafeStatsError):
     """The PostgreSQL target cannot be reached, or is not in the state a command needs."""
 
-    exit_code = 3
+    exit_code = EXIT_NOT_READY
 
 
 class SchemaError(TargetError):
     """An Alembic schema operation was refused or failed."""
 
 
+class SchemaUsageError(SchemaError):
+    """A schema command asked for something that cannot be: no or a non-PostgreSQL target, an unknown
+    revision, an offline downgrade without its start (exit 2, a usage error)."""
+
+    exit_code = EXIT_USAGE
+
+
 class GeneratorError(SafeStatsError):
     """The synthetic legacy generator was asked for something it cannot do."""
+
+
+class GeneratorUsageError(GeneratorError):
+    """An option of `legacy generate/advance` out of range, or a manifest path missing or wrong (exit 2)."""
+
+    exit_code = EXIT_USAGE
 
 
 class MappingError(SafeStatsError):
@@ -70,7 +100,13 @@ class MappingError(SafeStatsError):
 class LockError(SafeStatsError):
     """Another migration process holds the target's migration lock."""
 
-    exit_code = 4
+    exit_code = EXIT_LOCKED
+
+
+class Interrupted(SafeStatsError):
+    """Ctrl-C or SIGTERM: the command stopped at a chunk boundary; the message says what was committed."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 class StageError(SafeStatsError):
@@ -80,16 +116,16 @@ class StageError(SafeStatsError):
 class CheckFailed(SafeStatsError):
     """Reconciliation ran and at least one check failed."""
 
-    exit_code = 1
+    exit_code = EXIT_FAILED
 
 
 class ChecksCouldNotRun(SafeStatsError):
     """Reconciliation could not run at all."""
 
-    exit_code = 3
+    exit_code = EXIT_NOT_READY
 
 
 class MigrationIncomplete(SafeStatsError):
     """The verdict is INCOMPLETE: a planned stage is not loaded and reconciled (nothing failed)."""
 
-    exit_code = 3
+    exit_code = EXIT_NOT_READY

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from migration.errors import SafeStatsError
+from migration.errors import TargetError, UnknownNameError, UsageError
 
 
 @dataclass(frozen=True)
@@ -52,39 +52,96 @@ class QuarantineRecord:
 _ACTIVE = "redriven_by_run_id IS NULL AND rolled_back_at IS NULL"
 
 
-def summary(engine: Engine, *, stage: str | None = None, include_closed: bool = False) -> list[QuarantineGroup]:
+def require_ledger(engine: Engine) -> None:
+    """The target holds the ledger's quarantine table, or a TargetError (exit 3) says what to do."""
+    with engine.connect() as conn:
+        ok = conn.execute(text("SELECT to_regclass('ledger.quarantine') IS NOT NULL "
+                               "AND to_regclass('ledger.run') IS NOT NULL")).scalar_one()
+    if not ok:
+        raise TargetError(f"the target {engine.url.database} has no ledger schema (ledger.quarantine is missing)",
+                          hint="run `safestats-migrate schema upgrade` first")
+
+
+def check_names(engine: Engine, *, stages: list[str], stage: str | None = None, reason: str | None = None,
+                run_id: int | None = None) -> None:
+    """An unknown stage, reason code or run is a usage error (exit 2) listing the valid ones.
+
+    ``stages`` are the stages of the mapping set; a stage or reason found in the quarantine is
+    valid too (records of a stage since renamed stay reachable)."""
+    require_ledger(engine)
+    with engine.connect() as conn:
+        if stage is not None:
+            known = sorted(set(stages) | set(conn.execute(text(
+                "SELECT DISTINCT stage FROM ledger.quarantine")).scalars()))
+            if stage not in known:
+                raise UnknownNameError(f"unknown stage {stage!r}", hint=f"stages are: {', '.join(known)}")
+        if reason is not None:
+            reasons = list(conn.execute(text(
+                "SELECT DISTINCT reason_code FROM ledger.quarantine WHERE CAST(:s AS text) IS NULL OR stage = :s "
+                "ORDER BY 1"), dict(s=stage)).scalars())
+            if reason not in reasons:
+                where = f" of stage {stage}" if stage else ""
+                raise UnknownNameError(
+                    f"no quarantine record{where} has reason {reason!r}",
+                    hint=f"reasons recorded{where}: {', '.join(reasons)}" if reasons else f"nothing{where} is "
+                         "quarantined")
+        if run_id is not None:
+            runs = list(conn.execute(text("SELECT run_id FROM ledger.run ORDER BY run_id")).scalars())
+            if run_id not in runs:
+                shown = ", ".join(str(r) for r in runs[-20:]) or "none yet"
+                raise UnknownNameError(f"unknown run {run_id}",
+                                       hint=f"runs are: {shown} (`safestats-migrate runs` lists them)")
+
+
+def summary(engine: Engine, *, stage: str | None = None, include_closed: bool = False,
+            run_id: int | None = None) -> list[QuarantineGroup]:
     cond = "TRUE" if include_closed else _ACTIVE
     with engine.connect() as conn:
         rows = conn.execute(text(
             f"SELECT stage, source_table, reason_code, count(*), string_agg(DISTINCT run_id::text, ','), "
-            f"count(*) FILTER (WHERE business_key IS NULL) FROM ledger.quarantine WHERE {cond} AND (CAST(:s AS text) IS NULL OR stage = :s) "
-            f"GROUP BY 1, 2, 3 ORDER BY 1, 2, 4 DESC"), dict(s=stage)).all()
+            f"count(*) FILTER (WHERE business_key IS NULL) FROM ledger.quarantine WHERE {cond} "
+            f"AND (CAST(:s AS text) IS NULL OR stage = :s) AND (CAST(:run AS bigint) IS NULL OR run_id = :run) "
+            f"GROUP BY 1, 2, 3 ORDER BY 1, 2, 4 DESC"), dict(s=stage, run=run_id)).all()
     return [QuarantineGroup(*r) for r in rows]
 
 
-def records(engine: Engine, *, stage: str | None = None, reason: str | None = None, key: str | None = None,
-            quarantine_id: int | None = None, include_closed: bool = False, limit: int | None = None
-            ) -> list[QuarantineRecord]:
+def _where(include_closed: bool, key: str | None, quarantine_id: int | None) -> str:
     cond = "TRUE" if include_closed or key or quarantine_id else _ACTIVE
+    return (f"{cond} AND (CAST(:s AS text) IS NULL OR stage = :s) AND (CAST(:r AS text) IS NULL OR reason_code = :r) "
+            f"AND (CAST(:k AS text) IS NULL OR source_key = :k OR business_key = :k) "
+            f"AND (CAST(:q AS bigint) IS NULL OR quarantine_id = :q) "
+            f"AND (CAST(:run AS bigint) IS NULL OR run_id = :run)")
+
+
+def records(engine: Engine, *, stage: str | None = None, reason: str | None = None, key: str | None = None,
+            quarantine_id: int | None = None, include_closed: bool = False, limit: int | None = None,
+            run_id: int | None = None) -> list[QuarantineRecord]:
     lim = f"LIMIT {int(limit)}" if limit else ""
     with engine.connect() as conn:
         rows = conn.execute(text(
             f"SELECT quarantine_id, run_id, stage, source_table, source_key, reason_code, fields, created_at, "
-            f"redriven_by_run_id, rolled_back_at, business_key FROM ledger.quarantine WHERE {cond} "
-            f"AND (CAST(:s AS text) IS NULL OR stage = :s) AND (CAST(:r AS text) IS NULL OR reason_code = :r) "
-            f"AND (CAST(:k AS text) IS NULL OR source_key = :k OR business_key = :k) "
-            f"AND (CAST(:q AS bigint) IS NULL OR quarantine_id = :q) "
-            f"ORDER BY quarantine_id {lim}"), dict(s=stage, r=reason, k=key, q=quarantine_id)).all()
+            f"redriven_by_run_id, rolled_back_at, business_key FROM ledger.quarantine "
+            f"WHERE {_where(include_closed, key, quarantine_id)} ORDER BY quarantine_id {lim}"),
+            dict(s=stage, r=reason, k=key, q=quarantine_id, run=run_id)).all()
     return [QuarantineRecord(quarantine_id=r[0], run_id=r[1], stage=r[2], source_table=r[3], source_key=r[4],
                              reason_code=r[5], fields=list(r[6]), created_at=r[7], redriven_by_run_id=r[8],
                              rolled_back_at=r[9], business_key=r[10]) for r in rows]
+
+
+def count_records(engine: Engine, *, stage: str | None = None, reason: str | None = None, key: str | None = None,
+                  quarantine_id: int | None = None, include_closed: bool = False, run_id: int | None = None) -> int:
+    """How many records :func:`records` would return without a limit (to say what a limit left out)."""
+    with engine.connect() as conn:
+        return int(conn.execute(text(
+            f"SELECT count(*) FROM ledger.quarantine WHERE {_where(include_closed, key, quarantine_id)}"),
+            dict(s=stage, r=reason, k=key, q=quarantine_id, run=run_id)).scalar_one())
 
 
 def export(engine: Engine, path: Path, *, stage: str | None = None, fmt: str = "csv",
            include_closed: bool = False) -> int:
     recs = records(engine, stage=stage, include_closed=include_closed)
     if fmt not in ("csv", "json"):
-        raise SafeStatsError(f"unknown export format {fmt}", hint="use csv or json")
+        raise UsageError(f"unknown export format {fmt}", hint="use csv or json")
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "json":
         path.write_text(json.dumps([_jsonable(r) for r in recs], indent=2), encoding="utf-8")

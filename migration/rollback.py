@@ -32,7 +32,7 @@ from sqlalchemy import ForeignKeyConstraint, Index, PrimaryKeyConstraint, Unique
 from sqlalchemy.engine import Connection, Engine
 
 from migration.console import Console
-from migration.errors import SafeStatsError
+from migration.errors import SafeStatsError, UnknownNameError
 from migration.ledger import Ledger, MigrationLock
 from migration.mapping.compile import qident, staging_table
 from migration.mapping.spec import StageSpec
@@ -119,7 +119,7 @@ class Rollback:
     def plan(self, stage: str, run_id: int | None, *, cascade: bool) -> list[tuple[str, int]]:
         """(stage, run) pairs to undo, in order, or an error saying why not."""
         if stage not in self.specs:
-            raise RollbackError(f"unknown stage {stage}", hint=f"stages are: {', '.join(self.order)}")
+            raise UnknownNameError(f"unknown stage {stage}", hint=f"stages are: {', '.join(self.order)}")
         steps: list[tuple[str, int]] = []
         with self.engine.connect() as conn:
             groups = run_groups(conn, stage)
@@ -128,8 +128,8 @@ class Rollback:
                 run_id = next((g for g, members in groups.items() if run_id in members), run_id)
                 known = conn.execute(text("SELECT 1 FROM ledger.run WHERE run_id = :r"), dict(r=run_id)).first()
                 if not known:
-                    raise RollbackError(f"there is no run {run_id}",
-                                        hint="list runs with `safestats-migrate report` or the ledger.run table")
+                    raise UnknownNameError(f"there is no run {run_id}",
+                                           hint="`safestats-migrate runs` lists the runs")
                 if run_id not in runs:
                     undone = conn.execute(text(
                         "SELECT at, actor FROM ledger.event WHERE kind = 'run_rolled_back' AND stage = :s "
@@ -139,8 +139,8 @@ class Rollback:
                         self.console.info(f"run {run_id} of {stage} was already rolled back by {undone.actor} "
                                           f"at {undone.at:%Y-%m-%d %H:%M:%S}; nothing to do")
                         return []
-                    raise RollbackError(f"run {run_id} did not load stage {stage}",
-                                        hint="name the stage the run belongs to")
+                    raise UnknownNameError(f"run {run_id} did not load stage {stage}",
+                                           hint="name the stage the run belongs to")
             if not runs:
                 return []
             target = run_id if run_id is not None else runs[-1]

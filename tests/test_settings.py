@@ -82,9 +82,13 @@ def test_cli_error_boundary_one_line_and_exit_code(capsys: pytest.CaptureFixture
     assert len(err.strip().splitlines()) == 1 and err.startswith("error:")
 
 
-def test_cli_debug_shows_traceback() -> None:
-    with pytest.raises(SettingsError):
-        main(["--debug", "--target", "postgresql://u:topsecret99@h/db", "config", "show"])
+def test_cli_debug_shows_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    # --debug adds the (redacted) traceback and keeps the exit code of the table: 2, a settings error
+    code = main(["--debug", "--target", "postgresql://u:topsecret99@h/db", "config", "show"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback (most recent call last)" in err and "SettingsError" in err
+    assert "topsecret99" not in err
 
 
 REPO = Path(__file__).resolve().parents[1]

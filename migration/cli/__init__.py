@@ -1,24 +1,43 @@
 """The ``safestats-migrate`` command line.
 
 Commands parse their options, make one library call and render the result.  This module
-holds the only error boundary: :func:`main` turns a :class:`SafeStatsError` into one
-clear line on stderr and its exit code; ``--debug`` shows the traceback instead.
+holds the only error boundary: :func:`main` turns every outcome into one exit code of the
+table in runbooks/README.md (0 done, 1 failed/refused for a data reason, 2 usage or
+settings, 3 a database unreachable or not ready, 4 the lock held, 70 a bug, 130
+interrupted) and one clear line on stderr (one JSON object with ``--log-json``);
+``--debug`` adds the traceback and never changes the code.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import time
+import traceback
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer.core import TyperOption
 
+from migration import __version__, interrupt
 from migration.cli.state import AppState
-from migration.errors import SafeStatsError
+from migration.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, SafeStatsError
 from migration.secrets import scrub
 
 #: the most problems (of mapping or check files) listed above an error line
 MAX_PROBLEMS = 200
+
+_display_type_rich = TyperOption.display_type_rich
+
+
+def _no_flag_placeholder(self: TyperOption, ctx: Any) -> str | None:
+    """A flag takes no value: show no ``<bool>`` placeholder in --help (Typer 0.2x shows one)."""
+    return None if self.is_flag else _display_type_rich(self, ctx)
+
+
+TyperOption.display_type_rich = _no_flag_placeholder  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="safestats-migrate",
@@ -26,8 +45,14 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals hold passwords
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"safestats-migrate {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -43,7 +68,9 @@ def _root(
         None, "--checks", help="Check files folder (default: SAFESTATS_CHECKS_DIR, the config file, or the files "
                                "shipped with the package)."),
     log_json: bool = typer.Option(False, "--log-json", help="Machine-readable JSON log lines on stderr."),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback too (the exit code stays the same)."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Show the version and exit."),
 ) -> None:
     ctx.obj = AppState(
         cli_options={"source_url": source, "target_url": target, "mappings_dir": mappings_dir,
@@ -61,7 +88,7 @@ def _register() -> None:
     app.add_typer(schema.app, name="schema", help="The target schema (Alembic).")
     app.add_typer(config_cmd.app, name="config", help="Show the effective settings.")
     for extra in ("mappings", "plan", "run", "quarantine", "reconcile", "report", "rollback", "demo", "profile",
-                  "preflight"):
+                  "preflight", "runs"):
         try:
             mod = __import__(f"migration.cli.{extra}", fromlist=["register"])
         except ModuleNotFoundError as exc:
@@ -74,44 +101,86 @@ def _register() -> None:
 _register()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; returns (and exits with) the exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args or os.environ.get("SAFESTATS_DEBUG") == "1"
+def _one_line(message: str) -> str:
+    """Redacted, on one line (a driver's message may span several: "…failed\n\tIs the server running…")."""
+    return " ".join(scrub(message).split())
+
+
+def _traceback() -> None:
+    """--debug: the traceback of the error being handled, redacted (never locals: they hold passwords)."""
+    sys.stderr.write(scrub(traceback.format_exc()))
+    sys.stderr.flush()
+
+
+def _emit(message: str, *, log_json: bool, code: int, kind: str, hint: str | None = None,
+          problems: list[str] | None = None) -> None:
+    """The one error line on stderr: plain text, or one JSON object with --log-json."""
+    if log_json:
+        rec: dict[str, Any] = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "level": "error",
+                               "message": _one_line(message), "error": kind, "exit_code": code}
+        if hint:
+            rec["hint"] = scrub(hint)
+        if problems:
+            rec["problems"] = [scrub(p) for p in problems[:MAX_PROBLEMS]]
+        sys.stderr.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        sys.stderr.flush()
+        return
+    for p in (problems or [])[:MAX_PROBLEMS] if problems and len(problems) > 1 else []:
+        typer.echo(f"  {scrub(p)}", err=True)  # every problem, each with its file and line
+    if problems and len(problems) > MAX_PROBLEMS:
+        typer.echo(f"  … and {len(problems) - MAX_PROBLEMS} more", err=True)
+    typer.echo(_one_line(message), err=True)
+
+
+def _outcome(args: list[str], *, debug: bool, log_json: bool) -> int:
+    """Run the command; every way it can end becomes (prints once and returns) its exit code."""
     try:
-        app(args=args, prog_name="safestats-migrate", standalone_mode=True)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        if argv is None:
-            raise
+        with interrupt.handlers():
+            rv = app(args=args, prog_name="safestats-migrate", standalone_mode=False)
+        code = rv if isinstance(rv, int) else 0
+        if code == EXIT_INTERRUPTED:  # Typer turns a KeyboardInterrupt into Exit(130) silently
+            sig = interrupt.requested() or "SIGINT"
+            _emit(f"interrupted ({sig}): stopped before the command finished — run it again to finish (a "
+                  "load resumes from its last committed chunk)",
+                  log_json=log_json, code=code, kind="Interrupted")
         return code
     except SafeStatsError as exc:
         if debug:
-            raise
-        problems = list(getattr(exc, "problems", None) or [])
-        if len(problems) > 1:  # every problem, each with its file and line (one is in the error line)
-            for p in problems[:MAX_PROBLEMS]:
-                typer.echo(f"  {scrub(p)}", err=True)
-            if len(problems) > MAX_PROBLEMS:
-                typer.echo(f"  … and {len(problems) - MAX_PROBLEMS} more", err=True)
-        typer.echo(f"error: {scrub(exc.one_line())}", err=True)
-        if argv is None:
-            sys.exit(exc.exit_code)
+            _traceback()
+        _emit(f"error: {exc.one_line()}", log_json=log_json, code=exc.exit_code, kind=type(exc).__name__,
+              hint=exc.hint, problems=list(getattr(exc, "problems", None) or []))
         return exc.exit_code
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        if argv is None:
-            sys.exit(130)
-        return 130
+    except typer.Exit as exc:  # raised outside a command (e.g. --version)
+        return int(exc.exit_code)
+    except SystemExit as exc:  # Typer's completion options exit by themselves
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
+    except typer.TyperException as exc:  # usage: unknown command or option, bad value (exit 2)
+        if debug:
+            _traceback()
+        if log_json:
+            _emit(f"error: {exc.format_message()}", log_json=True, code=exc.exit_code, kind=type(exc).__name__)
+        else:
+            from typer import rich_utils
+
+            rich_utils.rich_format_error(exc)  # type: ignore[arg-type]
+        return exc.exit_code if exc.exit_code else EXIT_USAGE
+    except typer.Abort:
+        _emit("aborted", log_json=log_json, code=1, kind="Abort")
+        return 1
     except Exception as exc:  # an internal error still gets one line, redacted, and exit 70
         if debug:
-            raise
-        typer.echo(
-            f"internal error: {type(exc).__name__}: {scrub(exc)} — this is a bug; rerun with --debug "
-            "for the traceback and report it",
-            err=True,
-        )
-        if argv is None:
-            sys.exit(70)
-        return 70
-    return 0
+            _traceback()
+        _emit(f"internal error: {type(exc).__name__}: {exc} — this is a bug; rerun with --debug for the traceback "
+              "and report it", log_json=log_json, code=EXIT_BUG, kind="InternalError")
+        return EXIT_BUG
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns (and, from the console script, exits with) the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("SAFESTATS_DEBUG") == "1"
+    log_json = "--log-json" in args or os.environ.get("SAFESTATS_LOG_JSON", "").lower() in ("1", "true")
+    code = _outcome(args, debug=debug, log_json=log_json)
+    if argv is None:
+        sys.exit(code)
+    return code

@@ -2,67 +2,103 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
+from sqlalchemy.engine import Engine
 
 from migration.cli.state import state
+from migration.errors import UsageError
+
+
+@contextmanager
+def _engine(ctx: typer.Context, *, stage: str | None = None, reason: str | None = None,
+            run_id: int | None = None) -> Iterator[Engine]:
+    """The target, checked: reachable (3), with the ledger schema (3), every name known (2); disposed after."""
+    from migration import quarantine
+    from migration.db.engines import check_connect, target_engine
+    from migration.steps.runner import load_specs
+
+    st = state(ctx)
+    eng = target_engine(st.settings.require_target())
+    try:
+        check_connect(eng, role="target")
+        stages = [s.stage for s in load_specs(st.settings.mappings_dir)] if stage is not None else []
+        quarantine.check_names(eng, stages=stages, stage=stage, reason=reason, run_id=run_id)
+        yield eng
+    finally:
+        eng.dispose()
 
 
 def register(app: typer.Typer) -> None:
     qa = typer.Typer(no_args_is_help=True, help="Quarantined rows (keys, reasons, fields — never payload).")
     app.add_typer(qa, name="quarantine")
 
-    def _engine(ctx: typer.Context):  # type: ignore[no-untyped-def]
-        from migration.db.engines import check_connect, target_engine
-
-        eng = target_engine(state(ctx).settings.require_target())
-        check_connect(eng, role="target")
-        return eng
-
     @qa.command("list")
-    def list_(ctx: typer.Context, stage: str | None = typer.Option(None, "--stage"),
+    def list_(ctx: typer.Context, stage: str | None = typer.Option(None, "--stage", help="Only this stage."),
+              run: int | None = typer.Option(None, "--run", help="Only the records of this run."),
               all_: bool = typer.Option(False, "--all", help="Include redriven and rolled-back records.")) -> None:
         """Quarantined rows per stage, table and reason."""
         from migration import quarantine
 
-        groups = quarantine.summary(_engine(ctx), stage=stage, include_closed=all_)
+        with _engine(ctx, stage=stage, run_id=run) as eng:
+            groups = quarantine.summary(eng, stage=stage, include_closed=all_, run_id=run)
         state(ctx).console.table("Quarantine", ["stage", "table", "reason", "rows", "blank business key", "runs"],
                                  [(g.stage, g.source_table, g.reason_code, f"{g.rows:,}", f"{g.blank_keys:,}", g.runs)
                                   for g in groups])
+        if not groups:
+            state(ctx).console.info("nothing is quarantined" + (f" in stage {stage}" if stage else "")
+                                    + (f" by run {run}" if run is not None else "")
+                                    + ("" if all_ else " (open records; --all includes closed ones)"))
 
     @qa.command("show")
     def show(ctx: typer.Context, what: str = typer.Argument(
                  ..., help="A quarantine id, or a key: the legacy primary key (RecID 2855) or the business key "
                            "(CrimeRef MP10SD0002442)."),
-             stage: str | None = typer.Option(None, "--stage"),
-             reason: str | None = typer.Option(None, "--reason"),
-             limit: int = typer.Option(50, "--limit")) -> None:
+             stage: str | None = typer.Option(None, "--stage", help="Only this stage."),
+             reason: str | None = typer.Option(None, "--reason", help="Only this reason code."),
+             run: int | None = typer.Option(None, "--run", help="Only the records of this run."),
+             limit: int = typer.Option(50, "--limit", min=1, help="Show at most this many records.")) -> None:
         """Records by quarantine id, legacy key or business key (or all of a stage/reason with `show all`)."""
         from migration import quarantine
 
         qid = int(what) if what.isdigit() and len(what) < 12 else None
         key = None if qid is not None or what == "all" else what
-        recs = quarantine.records(_engine(ctx), stage=stage, reason=reason, key=key, quarantine_id=qid,
-                                  limit=limit)
-        if not recs and qid is not None:
-            recs = quarantine.records(_engine(ctx), stage=stage, key=what, limit=limit)
-        state(ctx).console.table("Quarantine records", ["id", "run", "stage", "table", "legacy key", "business key",
-                                                        "reason", "fields", "at", "status"],
-                                 [(r.quarantine_id, r.run_id, r.stage, r.source_table, r.source_key,
-                                   "(blank)" if r.business_key is None else r.business_key, r.reason_code,
-                                   ", ".join(r.fields), f"{r.created_at:%Y-%m-%d %H:%M}",
-                                   "rolled back" if r.rolled_back_at else
-                                   (f"redriven by run {r.redriven_by_run_id}" if r.redriven_by_run_id else "open"))
-                                  for r in recs])
+        with _engine(ctx, stage=stage, reason=reason, run_id=run) as eng:
+            recs = quarantine.records(eng, stage=stage, reason=reason, key=key, quarantine_id=qid, run_id=run,
+                                      limit=limit)
+            if not recs and qid is not None:  # a number may be a legacy key too
+                key, qid = what, None
+                recs = quarantine.records(eng, stage=stage, reason=reason, key=key, run_id=run, limit=limit)
+            total = len(recs) if len(recs) < limit else quarantine.count_records(
+                eng, stage=stage, reason=reason, key=key, quarantine_id=qid, run_id=run)
+        st = state(ctx)
+        st.console.table("Quarantine records", ["id", "run", "stage", "table", "legacy key", "business key",
+                                                "reason", "fields", "at", "status"],
+                         [(r.quarantine_id, r.run_id, r.stage, r.source_table, r.source_key,
+                           "(blank)" if r.business_key is None else r.business_key, r.reason_code,
+                           ", ".join(r.fields), f"{r.created_at:%Y-%m-%d %H:%M}",
+                           "rolled back" if r.rolled_back_at else
+                           (f"redriven by run {r.redriven_by_run_id}" if r.redriven_by_run_id else "open"))
+                          for r in recs])
+        if total > len(recs):
+            st.console.warn(f"showing {len(recs):,} of {total:,} records; --limit {total} to see more "
+                            "(or `quarantine export` for all of them)")
+        elif not recs:
+            st.console.info(f"no quarantine record matches {what!r}")
 
     @qa.command("export")
     def export(ctx: typer.Context, out: Path = typer.Option(..., "--out", help="File to write."),
                fmt: str = typer.Option("csv", "--format", help="csv or json"),
-               stage: str | None = typer.Option(None, "--stage"),
+               stage: str | None = typer.Option(None, "--stage", help="Only this stage."),
                all_: bool = typer.Option(False, "--all", help="Include redriven and rolled-back records.")) -> None:
         """Write the quarantine records (legacy and business keys, reasons, fields) to CSV or JSON for a ticket."""
         from migration import quarantine
 
-        n = quarantine.export(_engine(ctx), out, stage=stage, fmt=fmt, include_closed=all_)
+        if fmt not in ("csv", "json"):
+            raise UsageError(f"unknown export format {fmt}", hint="use --format csv or --format json")
+        with _engine(ctx, stage=stage) as eng:
+            n = quarantine.export(eng, out, stage=stage, fmt=fmt, include_closed=all_)
         state(ctx).console.info(f"wrote {n:,} quarantine records to {out}")

@@ -7,9 +7,10 @@ kept in a mutable column.
 from migration.ledger.books import (
     EVENT_KINDS,
     Ledger,
+    RunSummary,
     StageState,
     TableCount,
 )
 from migration.ledger.lock import MigrationLock
 
-__all__ = ["EVENT_KINDS", "Ledger", "MigrationLock", "StageState", "TableCount"]
+__all__ = ["EVENT_KINDS", "Ledger", "MigrationLock", "RunSummary", "StageState", "TableCount"]

@@ -22,6 +22,8 @@ EVENT_KINDS = {
     "stage_started": "running",
     "stage_resumed": "running",
     "stage_failed": "failed",
+    # Ctrl-C/SIGTERM at a chunk boundary: unfinished like a run still going, resumed by `run STAGE`
+    "stage_interrupted": "running",
     "stage_loaded": "loaded",
     "stage_reconciled": "reconciled",
     "stage_check_failed": "check_failed",
@@ -68,6 +70,25 @@ class TableCount:
     def balanced(self) -> bool:
         return self.rows_read == (self.rows_loaded + self.rows_unchanged + self.rows_merged + self.rows_quarantined
                                   + self.rows_filtered)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run as `safestats-migrate runs` lists it."""
+
+    run_id: int
+    kind: str               # full | delta | redrive | rollback | reconcile | cutover
+    stages: list[str]
+    state: str              # from the run's latest event: running, loaded, failed, interrupted, rolled_back…
+    actor: str
+    started_at: datetime
+    last_at: datetime | None
+    rows_read: int          # legacy rows read (accounted), or committed so far while unfinished
+    command: str | None
+
+
+#: the word for a run's state, from the end of its latest event's kind
+_RUN_STATE_WORDS = {"started": "running", "resumed": "running"}
 
 
 class Ledger:
@@ -158,6 +179,46 @@ class Ledger:
         if row is None or row[0] is None:
             return None
         return int(row[0]), row[1], int(row[2])
+
+    def committed(self, conn: Connection, *, run_id: int, stage: str) -> dict[str, Any]:
+        """What a run has committed of a stage so far: chunks and rows per legacy table (load phase)."""
+        rows = conn.execute(text(
+            "SELECT source_table, count(*), coalesce(sum(rows), 0) FROM ledger.checkpoint "
+            "WHERE run_id = :r AND stage = :s AND phase = 'load' GROUP BY 1 ORDER BY 1"),
+            dict(r=run_id, s=stage)).all()
+        return {"chunks": sum(int(r[1]) for r in rows), "rows": sum(int(r[2]) for r in rows),
+                "tables": {r[0]: {"chunks": int(r[1]), "rows": int(r[2])} for r in rows}}
+
+    def runs(self, *, limit: int | None = None, stage: str | None = None) -> tuple[list[RunSummary], int]:
+        """The latest runs, newest first (at most ``limit``), and how many there are in all."""
+        where = ("WHERE CAST(:s AS text) IS NULL OR EXISTS (SELECT 1 FROM ledger.event x WHERE x.run_id = r.run_id "
+                 "AND x.stage = :s) OR r.options->>'stage' = :s")
+        lim = f"LIMIT {int(limit)}" if limit else ""
+        with self.engine.connect() as conn:
+            total = int(conn.execute(text(f"SELECT count(*) FROM ledger.run r {where}"), dict(s=stage)).scalar_one())
+            rows = conn.execute(text(
+                "SELECT r.run_id, r.kind, r.started_at, r.actor, r.options, "
+                " ARRAY(SELECT DISTINCT e.stage FROM ledger.event e WHERE e.run_id = r.run_id "
+                "       AND e.stage IS NOT NULL ORDER BY 1) AS stages, "
+                " (SELECT e.kind FROM ledger.event e WHERE e.run_id = r.run_id ORDER BY e.event_id DESC LIMIT 1) "
+                "   AS last_kind, "
+                " (SELECT max(e.at) FROM ledger.event e WHERE e.run_id = r.run_id) AS last_at, "
+                " (SELECT sum(t.rows_read) FROM ledger.table_count t WHERE t.run_id = r.run_id) AS rows_read, "
+                " (SELECT sum(c.rows) FROM ledger.checkpoint c WHERE c.run_id = r.run_id AND c.phase = 'load') "
+                "   AS rows_committed "
+                f"FROM ledger.run r {where} ORDER BY r.run_id DESC {lim}"), dict(s=stage)).mappings().all()
+        out = []
+        for r in rows:
+            opts = dict(r["options"] or {})
+            stages = list(r["stages"]) or ([str(opts["stage"])] if opts.get("stage") else [])
+            last = r["last_kind"] or ""
+            word = last.split("_", 1)[1] if "_" in last else (last or "recorded")
+            out.append(RunSummary(
+                run_id=int(r["run_id"]), kind=r["kind"], stages=stages, state=_RUN_STATE_WORDS.get(word, word),
+                actor=r["actor"], started_at=r["started_at"], last_at=r["last_at"],
+                rows_read=int(r["rows_read"] if r["rows_read"] is not None else (r["rows_committed"] or 0)),
+                command=opts.get("command")))
+        return out, total
 
     # ---------------------------------------------------------------- accounting
     def record_counts(self, conn: Connection, c: TableCount, detail: dict[str, Any] | None = None) -> None:

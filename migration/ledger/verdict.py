@@ -58,7 +58,7 @@ STAGE_STATES = (RECONCILED, ACCEPTED, CHECK_FAILED, CHECKS_ERROR, STALE, NOT_REC
                 ROLLED_BACK, NOT_STARTED)
 
 #: events that mean a run wrote (or removed) a stage's rows
-WRITE_EVENTS = ("stage_started", "stage_resumed", "stage_loaded", "stage_failed", "seed_loaded",
+WRITE_EVENTS = ("stage_started", "stage_resumed", "stage_loaded", "stage_failed", "stage_interrupted", "seed_loaded",
                 "delta_started", "delta_loaded", "delta_failed",
                 "redrive_started", "redrive_loaded", "redrive_failed",
                 "run_rolled_back", "stage_rolled_back")

@@ -77,7 +77,7 @@ from sqlalchemy.exc import DBAPIError
 
 from migration.console import Console
 from migration.db.engines import writable_engine
-from migration.errors import GeneratorError, SafeStatsError, SourceError
+from migration.errors import GeneratorError, GeneratorUsageError, SafeStatsError, SourceError
 from migration.legacy import tables as t
 from migration.legacy import vocab
 from migration.legacy.context import Context, build_context
@@ -1293,21 +1293,21 @@ def advance(url: str | URL, days: int, seed: int, manifest_path: str | Path | No
     """Simulate ``days`` days of legacy activity in ``url`` and record them in the manifest."""
     started = time.monotonic()
     if not (1 <= days <= MAX_DAYS):
-        raise GeneratorError(f"{days} days is out of range", hint=f"advance by 1 to {MAX_DAYS} days")
+        raise GeneratorUsageError(f"{days} days is out of range", hint=f"advance by 1 to {MAX_DAYS} days")
     if seed < 0:
-        raise GeneratorError(f"seed {seed} is negative", hint="use a seed of 0 or more")
+        raise GeneratorUsageError(f"seed {seed} is negative", hint="use a seed of 0 or more")
     u = legacy_url(url)
     shown = redact_url(u)
     path = Path(manifest_path) if manifest_path is not None else default_manifest_path(u)
     if path is None:
-        raise GeneratorError(f"no manifest path for {shown}",
+        raise GeneratorUsageError(f"no manifest path for {shown}",
                              hint="pass --manifest PATH (the one `legacy generate` wrote for this database)")
     if not path.is_file():
-        raise GeneratorError(f"the manifest {path} does not exist",
+        raise GeneratorUsageError(f"the manifest {path} does not exist",
                              hint="pass --manifest PATH: the manifest `legacy generate` wrote for this database")
     doc = read_manifest(path)
     if doc.get("generator") != "migration.legacy" or "tables" not in doc:
-        raise GeneratorError(f"{path} is not a legacy generator manifest")
+        raise GeneratorUsageError(f"{path} is not a legacy generator manifest")
     engine = writable_engine(u)
     try:
         try:

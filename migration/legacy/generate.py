@@ -25,7 +25,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from migration.console import Console
 from migration.db.engines import sqlite_path, writable_engine
-from migration.errors import GeneratorError, SafeStatsError, SourceError
+from migration.errors import GeneratorError, GeneratorUsageError, SafeStatsError, SourceError
 from migration.legacy import tables as t
 from migration.legacy.context import Context, build_context
 from migration.legacy.facts_istv import IstvGenerator
@@ -90,7 +90,7 @@ def legacy_url(url: str | URL) -> URL:
     try:
         return make_url(url) if isinstance(url, str) else url
     except (ArgumentError, ValueError) as exc:
-        raise GeneratorError(f"cannot parse the database URL {redact_url(str(url))}",
+        raise GeneratorUsageError(f"cannot parse the database URL {redact_url(str(url))}",
                              hint="write it as sqlite:///FILE, mysql+pyodbc://…, or postgresql+psycopg2://…") from exc
 
 
@@ -112,10 +112,10 @@ def generate(
     """
     started = time.monotonic()
     if not (0 < scale <= MAX_SCALE):
-        raise GeneratorError(f"scale {scale} is out of range", hint=f"use a scale above 0 and at most {MAX_SCALE:g} "
+        raise GeneratorUsageError(f"scale {scale} is out of range", hint=f"use a scale above 0 and at most {MAX_SCALE:g} "
                              "(1.0 is the real volume, about 10 million rows; tests use 0.001–0.005)")
     if seed < 0:
-        raise GeneratorError(f"seed {seed} is negative", hint="use a seed of 0 or more")
+        raise GeneratorUsageError(f"seed {seed} is negative", hint="use a seed of 0 or more")
     u = legacy_url(url)
     shown = redact_url(u)
     if manifest_path is not None:
@@ -123,7 +123,7 @@ def generate(
     else:
         manifest_path = default_manifest_path(u)
         if manifest_path is None:
-            raise GeneratorError(f"no manifest path for {shown}",
+            raise GeneratorUsageError(f"no manifest path for {shown}",
                                  hint="pass --manifest PATH (only a SQLite file gets a default next to it)")
     keep_keys = scale <= KEYS_UP_TO_SCALE if keys is None else keys
     db_file = sqlite_path(u)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migration.console import Console
-from migration.errors import ChecksCouldNotRun, SafeStatsError
+from migration.errors import ChecksCouldNotRun, SafeStatsError, UnknownNameError, UsageError
 from migration.ledger.verdict import MigrationVerdict, migration_verdict
 from migration.reconcile.results import CheckResult, StageReconciliation
 from migration.settings import Settings
@@ -103,8 +103,8 @@ def reconcile(settings: Settings, console: Console, stages: list[str], *, all_: 
     by = {s.stage: s for s in specs}
     unknown = [n for n in stages if n not in by]
     if unknown:
-        raise ChecksCouldNotRun(f"unknown stage(s): {', '.join(unknown)}",
-                                hint=f"stages are: {', '.join(s.stage for s in specs)}")
+        raise UnknownNameError(f"unknown stage(s): {', '.join(unknown)}",
+                               hint=f"stages are: {', '.join(s.stage for s in specs)}")
     target = target_engine(settings.require_target())
     source = None
     try:
@@ -181,11 +181,11 @@ def accept(settings: Settings, console: Console, stage: str, reason: str) -> dic
     from migration.reconcile.results import latest_failures
 
     if not reason or len(reason.strip()) < 10:
-        raise ChecksCouldNotRun("an acceptance needs a reason of at least 10 characters",
-                                hint='pass --reason "why the differences are acceptable"')
+        raise UsageError("an acceptance needs a reason of at least 10 characters",
+                         hint='pass --reason "why the differences are acceptable"')
     specs = _specs(settings)
     if stage not in {s.stage for s in specs}:
-        raise ChecksCouldNotRun(f"unknown stage {stage}", hint=f"stages are: {', '.join(s.stage for s in specs)}")
+        raise UnknownNameError(f"unknown stage {stage}", hint=f"stages are: {', '.join(s.stage for s in specs)}")
     target = target_engine(settings.require_target())
     try:
         check_connect(target, role="target")

@@ -43,7 +43,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from migration.errors import ChecksCouldNotRun
+from migration.errors import EXIT_FAILED, SafeStatsError
 from migration.mapping.loader import LoadedYaml, parse_model, yaml_files
 
 MEASURE = re.compile(r"^(count|count\((?P<c1>[A-Za-z_.]+)\)|count_true\((?P<c2>[A-Za-z_.]+)\)|"
@@ -204,8 +204,10 @@ class LoadedChecks(LoadedYaml):
     spec: CheckFileSpec | None = None
 
 
-class CheckFileError(ChecksCouldNotRun):
-    """One or more check files are invalid; ``problems`` holds every one of them."""
+class CheckFileError(SafeStatsError):
+    """One or more check files are invalid; ``problems`` holds every one of them (exit 1, as invalid mappings)."""
+
+    exit_code = EXIT_FAILED
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from migration.errors import SafeStatsError
+from migration.errors import UsageError
 from migration.report.build import ReportError, build_report
 from migration.report.html import render_html
 from migration.report.model import (
@@ -44,7 +44,7 @@ def parse_formats(spec: str | Iterable[str]) -> list[str]:
     names = [("md" if n == "markdown" else n) for n in names if n]
     unknown = [n for n in names if n not in FORMATS]
     if unknown or not names:
-        raise SafeStatsError(f"unknown report format(s): {', '.join(unknown) or '(none given)'}",
+        raise UsageError(f"unknown report format(s): {', '.join(unknown) or '(none given)'}",
                              hint=f"choose from {', '.join(FORMATS)} (comma-separated)")
     return list(dict.fromkeys(names))
 

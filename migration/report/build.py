@@ -30,7 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from migration import __version__
-from migration.errors import SafeStatsError
+from migration.errors import SafeStatsError, UnknownNameError
 from migration.ledger import Ledger
 from migration.ledger import verdict as lv
 from migration.report import details as dt
@@ -181,9 +181,9 @@ class _Builder:
 
         info = self.ledger.run_info(self.conn, run_id)
         if info is None:
-            raise ReportError(f"run {run_id} is not in the ledger",
-                              hint="leave RUN_ID out for the latest run of every stage; the runs are in "
-                                   "ledger.run")
+            raise UnknownNameError(f"run {run_id} is not in the ledger",
+                                   hint="leave RUN_ID out for the latest run of every stage; "
+                                        "`safestats-migrate runs` lists the runs")
         kind = str(info["kind"])
         wrote = {s: next(r for r in runs if r.run_id == run_id) for s, runs in stage_runs.items()
                  if any(r.run_id == run_id for r in runs)}

@@ -28,7 +28,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from migration.errors import SchemaError
+from migration.errors import SchemaError, SchemaUsageError
 from migration.schema import ddl
 from migration.schema.compare import differences, exposed_locations
 from migration.schema.roles import MIGRATOR_ROLE
@@ -154,10 +154,10 @@ def _target(url: URL | str) -> URL:
     try:
         u = make_url(url) if isinstance(url, str) else url
     except (ArgumentError, ValueError) as exc:
-        raise SchemaError(f"cannot parse the target URL {redact_url(str(url))}",
+        raise SchemaUsageError(f"cannot parse the target URL {redact_url(str(url))}",
                           hint="write it as postgresql+psycopg2://user@host:5432/database") from exc
     if u.get_backend_name() != "postgresql":
-        raise SchemaError(
+        raise SchemaUsageError(
             f"the target must be PostgreSQL, not {u.get_backend_name()}",
             where=redact_url(u),
             hint="set SAFESTATS_TARGET_URL (or --target) to postgresql+psycopg2://user@host:5432/database",
@@ -204,7 +204,7 @@ def _first_line(exc: BaseException) -> str:
 def _translate(exc: Exception, u: URL | None, action: str) -> SchemaError:
     where = redact_url(u) if u is not None else "offline --sql"
     if isinstance(exc, CommandError):
-        return SchemaError(f"{action} refused by Alembic: {scrub(exc)}", where=where,
+        return SchemaUsageError(f"{action} refused by Alembic: {scrub(exc)}", where=where,
                            hint="see `safestats-migrate schema history` for the revisions and branches")
     orig = getattr(exc, "orig", None)
     code = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)  # psycopg2 / psycopg 3
@@ -279,7 +279,7 @@ def upgrade(url: URL | str | None, revision: str | None = "heads", *, sql: bool 
         text_ = _offline("upgrade", lambda cfg: command.upgrade(cfg, revision, sql=True))
         return SchemaChange(target=redact_url(url) if url else "(offline)", revision=revision, sql=text_)
     if url is None:
-        raise SchemaError("no target database given for the upgrade", hint="set SAFESTATS_TARGET_URL or --target")
+        raise SchemaUsageError("no target database given for the upgrade", hint="set SAFESTATS_TARGET_URL or --target")
     return _run(url, "upgrade", revision, lambda cfg: command.upgrade(cfg, revision))
 
 
@@ -293,14 +293,14 @@ def downgrade(url: URL | str | None, revision: str, *, sql: bool = False, force:
     attrs = {ddl.FORCE_ATTRIBUTE: force}
     if sql:
         if ":" not in revision:
-            raise SchemaError(
+            raise SchemaUsageError(
                 f"an offline downgrade needs the starting revision, not only {revision!r}",
                 hint="give FROM:TO, e.g. `schema downgrade --sql d0003:base`",
             )
         text_ = _offline("downgrade", lambda cfg: command.downgrade(cfg, revision, sql=True), **attrs)
         return SchemaChange(target=redact_url(url) if url else "(offline)", revision=revision, sql=text_)
     if url is None:
-        raise SchemaError("no target database given for the downgrade", hint="set SAFESTATS_TARGET_URL or --target")
+        raise SchemaUsageError("no target database given for the downgrade", hint="set SAFESTATS_TARGET_URL or --target")
     return _run(url, "downgrade", revision, lambda cfg: command.downgrade(cfg, revision), **attrs)
 
 

@@ -33,9 +33,10 @@ import polars as pl
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from migration import interrupt
 from migration.console import Console
 from migration.db.source import Chunk, SourceReader, is_transient
-from migration.errors import StageError
+from migration.errors import Interrupted, StageError
 from migration.ledger import Ledger, TableCount
 from migration.mapping import keys as key_rule
 from migration.mapping.compile import ApplyPlan, build_apply, qident, staging_table
@@ -446,27 +447,32 @@ class TableLoad:
 
         w = threading.Thread(target=writer, name=f"write-{self.table}", daemon=True)
         w.start()
+        stop_asked: str | None = None
         try:
-            while not failure:
-                t0 = time.perf_counter()
-                item = q.get()
-                t0 = self._t("wait_source", t0)
-                if item is None:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                chunk: Chunk = item
-                chunk_no += 1
-                df = self._frame(chunk, row_no)
-                t0 = self._t("frame", t0)
-                out = self.evaluator.evaluate(df)
-                t0 = self._t("transform", t0)
-                out = self.mark_merged(out, losers)
-                payload = self._payload(out, fresh)
-                self._t("payload", t0)
-                wq.put(((payload,), dict(chunk_no=chunk_no, last_key=chunk.last_key, rows=chunk.size,
-                                         fresh=fresh)))
-                row_no += chunk.size
+            with interrupt.deferred():  # Ctrl-C/SIGTERM: the chunks already handed over still commit whole
+                while not failure:
+                    t0 = time.perf_counter()
+                    item = None if interrupt.requested() else q.get()
+                    stop_asked = interrupt.requested()
+                    if stop_asked:
+                        break
+                    t0 = self._t("wait_source", t0)
+                    if item is None:
+                        break
+                    if isinstance(item, BaseException):
+                        raise item
+                    chunk: Chunk = item
+                    chunk_no += 1
+                    df = self._frame(chunk, row_no)
+                    t0 = self._t("frame", t0)
+                    out = self.evaluator.evaluate(df)
+                    t0 = self._t("transform", t0)
+                    out = self.mark_merged(out, losers)
+                    payload = self._payload(out, fresh)
+                    self._t("payload", t0)
+                    wq.put(((payload,), dict(chunk_no=chunk_no, last_key=chunk.last_key, rows=chunk.size,
+                                             fresh=fresh)))
+                    row_no += chunk.size
         finally:
             wq.put(None)
             w.join()
@@ -474,6 +480,10 @@ class TableLoad:
             t.join(timeout=5)
         if failure:
             raise failure[0]
+        if stop_asked:
+            raise Interrupted(f"{stop_asked}: stage {self.stage.stage} stopped loading {self.table} at a chunk "
+                              "boundary", hint=f"`safestats-migrate run {self.stage.stage}` resumes from the last "
+                                               "committed chunk")
 
     def _nul_error(self, exc: NulInText, part: FreshPart | None, frame: pl.DataFrame) -> StageError:
         """The bug-stop of a NUL that reached COPY, naming the legacy row and the column."""

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from migration.console import Console
 from migration.db.engines import check_connect, source_engine, target_engine
 from migration.db.source import SourceReader
-from migration.errors import StageError, TargetError
+from migration.errors import Interrupted, StageError, TargetError, UnknownNameError
 from migration.ledger import Ledger, MigrationLock, StageState, TableCount
 from migration.mapping.compile import qident
 from migration.mapping.loader import files_hash, load_file, mapping_files
@@ -164,7 +164,7 @@ class Runner:
             return list(self.specs)
         unknown = [n for n in names if n not in by]
         if unknown:
-            raise StageError(f"unknown stage(s): {', '.join(unknown)}",
+            raise UnknownNameError(f"unknown stage(s): {', '.join(unknown)}",
                              hint=f"stages are: {', '.join(s.stage for s in self.specs)}")
         wanted = set(names)
         return [s for s in self.specs if s.stage in wanted]
@@ -279,6 +279,8 @@ class Runner:
                              detail={"counts": [c.__dict__ for c in counts], "seed_rows": seed_rows,
                                      "seconds": round(time.monotonic() - started, 3)})
         except BaseException as exc:
+            if isinstance(exc, (Interrupted, KeyboardInterrupt)):
+                raise self._interrupted(ledger, spec, run_id, exc) from exc
             try:
                 with self.target.begin() as conn:
                     ledger.event(conn, run_id=run_id, stage=spec.stage, kind="stage_failed",
@@ -293,6 +295,23 @@ class Runner:
 
         reconcile_after_load(self, ledger, spec, run_id, enabled=self.reconcile)
         return result
+
+    def _interrupted(self, ledger: Ledger, spec: StageSpec, run_id: int, exc: BaseException) -> Interrupted:
+        """Ctrl-C/SIGTERM: record the run as interrupted and say what it committed and how to resume."""
+        signame = str(exc.args[0]) if isinstance(exc, KeyboardInterrupt) and exc.args else ""
+        signame = signame or (exc.what.split(":")[0] if isinstance(exc, Interrupted) else "SIGINT")
+        done: dict[str, Any] = {"chunks": "?", "rows": "?"}
+        try:
+            with self.target.begin() as conn:
+                done = ledger.committed(conn, run_id=run_id, stage=spec.stage)
+                ledger.event(conn, run_id=run_id, stage=spec.stage, kind="stage_interrupted",
+                             detail={"signal": signame, **done})
+        except Exception:  # the target may be gone too; the next run resumes from its checkpoints anyway
+            pass
+        rows = f"{done['rows']:,}" if isinstance(done["rows"], int) else done["rows"]
+        return Interrupted(f"interrupted ({signame}): stage {spec.stage} run {run_id} stopped at a chunk boundary "
+                           f"with {done['chunks']} chunk(s), {rows} legacy row(s) committed",
+                           hint=f"`safestats-migrate run {spec.stage}` resumes from the last committed chunk")
 
     # ---------------------------------------------------------------- pieces
     def _fresh(self, conn: Connection, spec: StageSpec, table: str, run_id: int) -> bool:

@@ -14,13 +14,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from migration.cli import main
-from migration.errors import TargetError
+from migration.errors import TargetError, UnknownNameError
 from migration.report import (
     FAIL,
     INCOMPLETE,
     PASS,
     PASS_WITH_ACCEPTED,
-    ReportError,
     build_report,
     render_html,
     render_json,
@@ -289,7 +288,7 @@ def test_a_run_id_reports_that_run_only(loaded_url: URL, engine_of: Any) -> None
     assert one.scope.run_id == lfb_run and one.verdict.status == PASS
     rec = build_report(eng, run)
     assert [s.stage for s in rec.stages] == stages_of(eng) and rec.scope.run_kind == "reconcile"
-    with pytest.raises(ReportError, match="run 999999 is not in the ledger"):
+    with pytest.raises(UnknownNameError, match="run 999999 is not in the ledger"):
         build_report(eng, 999999)
 
 
@@ -329,9 +328,9 @@ def test_cli_writes_the_chosen_formats_and_check_gives_the_exit_code(loaded_url:
     assert main(["report", "--out", "y", "--format", "md,html", "--check"]) == 0
     add_check(eng, run, "codes", "key_set", "fail", "1 code missing")
     assert main(["report", "--out", "z", "--check"]) == 1
-    assert main(["report", "--format", "pdf"]) == 1
+    assert main(["report", "--format", "pdf"]) == 2  # usage (runbooks/README.md: exit codes)
     assert "unknown report format(s): pdf" in capsys.readouterr().err
-    assert main(["report", "424242"]) == 1
+    assert main(["report", "424242"]) == 2  # an unknown run
     assert "run 424242 is not in the ledger" in capsys.readouterr().err
 
 

@@ -71,7 +71,7 @@ def test_downgrade_sql_needs_a_range_and_carries_the_guard(capsys) -> None:
     assert main(["schema", "downgrade", "--sql", "--force", f"{DATA_HEAD}:base"]) == 0
     assert "refusing to drop" not in capsys.readouterr().out
 
-    assert main(["schema", "downgrade", "--sql", "data@base"]) == 3
+    assert main(["schema", "downgrade", "--sql", "data@base"]) == 2  # usage: FROM:TO needed
     err = capsys.readouterr().err
     assert "needs the starting revision" in err and "FROM:TO" in err
 
@@ -97,12 +97,12 @@ def test_errors_are_one_line_with_the_next_step(monkeypatch, capsys, pg_url: URL
     assert len(err.strip().splitlines()) == 1
 
     monkeypatch.setenv("SAFESTATS_TARGET_URL", "sqlite:///legacy.sqlite")
-    assert main(["schema", "upgrade"]) == 3
+    assert main(["schema", "upgrade"]) == 2  # settings: the target is not PostgreSQL
     err = capsys.readouterr().err
     assert "the target must be PostgreSQL, not sqlite" in err and "postgresql+psycopg2://" in err
 
     monkeypatch.setenv("SAFESTATS_TARGET_URL", _url_text(pg_url))
-    assert main(["schema", "upgrade", "d9999"]) == 3
+    assert main(["schema", "upgrade", "d9999"]) == 2  # an unknown revision: usage
     assert "Can't locate revision identified by 'd9999'" in capsys.readouterr().err
 
 
@@ -168,4 +168,4 @@ def test_upgrade_head_brings_every_branch_to_its_head(monkeypatch, capsys, pg_ur
     out = capsys.readouterr().out
     assert DATA_HEAD in out and LEDGER_HEAD in out and "not at every head" not in out
     # a downgrade stays explicit: `head` means nothing there
-    assert main(["schema", "downgrade", "head"]) == 3
+    assert main(["schema", "downgrade", "head"]) == 2  # usage
