@@ -296,6 +296,10 @@ class TableLoad:
                 e = value
             exprs.append(e.alias(f"_w{i}"))
         work = work.with_columns(exprs)
+        for i in range(len(dup.winner)):
+            # a winner value read from a key column is not cleaned; one holding a NUL belongs to a
+            # row whose key is invalid (no group, so its order never counts), yet must reach COPY
+            work = key_rule.printable_column(work, f"_w{i}")
         return work.select(["_src_key", "_row_no", "_part"] + [f"_w{i}" for i in range(len(dup.winner))])
 
     def snapshot_columns(self) -> list[str]:
