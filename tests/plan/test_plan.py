@@ -27,7 +27,7 @@ from migration.plan import (
 )
 from migration.plan.estimate import count_source_rows
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BROKEN = REPO / "tests" / "mapping" / "broken"
 SHIPPED = REPO / "mappings"
 
