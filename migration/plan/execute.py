@@ -185,6 +185,7 @@ class Orchestrator:
     def _locked(self, names: list[str], *, all_: bool, mode: str, command: str,
                 executor: Callable[[Plan], Executor] | None, accept_mapping_change: bool = False) -> list[Result]:
         target = self.ctx.target
+        Ledger(target).require_installed()  # before the lock, which lives in the ledger
         with MigrationLock(target, command) as lock:
             if lock.freed_stale:
                 h = lock.freed_stale
