@@ -19,10 +19,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
+from sqlalchemy.engine import Engine
+
 from migration.audit.fingerprint import record_first_baseline
 from migration.console import Console
 from migration.errors import StageError
 from migration.ledger import Ledger, MigrationLock
+from migration.mapping.spec import StageSpec
 from migration.plan.builder import build_plan
 from migration.plan.stages import Plan, StagePlan
 from migration.plan.state import stage_status
@@ -139,7 +142,7 @@ class Orchestrator:
 
     # what callers (the CLI, scripts, tests) read of the run
     @property
-    def specs(self) -> list:  # type: ignore[type-arg]
+    def specs(self) -> list[StageSpec]:
         return self.ctx.specs
 
     @property
@@ -147,11 +150,11 @@ class Orchestrator:
         return self.ctx.timings
 
     @property
-    def source(self):  # type: ignore[no-untyped-def]
+    def source(self) -> Engine:
         return self.ctx.source
 
     @property
-    def target(self):  # type: ignore[no-untyped-def]
+    def target(self) -> Engine:
         return self.ctx.target
 
     def close(self) -> None:
