@@ -35,6 +35,7 @@ from migration.console import Console
 from migration.errors import SafeStatsError, UnknownNameError
 from migration.ledger import Ledger, MigrationLock
 from migration.mapping.compile import qident, staging_table
+from migration.mapping.order import stage_order
 from migration.mapping.spec import StageSpec
 from migration.schema import models
 
@@ -108,11 +109,9 @@ def dependants(specs: list[StageSpec], stage: str) -> list[str]:
 class Rollback:
     def __init__(self, engine: Engine, specs: list[StageSpec], console: Console) -> None:
         self.engine = engine
-        from migration.steps.runner import order_stages
-
         self.specs = {s.stage: s for s in specs}
         #: load (dependency) order; its reverse is a safe order to undo stages in
-        self.order = [s.stage for s in order_stages(specs)]
+        self.order = [s.stage for s in stage_order(specs)]
         self.console = console
         self.ledger = Ledger(engine)
 

@@ -11,7 +11,7 @@ What one run does (see runbooks/benchmark.md for how to read the output):
    three; one extra run into an UNLOGGED table is shown for reference).  The same number
    of rows as the migration's biggest table, so the ratio compares like with like;
 3. a fresh target database, schema upgraded to head;
-4. ``run --all`` in a CHILD process (``bench.py child``: the CLI's own ``Runner`` call,
+4. ``run --all`` in a CHILD process (``bench.py child``: the CLI's own ``Orchestrator.run`` call,
    plus a JSON file with the per-phase timings the runner keeps), whose peak memory is
    measured two ways: ``ru_maxrss`` from ``os.wait4`` on that child, and psutil sampling
    of the child and every descendant every 0.1 s.  PostgreSQL's server processes are
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import inspect
 import io
 import json
 import os
@@ -243,8 +242,8 @@ def copy_baseline_in_child(path: Path, target: Any) -> dict[str, Any]:
 def child(args: argparse.Namespace) -> int:
     """Runs in the measured process: exactly what `safestats-migrate run` calls."""
     from migration.console import RichConsole
+    from migration.plan.execute import Orchestrator
     from migration.settings import load_settings
-    from migration.steps.runner import Runner
 
     started = time.monotonic()
     with open(args.log, "a", encoding="utf-8") as logf:
@@ -252,11 +251,9 @@ def child(args: argparse.Namespace) -> int:
         if args.chunk_rows:
             settings = replace(settings, chunk_rows=args.chunk_rows)
         console = RichConsole(log_json=True, stream=logf)
-        kwargs: dict[str, Any] = {}
-        if "reconcile" in inspect.signature(Runner).parameters:
-            # the issue's budget is for loading only; the reconciliation gate is timed with --reconcile
-            kwargs["reconcile"] = bool(args.reconcile)
-        runner = Runner(settings, console, **kwargs)
+        # the issue's budget is for loading only; the reconciliation gate is timed with --reconcile
+        kwargs: dict[str, Any] = {"reconcile": bool(args.reconcile)}
+        runner = Orchestrator(settings, console, **kwargs)
         try:
             results = runner.run(list(args.stages), all_=not args.stages,
                                  command="run " + (" ".join(args.stages) or "--all") + " (bench)")

@@ -33,6 +33,9 @@ echo "== 5. the plan"
 echo "== 6. run every stage (streamed, checkpointed, accounted; each stage reconciled before the next starts)"
 "$CLI" run --all
 
+echo "== 6b. the same plan again: every stage now says skip (run --dry-run shows what plan shows)"
+"$CLI" run --all --dry-run
+
 echo "== 7. what was quarantined (keys and reasons only)"
 "$CLI" quarantine list
 

@@ -28,9 +28,9 @@ def profile_legacy(settings: Settings, *, stages: list[str] | None = None, sampl
                    console: Console | None = None) -> ProfileResult:
     """Profile the legacy database against the mapping files of ``settings`` (read-only)."""
     from migration.audit.profile import profile
-    from migration.steps.runner import load_specs, order_stages
+    from migration.mapping.order import parsed_specs
 
-    specs = order_stages(load_specs(settings.mappings_dir))
+    specs = parsed_specs(settings.mappings_dir)
     return profile(settings.require_source(), specs, stages=stages, sample=sample, chunk_rows=settings.chunk_rows,
                    checks_dir=settings.checks_dir, target_url=settings.target_url, console=console)
 

@@ -300,12 +300,12 @@ def preflight(settings: Settings, *, record: bool = False) -> PreflightReport:
     """Every check, in order; ``record``: re-baseline the legacy schema fingerprint first."""
     from migration.audit import fingerprint
     from migration.db.engines import check_connect, source_engine, target_engine
-    from migration.steps.runner import load_specs, order_stages
+    from migration.mapping.order import parsed_specs
 
     report = PreflightReport()
     specs: list[StageSpec] = []
     try:
-        specs = order_stages(load_specs(settings.mappings_dir))
+        specs = parsed_specs(settings.mappings_dir)
     except SafeStatsError as exc:
         report.add(FAIL, "mapping files", exc.one_line(), "run `safestats-migrate mappings validate`")
     source = target = None

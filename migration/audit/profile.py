@@ -148,7 +148,7 @@ def profile(source_url: URL, specs: list[StageSpec], *, stages: list[str] | None
             target_url: URL | None = None, console: Console | None = None) -> ProfileResult:
     """Profile the legacy tables of ``stages`` (default: all) and predict what ``run`` will do.
 
-    ``specs`` in run order (:func:`migration.steps.runner.order_stages`).  ``sample``: read
+    ``specs`` in run order (:func:`migration.mapping.order.stage_order`).  ``sample``: read
     only the first N rows of each table (figures then describe that sample, and
     predictions are no longer exact).  ``target_url``: where earlier runs' throughput is
     read for the estimate (optional; the benchmark's figures otherwise)."""

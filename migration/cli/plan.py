@@ -1,4 +1,6 @@
-"""`safestats-migrate plan`: the stages in order and what `run` would do; touches nothing."""
+"""`safestats-migrate plan`: the stages in order and what `run` would do; touches nothing.
+
+`run --dry-run` shows the very same plan (:func:`show_plan`); `run` executes it."""
 
 from __future__ import annotations
 
@@ -6,24 +8,41 @@ import json
 
 import typer
 
-from migration.cli.state import state
-from migration.plan import PLAN_COLUMNS, plan_rows, plan_to_dict, prepare_plan, summary_lines
+from migration.cli.state import AppState, state
+from migration.plan import PLAN_COLUMNS, Plan, plan_rows, plan_to_dict, prepare_plan, summary_lines
+
+
+def build(st: AppState, stages: list[str] | None, *, mode: str = "load", gate: bool = True,
+          count_rows: bool = True) -> Plan:
+    """The plan `run` would execute: from the mapping files, the source's row counts and the
+    target's ledger (an unreachable target is exit 3; without one every stage is fresh)."""
+    s = st.settings
+    plan = prepare_plan(s.mappings_dir, source_url=s.source_url if count_rows else None, target_url=s.target_url,
+                        only=stages or None, mode=mode, gate=gate)
+    if s.target_url is None:
+        st.console.info("no target database is configured: the plan is the one of a fresh target "
+                        "(set SAFESTATS_TARGET_URL or pass --target to see what `run` would do there)")
+    return plan
+
+
+def show_plan(st: AppState, plan: Plan, *, as_json: bool, title: str = "Migration plan") -> None:
+    """The explainer: the JSON document alone on stdout, or a table and summary lines."""
+    if as_json:
+        typer.echo(json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False))
+        return
+    st.console.table(title, PLAN_COLUMNS, plan_rows(plan))
+    for line in summary_lines(plan):
+        st.console.info(line)
 
 
 def plan_cmd(
     ctx: typer.Context,
-    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON (alone on stdout)."),
     stages: list[str] | None = typer.Option(None, "--stage", help="Only these stages (repeatable)."),
 ) -> None:
-    """Show the stages in run order: tables, dependencies, source rows and what `run` would do."""
+    """Show the stages in run order: tables, dependencies, source rows, state and what `run` would do."""
     st = state(ctx)
-    plan = prepare_plan(st.settings.mappings_dir, source_url=st.settings.source_url, only=stages or None)
-    if as_json:
-        typer.echo(json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False))
-        return
-    st.console.table("Migration plan", PLAN_COLUMNS, plan_rows(plan))
-    for line in summary_lines(plan):
-        st.console.info(line)
+    show_plan(st, build(st, stages), as_json=as_json)
 
 
 def register(app: typer.Typer) -> None:

@@ -19,7 +19,7 @@ def _engine(ctx: typer.Context, *, stage: str | None = None, reason: str | None 
     """The target, checked: reachable (3), with the ledger schema (3), every name known (2); disposed after."""
     from migration import quarantine
     from migration.db.engines import check_connect, target_engine
-    from migration.steps.runner import load_specs
+    from migration.mapping.order import parsed_specs as load_specs
 
     st = state(ctx)
     eng = target_engine(st.settings.require_target())

@@ -29,13 +29,13 @@ def register(app: typer.Typer) -> None:
         """Write the reconciliation report: verdict, checks, accounting, quarantine, differences, charts."""
         from migration.db.engines import check_connect, target_engine
         from migration.errors import CheckFailed, MigrationIncomplete
+        from migration.mapping.order import parsed_specs
         from migration.report import build_report, parse_formats, write_reports
-        from migration.steps.runner import load_specs, order_stages
 
         st = state(ctx)
         wanted = parse_formats(formats)
         folder = out or st.settings.reports_dir / datetime.now(ZoneInfo("Europe/London")).strftime("%Y%m%d-%H%M%S")
-        planned = [s.stage for s in order_stages(load_specs(st.settings.mappings_dir))]
+        planned = [s.stage for s in parsed_specs(st.settings.mappings_dir)]
         engine = target_engine(st.settings.require_target())
         check_connect(engine, role="target")
         try:

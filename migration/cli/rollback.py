@@ -19,8 +19,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Undo the data a run wrote: inserted rows go, updated rows get their old values, deleted rows return."""
         from migration.db.engines import check_connect, target_engine
+        from migration.mapping.order import parsed_specs
         from migration.rollback import Rollback
-        from migration.steps.runner import load_specs, order_stages
 
         st = state(ctx)
         if not stage and not all_:
@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
         engine = target_engine(st.settings.require_target())
         check_connect(engine, role="target")
         try:
-            rb = Rollback(engine, order_stages(load_specs(st.settings.mappings_dir)), st.console)
+            rb = Rollback(engine, parsed_specs(st.settings.mappings_dir), st.console)
             results = rb.all(dry_run=dry_run) if all_ else rb.run(
                 str(stage), run, cascade=cascade, dry_run=dry_run,
                 command=f"rollback {stage}" + (f" --run {run}" if run else ""))

@@ -13,7 +13,8 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         stages: list[str] | None = typer.Argument(None, help="Stages to run (default with --all: every stage)."),
         all_: bool = typer.Option(False, "--all", help="Run every stage in dependency order."),
-        dry_run: bool = typer.Option(False, "--dry-run", help="Say what would happen; change nothing."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan `run` would execute; change nothing."),
+        as_json: bool = typer.Option(False, "--json", help="With --dry-run: print the plan as JSON (as `plan --json`)."),
         chunk_rows: int | None = typer.Option(None, "--chunk-rows", help="Rows per committed chunk."),
         delta: bool = typer.Option(False, "--delta", help="Bring loaded stages up to date with the legacy."),
         accept_mapping_change: bool = typer.Option(
@@ -26,26 +27,31 @@ def register(app: typer.Typer) -> None:
         """Load stages: streamed extract, Polars transforms, COPY, one transaction per chunk with its checkpoint."""
         from dataclasses import replace
 
-        from migration.steps.runner import Runner
+        from migration.cli.plan import build, show_plan
+        from migration.plan.execute import Orchestrator
 
         st = state(ctx)
         if not stages and not all_ and not (delta or redrive):
             raise typer.BadParameter("name the stages to run, or pass --all")
+        if as_json and not dry_run:
+            raise typer.BadParameter("--json goes with --dry-run (the plan); a run reports on stderr")
+        mode = "redrive" if redrive else "delta" if delta else "load"
+        names = list(stages or [])
+        if dry_run and (mode == "load" or as_json):
+            # the explainer: the plan `plan` shows, from the same builder
+            plan = build(st, None if all_ or not names else names, mode=mode, gate=not no_reconcile)
+            show_plan(st, plan, as_json=as_json, title="What `run` would do (nothing changed)")
+            return
         settings = st.settings if chunk_rows is None else replace(st.settings, chunk_rows=chunk_rows)
-        runner = Runner(settings, st.console, reconcile=not no_reconcile)
+        runner = Orchestrator(settings, st.console, reconcile=not no_reconcile)
         if delta or redrive:
-            _delta(st, runner, list(stages or []), all_=all_ or not stages, dry_run=dry_run,
+            _delta(st, runner, names, all_=all_ or not stages, dry_run=dry_run,
                    accept=accept_mapping_change, redrive=redrive)
             return
         try:
-            results = runner.run(list(stages or []), all_=all_, dry_run=dry_run, command="run " + " ".join(
-                ["--all"] if all_ else list(stages or [])))
+            results = runner.run(names, all_=all_, command="run " + " ".join(["--all"] if all_ else names))
         finally:
             runner.close()
-        if dry_run:
-            st.console.table("What `run` would do", ["stage", "run", "action"],
-                             [(r.stage, r.run_id or "", r.message) for r in results])
-            return
         rows = []
         for r in results:
             if not r.counts:
@@ -62,11 +68,9 @@ def register(app: typer.Typer) -> None:
 
 def _delta(st, runner, stages: list[str], *, all_: bool, dry_run: bool, accept: bool,  # type: ignore[no-untyped-def]
            redrive: bool) -> None:
-    from migration.steps.delta import run_delta
-
     try:
-        results = run_delta(runner, stages, all_=all_, dry_run=dry_run, accept_mapping_change=accept,
-                            redrive=redrive, command="run --redrive-quarantine" if redrive else "run --delta")
+        results = runner.delta(stages, all_=all_, dry_run=dry_run, accept_mapping_change=accept,
+                               redrive=redrive, command="run --redrive-quarantine" if redrive else "run --delta")
     finally:
         runner.close()
     if dry_run:

@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
         from migration.db.engines import check_connect, target_engine
         from migration.errors import UnknownNameError
         from migration.ledger import Ledger
-        from migration.steps.runner import load_specs
+        from migration.mapping.order import parsed_specs as load_specs
 
         st = state(ctx)
         if stage is not None:

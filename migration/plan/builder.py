@@ -1,47 +1,33 @@
 """Build a :class:`~migration.plan.stages.Plan` from specs and plain data; no side effects.
 
-The order is the one ``run --all`` takes: stages in file-name order, each after the
-stages it depends on (a depth-first walk), so the author controls the order where
-``depends_on`` leaves it open by naming files ``10_reference.yaml``, ``20_…``.  What
-each stage would do follows the runner's rules: a loaded stage is skipped, an unfinished
-run is resumed (unless the mapping files changed since it started), a stage whose
-dependency is neither loaded nor running before it is blocked.
+This is the one place that decides what a run does with each stage; the executor
+(:mod:`migration.plan.execute`) only carries the plan out and ``plan`` / ``run --dry-run``
+only describe it.  The order is :func:`migration.mapping.order.stage_order` (the only one).
+
+Rules (``mode="load"``, what ``run`` does):
+
+- a loaded stage (loaded, reconciled, accepted) is skipped;
+- a stage whose run stopped (running, failed) is resumed from its last committed chunk,
+  unless the mapping files changed since that run started (blocked: roll it back);
+- a stage whose checks failed is blocked until it is reconciled again, rolled back or accepted;
+- a stage that is not selected is skipped;
+- a stage to load whose dependency is neither loaded nor loaded before it in this plan is
+  blocked (a dependency whose checks failed says so).
+
+``mode="delta"`` / ``"redrive"`` (``run --delta`` / ``--redrive-quarantine``): a loaded,
+selected stage gets ``delta``; one that is not loaded is skipped (blocked when it was
+named on its own: there is nothing to bring up to date).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
-from migration.errors import MappingError
+from migration.mapping.order import stage_order
 from migration.mapping.spec import StageSpec
 from migration.plan.stages import Action, Plan, PlanError, SourceTablePlan, StagePlan, StageStatus
 
-
-def stage_order(specs: Iterable[StageSpec]) -> list[StageSpec]:
-    """Dependencies first; otherwise by file name, then stage name."""
-    specs = sorted(specs, key=lambda s: (Path(s.file).name, s.stage))
-    by_name = {s.stage: s for s in specs}
-    if len(by_name) != len(specs):
-        raise MappingError(["two stages share a name"])
-    out: list[StageSpec] = []
-    done: set[str] = set()
-
-    def visit(s: StageSpec, stack: tuple[str, ...]) -> None:
-        if s.stage in done:
-            return
-        if s.stage in stack:
-            raise MappingError([f"stage dependency cycle: {' → '.join(stack + (s.stage,))}"])
-        for d in s.depends_on:
-            if d not in by_name:
-                raise MappingError([f"{s.file}: stage {s.stage} depends on unknown stage {d}"])
-            visit(by_name[d], stack + (s.stage,))
-        done.add(s.stage)
-        out.append(s)
-
-    for s in specs:
-        visit(s, ())
-    return out
+__all__ = ["build_plan", "stage_order"]
 
 
 def _targets(spec: StageSpec) -> tuple[str, ...]:
@@ -52,37 +38,57 @@ def _targets(spec: StageSpec) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def _decide(spec: StageSpec, st: StageStatus | None, mapping_hash: str | None) -> tuple[Action, str]:
+_Decision = tuple[Action, str, str]   # action, reason, hint
+
+
+def _decide(spec: StageSpec, st: StageStatus | None, mapping_hash: str | None) -> _Decision:
+    stage = spec.stage
     if st is not None and st.done:
         reason = f"loaded by run {st.run_id}" if st.run_id is not None else "loaded"
         if mapping_hash and st.mapping_hash and st.mapping_hash != mapping_hash:
             reason += "; the mapping files changed since: roll the stage back to load it with them"
-        return "skip", reason
+        return "skip", reason, ""
     if st is not None and st.unfinished:
-        run = f"run {st.run_id}" if st.run_id is not None else "its run"
+        run = f"run {st.run_id}"
         if mapping_hash and st.mapping_hash and st.mapping_hash != mapping_hash:
             return "blocked", (f"{run} ({st.state}) was started with other mapping files: roll the stage "
-                               "back first, two rule sets must not mix")
-        return "resume", f"{run} ({st.state}) from its last committed chunk"
-    if st is not None and st.state == "rolled_back":
-        return "load", "rolled back before"
+                               "back first, two rule sets must not mix"), \
+                f"roll the stage back (`safestats-migrate rollback {stage}`) and load it again"
+        return "resume", f"{run} ({st.state}) from its last committed chunk", ""
     if st is not None and st.state == "check_failed":
-        return "load", "its checks failed"
-    return "load", ""
+        return "blocked", f"{stage} failed its reconciliation checks", (
+            f"fix and `safestats-migrate reconcile {stage}`, roll it back, or accept it "
+            f"(`safestats-migrate reconcile accept {stage} --reason \"…\"`)")
+    if st is not None and st.state == "rolled_back":
+        return "load", "rolled back before", ""
+    return "load", "", ""
+
+
+def _decide_delta(spec: StageSpec, st: StageStatus | None, named: bool) -> _Decision:
+    state = st.state if st is not None else "not_started"
+    if st is not None and st.done and st.run_id is not None:
+        return "delta", f"bring the load of run {st.run_id} up to date with the legacy", ""
+    if named:
+        return "blocked", f"{spec.stage} is not loaded (state {state}): nothing to bring up to date", \
+            f"run `safestats-migrate run {spec.stage}` first"
+    return "skip", f"not loaded ({state})", ""
 
 
 def build_plan(specs: Iterable[StageSpec], *, source_counts: Mapping[str, int] | None = None,
                stage_status: Iterable[StageStatus] | Mapping[str, StageStatus] | None = None,
                only: Iterable[str] | None = None, source: str | None = None,
-               missing_source_tables: Iterable[str] = (), mapping_hash: str | None = None) -> Plan:
+               missing_source_tables: Iterable[str] = (), mapping_hash: str | None = None,
+               mode: str = "load", target_read: bool = True, gate: bool = True) -> Plan:
     """The stages in run order, with what ``run`` would do with each.
 
     ``source_counts``: legacy table → rows (matched case-insensitively); ``stage_status``:
-    the ledger's view of each stage; ``only``: run just these stages (the others are
-    skipped, and a selected stage whose dependency is neither loaded nor selected is
-    blocked); ``mapping_hash``: the hash of the mapping files now, compared with the one
-    each run was started with.
+    the ledger's view of each stage (a stage without one is fresh); ``only``: run just
+    these stages (the others are skipped, and a selected stage whose dependency is neither
+    loaded nor selected is blocked); ``mapping_hash``: the hash of the mapping files now,
+    compared with the one each run was started with; ``mode``: load, delta or redrive.
     """
+    if mode not in ("load", "delta", "redrive"):
+        raise PlanError(f"unknown plan mode {mode!r}", hint="use load, delta or redrive")
     ordered = stage_order(specs)
     names = [s.stage for s in ordered]
     counts = {k.lower(): v for k, v in (source_counts or {}).items()}
@@ -101,15 +107,25 @@ def build_plan(specs: Iterable[StageSpec], *, source_counts: Mapping[str, int] |
     decided: dict[str, Action] = {}
     for position, spec in enumerate(ordered, start=1):
         st = status.get(spec.stage)
-        action, reason = _decide(spec, st, mapping_hash)
+        if mode == "load":
+            action, reason, hint = _decide(spec, st, mapping_hash)
+        else:
+            action, reason, hint = _decide_delta(spec, st, named=only is not None)
         if spec.stage not in selected and action != "skip":
-            action, reason = "skip", "not selected"
+            action, reason, hint = "skip", "not selected", ""
         if action in ("load", "resume"):
-            # a dependency is there when it is loaded already, or runs before this stage
+            # a dependency is there when it is loaded already, or loads before this stage
             waits = [d for d in spec.depends_on
                      if not (d in status and status[d].done) and decided.get(d) not in ("load", "resume")]
             if waits:
-                action, reason = "blocked", f"waits for {', '.join(waits)}"
+                failed = [d for d in waits if d in status and status[d].state == "check_failed"]
+                if failed:
+                    action, reason = "blocked", f"{', '.join(failed)} failed its reconciliation checks"
+                    hint = (f"fix and `safestats-migrate reconcile {failed[0]}`, roll it back, or accept it "
+                            f"(`safestats-migrate reconcile accept {failed[0]} --reason \"…\"`)")
+                else:
+                    action, reason = "blocked", f"waits for {', '.join(waits)}"
+                    hint = f"run `safestats-migrate run {' '.join(waits)}` first (or `run --all`)"
         decided[spec.stage] = action
         tables = tuple(
             SourceTablePlan(table=tm.source.table, key=tm.source.key, targets=tuple(tm.targets),
@@ -119,6 +135,8 @@ def build_plan(specs: Iterable[StageSpec], *, source_counts: Mapping[str, int] |
             position=position, stage=spec.stage, title=spec.title, file=spec.file,
             depends_on=tuple(spec.depends_on), dataset=spec.dataset,
             seeds=tuple(s.target for s in spec.seeds), tables=tables, target_tables=_targets(spec),
-            action=action, reason=reason))
+            action=action, reason=reason, state=st.word if st is not None else "fresh", hint=hint,
+            run_id=st.run_id if st is not None and action in ("resume", "delta") else None,
+            selected=spec.stage in selected))
     return Plan(stages=tuple(plans), source=source, missing_source_tables=tuple(missing_source_tables),
-                mapping_hash=mapping_hash)
+                mapping_hash=mapping_hash, mode=mode, target_read=target_read, gate=gate)

@@ -9,7 +9,9 @@ from sqlalchemy import func, inspect, select, table
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
+from migration.db.engines import check_connect, source_engine
 from migration.errors import SourceError
+from migration.secrets import redact_url, scrub
 
 
 @dataclass(frozen=True)
@@ -21,9 +23,6 @@ class SourceCounts:
 
 def count_source_rows(url: URL, tables: Iterable[str]) -> SourceCounts:
     """``SELECT COUNT(*)`` of each table that exists (names matched case-insensitively)."""
-    from migration.db.engines import check_connect, source_engine
-    from migration.secrets import redact_url, scrub
-
     wanted = list(dict.fromkeys(tables))
     engine = source_engine(url)
     try:

@@ -6,7 +6,9 @@ from typing import Any
 
 from migration.plan.stages import Plan, StagePlan
 
-PLAN_COLUMNS = ("#", "stage", "legacy → target", "depends on", "source rows", "action")
+PLAN_COLUMNS = ("#", "stage", "legacy → target", "depends on", "source rows", "state", "action")
+#: the version of :func:`plan_to_dict`'s document
+SCHEMA_VERSION = 1
 
 
 def _rows(n: int | None) -> str:
@@ -23,7 +25,7 @@ def describe_stage(stage: StagePlan) -> str:
         parts.append(f"{t.table}{rows} → {', '.join(t.targets)}")
     what = "; ".join(parts) or "nothing to load"
     verb = {"load": "would load", "resume": "would resume", "skip": "would skip",
-            "blocked": "cannot run"}[stage.action]
+            "blocked": "cannot run", "reconcile": "would reconcile", "delta": "would bring up to date"}[stage.action]
     why = f" ({stage.reason})" if stage.reason else ""
     return f"{stage.position}. {stage.stage} — {stage.title}: {verb}{why}: {what}"
 
@@ -38,6 +40,8 @@ def summary_lines(plan: Plan) -> list[str]:
     total = plan.estimated_rows
     writing = [s.stage for s in plan.stages if s.writes]
     summary = f"{len(writing)} of {len(plan.stages)} stage(s) would write"
+    if not plan.target_read:
+        summary += "; no target read: every stage is shown as fresh"
     if plan.source:
         summary += f"; {_rows(total)} source rows in all (from {plan.source})"
     lines.append(summary)
@@ -53,32 +57,23 @@ def plan_rows(plan: Plan) -> list[tuple[str, ...]]:
     for s in plan.stages:
         flows = [f"seed → {t}" for t in s.seeds] + [f"{t.table} → {', '.join(t.targets)}" for t in s.tables]
         out.append((str(s.position), s.stage, "\n".join(flows), ", ".join(s.depends_on) or "—",
-                    _rows(s.estimated_rows) if s.tables else "—", s.action_text))
+                    _rows(s.estimated_rows) if s.tables else "—", s.state, s.action_text))
     return out
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
-    """The plan for machines (``plan --json``); keys are stable."""
+    """The plan for machines (``plan --json`` and ``run --dry-run --json`` print this same
+    document); keys are stable, ``schema_version`` changes when they do."""
     return {
-        "source": plan.source,
-        "mapping_hash": plan.mapping_hash,
-        "estimated_rows": plan.estimated_rows,
-        "missing_source_tables": list(plan.missing_source_tables),
+        "schema_version": SCHEMA_VERSION,
         "stages": [
             {
-                "position": s.position,
                 "stage": s.stage,
-                "title": s.title,
-                "file": s.file,
-                "depends_on": list(s.depends_on),
-                "dataset": s.dataset,
-                "seeds": list(s.seeds),
-                "tables": [{"table": t.table, "key": t.key, "targets": list(t.targets),
-                            "estimated_rows": t.estimated_rows} for t in s.tables],
-                "target_tables": list(s.target_tables),
-                "estimated_rows": s.estimated_rows,
+                "state": s.state,
                 "action": s.action,
                 "reason": s.reason,
+                "depends_on": list(s.depends_on),
+                "estimate": s.estimated_rows,
             }
             for s in plan.stages
         ],

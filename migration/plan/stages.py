@@ -2,8 +2,9 @@
 
 Nothing here does anything.  :mod:`migration.plan.builder` makes a :class:`Plan` from the
 stage specs, the source row counts and the ledger's view of each stage (all passed in as
-plain data); :mod:`migration.plan.explain` describes it to people and machines; the runner
-executes it.
+plain data); :mod:`migration.plan.explain` describes it to people and machines (``plan``,
+``run --dry-run``); :mod:`migration.plan.execute` executes it (``run``).  What a stage's
+action means in steps is :func:`steps_of`, the one place the executor and the tests read it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from typing import Literal
 from migration.errors import SafeStatsError
 
 #: what ``run`` would do with a stage
-Action = Literal["load", "skip", "resume", "blocked"]
+Action = Literal["load", "resume", "skip", "blocked", "reconcile", "delta"]
+#: the steps an action stands for, in the order the executor visits them
+Step = Literal["load", "resume", "gate", "delta", "refuse"]
 #: ledger states (``ledger.stage_state``) in which a stage counts as loaded
 DONE_STATES = ("loaded", "reconciled", "accepted")
 #: ledger states of a stage run that stopped before its end (``run`` resumes it)
@@ -45,7 +48,17 @@ class StageStatus:
 
     @property
     def unfinished(self) -> bool:
-        return self.state in UNFINISHED_STATES
+        return self.state in UNFINISHED_STATES and self.run_id is not None
+
+    @property
+    def word(self) -> str:
+        """The state as the plan shows it: fresh, resumable, failed, loaded, reconciled,
+        check_failed, accepted or rolled_back."""
+        if self.state == "not_started":
+            return "fresh"
+        if self.state == "running":
+            return "resumable"
+        return self.state
 
 
 @dataclass(frozen=True)
@@ -74,6 +87,14 @@ class StagePlan:
     target_tables: tuple[str, ...]
     action: Action
     reason: str = ""
+    #: the stage's state in the ledger (:attr:`StageStatus.word`); "fresh" without a target
+    state: str = "fresh"
+    #: what to do next when the action is ``blocked``
+    hint: str = ""
+    #: the load run a ``resume`` continues, or the run a ``delta`` builds on
+    run_id: int | None = None
+    #: False for a stage the run was not asked for (its action is ``skip``)
+    selected: bool = True
 
     @property
     def estimated_rows(self) -> int | None:
@@ -93,7 +114,11 @@ class StagePlan:
 
     @property
     def writes(self) -> bool:
-        return self.action in ("load", "resume")
+        return self.action in ("load", "resume", "delta")
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        return steps_of(self)
 
 
 @dataclass(frozen=True)
@@ -105,6 +130,12 @@ class Plan:
     missing_source_tables: tuple[str, ...] = field(default_factory=tuple)
     #: hash of the mapping files the plan was made from (recorded with every run)
     mapping_hash: str | None = None
+    #: "load" (``run``), "delta" (``run --delta``) or "redrive" (``run --redrive-quarantine``)
+    mode: str = "load"
+    #: False when the plan was made without a target (every stage shows as fresh)
+    target_read: bool = True
+    #: False with ``run --no-reconcile``: the gate step only records that the checks were skipped
+    gate: bool = True
 
     def stage(self, name: str) -> StagePlan:
         for s in self.stages:
@@ -112,9 +143,25 @@ class Plan:
                 return s
         raise KeyError(name)
 
+    def steps(self) -> list[tuple[str, Step]]:
+        """(stage, step) in the order the executor visits them."""
+        out: list[tuple[str, Step]] = []
+        for s in self.stages:
+            out += [(s.stage, step) for step in s.steps]
+        return out
+
     @property
     def estimated_rows(self) -> int | None:
         counts = [s.estimated_rows for s in self.stages if s.writes]
         if any(c is None for c in counts):
             return None
         return sum(c for c in counts if c is not None)
+
+
+def steps_of(stage: StagePlan) -> tuple[Step, ...]:
+    """The steps a stage's action stands for: a load (or resume) is gated by its checks,
+    ``reconcile`` is the gate alone, a blocked stage refuses (and stops the run there)."""
+    table: dict[str, tuple[Step, ...]] = {
+        "load": ("load", "gate"), "resume": ("resume", "gate"), "reconcile": ("gate",),
+        "delta": ("delta",), "skip": (), "blocked": ("refuse",)}
+    return table[stage.action]

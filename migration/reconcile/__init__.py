@@ -1,6 +1,6 @@
 """Reconciliation: proving, stage by stage, that nothing was lost, added or altered.
 
-Public API (the CLI and the runner's gate call these; nothing here prints — results go
+Public API (the CLI and the plan's gate step call these; nothing here prints — results go
 through the console object and the ledger):
 
 - :func:`reconcile` — run the checks of some stages now (``safestats-migrate reconcile``),
@@ -9,7 +9,7 @@ through the console object and the ledger):
   (:func:`migration.ledger.verdict.migration_verdict`; ``reconcile`` returns it too);
 - :func:`accept` — record that a person accepts a stage's failed checks, with a reason
   (``safestats-migrate reconcile accept``), so the stages after it may start;
-- :func:`migration.reconcile.gate.reconcile_after_load` — the runner's gate after each load.
+- :func:`migration.reconcile.gate.reconcile_after_load` — the gate step after each load.
 
 What is checked is declared per stage in ``checks/<stage>.yaml`` (:mod:`.spec`); how each
 check works is in :mod:`.extract` (the independent source pass), :mod:`.normalise` (the
@@ -30,6 +30,8 @@ from typing import Any
 from migration.console import Console
 from migration.errors import ChecksCouldNotRun, SafeStatsError, UnknownNameError, UsageError
 from migration.ledger.verdict import MigrationVerdict, migration_verdict
+from migration.mapping.order import parsed_specs
+from migration.mapping.spec import StageSpec
 from migration.reconcile.results import CheckResult, StageReconciliation
 from migration.settings import Settings
 
@@ -70,10 +72,8 @@ def _locked(target: Any, command: str) -> Iterator[Any]:
         lock.release()
 
 
-def _specs(settings: Settings) -> list[Any]:
-    from migration.steps.runner import load_specs, order_stages
-
-    return order_stages(load_specs(settings.mappings_dir))
+def _specs(settings: Settings) -> list[StageSpec]:
+    return parsed_specs(settings.mappings_dir)
 
 
 def make_context(settings: Settings, console: Console, target: Any, source: Any, specs: list[Any],

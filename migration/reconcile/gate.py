@@ -1,10 +1,10 @@
-"""The runner's gate: reconcile a stage as soon as it is loaded, and stop if it fails.
+"""The gate step: reconcile a stage as soon as it is loaded, and stop if it fails.
 
-:func:`reconcile_after_load` is called by :meth:`migration.steps.runner.Runner._run_stage`
-once the ``stage_loaded`` event is committed.  The check results are stored under the
+:func:`reconcile_after_load` is the ``gate`` step of a plan (:mod:`migration.plan.execute`
+visits it after each load, once the ``stage_loaded`` event is committed).  The check results are stored under the
 load's own run id, the stage's event becomes ``stage_reconciled`` or
 ``stage_check_failed``; on a failure the run stops here with exit code 1 (3 when the
-checks could not run), and the runner refuses to start any stage depending on it until
+checks could not run), and the plan blocks every stage depending on it until
 the failure is fixed and reconciled again, rolled back, or accepted with a reason
 (``safestats-migrate reconcile accept STAGE --reason "…"``).
 
@@ -14,13 +14,33 @@ and the stage stays ``loaded``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Protocol
+
+from sqlalchemy.engine import Engine
 
 from migration.console import Console
 from migration.errors import CheckFailed, ChecksCouldNotRun
 from migration.ledger import Ledger
 from migration.mapping.spec import StageSpec
+from migration.reconcile import make_context
 from migration.reconcile.results import CheckResult, StageReconciliation, record
+from migration.reconcile.stage import StageCheck, _err
+from migration.settings import Settings
+
+
+class GateContext(Protocol):
+    """What the gate reads of a run (:class:`migration.steps.context.RunContext` has it);
+    a protocol, so reconciliation never imports the loader."""
+
+    settings: Settings
+    console: Console
+    specs: list[StageSpec]
+
+    @property
+    def target(self) -> Engine: ...
+
+    @property
+    def source(self) -> Engine: ...
 
 
 def render(console: Console, rec: StageReconciliation) -> None:
@@ -45,31 +65,28 @@ def failure_error(rec: StageReconciliation) -> CheckFailed | ChecksCouldNotRun:
                              f"{errors[0].check}: {errors[0].summary}", hint=hint)
 
 
-def reconcile_after_load(runner: Any, ledger: Ledger, spec: StageSpec, run_id: int, *, enabled: bool = True) -> \
+def reconcile_after_load(run: GateContext, ledger: Ledger, spec: StageSpec, run_id: int, *, enabled: bool = True) -> \
         StageReconciliation | None:
     """Reconcile ``spec`` right after load run ``run_id``; raise when a check failed."""
     if not enabled:
-        with runner.target.begin() as conn:
+        with run.target.begin() as conn:
             ledger.event(conn, run_id=run_id, stage=spec.stage, kind="reconcile_skipped",
                          detail={"why": "run --no-reconcile"})
-        runner.console.warn(f"{spec.stage}: reconciliation skipped (--no-reconcile); the stage stays 'loaded' "
+        run.console.warn(f"{spec.stage}: reconciliation skipped (--no-reconcile); the stage stays 'loaded' "
                             f"until `safestats-migrate reconcile {spec.stage}` runs")
         return None
-    from migration.reconcile import make_context
-    from migration.reconcile.stage import StageCheck, _err
-
     try:
-        ctx = make_context(runner.settings, runner.console, runner.target, runner.source, runner.specs)
+        ctx = make_context(run.settings, run.console, run.target, run.source, run.specs)
         if spec.stage not in ctx.checks:
             raise ChecksCouldNotRun(f"no check file for stage {spec.stage}",
-                                    hint=f"add {runner.settings.checks_dir}/{spec.stage}.yaml")
+                                    hint=f"add {run.settings.checks_dir}/{spec.stage}.yaml")
         rec = StageCheck(ctx, spec, run_id, run_id).run()
     except Exception as exc:  # the stage must not count as done when its checks cannot run
         rec = StageReconciliation(spec.stage, run_id, run_id, results=[CheckResult(
             spec.stage, "reconcile/prepare", "error", f"the checks of {spec.stage} could not run: {_err(exc)}", {})])
-    with runner.target.begin() as conn:
+    with run.target.begin() as conn:
         record(conn, ledger, rec)
-    render(runner.console, rec)
+    render(run.console, rec)
     if rec.failed:
         raise failure_error(rec)
     return rec

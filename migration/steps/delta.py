@@ -41,8 +41,12 @@ from migration.db.source import SourceReader, fetch_by_keys
 from migration.errors import StageError
 from migration.ledger import Ledger, TableCount
 from migration.mapping.compile import qident
+from migration.mapping.lookups import load_lookups, load_table_lookups, ref_lookup_keys
 from migration.mapping.spec import StageSpec, TableMappingSpec
+from migration.rollback import run_groups
 from migration.schema import models
+from migration.secrets import redact_url
+from migration.steps.context import RunContext
 from migration.steps.load import LoadContext, TableLoad, keys_table, losers_table
 
 
@@ -410,59 +414,40 @@ class DeltaResult:
     message: str = ""
 
 
-def run_delta(runner: Any, names: list[str], *, all_: bool = False, dry_run: bool = False,
-              accept_mapping_change: bool = False, redrive: bool = False, command: str = "run --delta"
-              ) -> list[DeltaResult]:
-    """Deltas (or quarantine redrives) of loaded stages, in dependency order, under the lock."""
-    from migration.ledger import MigrationLock
-    from migration.rollback import run_groups
+def stage_delta(ctx: RunContext, ledger: Ledger, spec: StageSpec, *, dry_run: bool = False,
+                accept_mapping_change: bool = False, redrive: bool = False) -> DeltaResult:
+    """The delta step (or the quarantine redrive) of one loaded stage, on top of its newest load.
 
-    stages = runner.select(names, all_)
-    ledger = Ledger(runner.target)
-    ledger.require_installed()
-    results: list[DeltaResult] = []
-    lock = None if dry_run else MigrationLock(runner.target, command)
-    if lock is not None:
-        lock.acquire()
-    try:
-        for spec in stages:
-            with runner.target.connect() as conn:
-                st = ledger.stage_state(spec.stage, conn)
-                groups = run_groups(conn, spec.stage)
-            if not st.done or not groups:
-                if names and not all_:
-                    raise StageError(f"stage {spec.stage} is not loaded (state {st.state}): nothing to bring up "
-                                     "to date", hint=f"run `safestats-migrate run {spec.stage}` first")
-                results.append(DeltaResult(spec.stage, None, "skipped", message=f"not loaded ({st.state})"))
-                continue
-            base_run = max(groups)
-            with runner.target.connect() as conn:
-                info = ledger.run_info(conn, base_run) or {}
-            if not redrive and info.get("mapping_hash") and info["mapping_hash"] != runner.mapping_hash \
-                    and not accept_mapping_change:
-                raise StageError(
-                    f"the mapping files changed since run {base_run} loaded {spec.stage}",
-                    hint="two rule sets must not mix silently: roll the stage back and load it again, or "
-                         "pass --accept-mapping-change to bring it up to date under the new rules")
-            results.append(_stage_delta(runner, ledger, spec, base_run, dry_run=dry_run, redrive=redrive))
-    finally:
-        if lock is not None:
-            lock.release()
-    return results
+    Which stages get one is the plan's to say (:func:`migration.plan.builder.build_plan`,
+    mode ``delta`` / ``redrive``); the executor holds the lock.  Refuses when the mapping
+    files changed since that load, unless ``accept_mapping_change``."""
+    with ctx.target.connect() as conn:
+        st = ledger.stage_state(spec.stage, conn)
+        groups = run_groups(conn, spec.stage)
+    if not groups:
+        raise StageError(f"stage {spec.stage} is not loaded (state {st.state}): nothing to bring up to date",
+                         hint=f"run `safestats-migrate run {spec.stage}` first")
+    base_run = max(groups)
+    with ctx.target.connect() as conn:
+        info = ledger.run_info(conn, base_run) or {}
+    if not redrive and info.get("mapping_hash") and info["mapping_hash"] != ctx.mapping_hash \
+            and not accept_mapping_change:
+        raise StageError(
+            f"the mapping files changed since run {base_run} loaded {spec.stage}",
+            hint="two rule sets must not mix silently: roll the stage back and load it again, or "
+                 "pass --accept-mapping-change to bring it up to date under the new rules")
+    return _stage_delta(ctx, ledger, spec, base_run, dry_run=dry_run, redrive=redrive)
 
 
-def _stage_delta(runner: Any, ledger: Ledger, spec: StageSpec, base_run: int, *, dry_run: bool,
+def _stage_delta(ctx: RunContext, ledger: Ledger, spec: StageSpec, base_run: int, *, dry_run: bool,
                  redrive: bool) -> DeltaResult:
-    from migration.mapping.lookups import load_lookups, load_table_lookups, ref_lookup_keys
-    from migration.secrets import redact_url
-
     started = time.monotonic()
     kind = "redrive" if redrive else "delta"
-    reader = SourceReader(runner.source)
-    with runner.target.begin() as conn:
-        run_id = ledger.new_run(conn, kind=kind, mapping_hash=runner.mapping_hash,
-                                refdata_version=runner.refdata_version,
-                                source_url=redact_url(runner.settings.source_url),
+    reader = SourceReader(ctx.source)
+    with ctx.target.begin() as conn:
+        run_id = ledger.new_run(conn, kind=kind, mapping_hash=ctx.mapping_hash,
+                                refdata_version=ctx.refdata_version,
+                                source_url=redact_url(ctx.settings.source_url),
                                 options={"stage": spec.stage, "base_run": base_run, "dry_run": dry_run})
         if not dry_run:
             ledger.event(conn, run_id=run_id, stage=spec.stage, kind=f"{kind}_started",
@@ -471,8 +456,8 @@ def _stage_delta(runner: Any, ledger: Ledger, spec: StageSpec, base_run: int, *,
     result = DeltaResult(spec.stage, run_id, "dry-run" if dry_run else kind)
     try:
         for tm in spec.tables:
-            with runner.target.connect() as conn:
-                lookups = load_lookups(conn, ref_lookup_keys(runner.specs))
+            with ctx.target.connect() as conn:
+                lookups = load_lookups(conn, ref_lookup_keys(ctx.specs))
                 tables, frames = load_table_lookups(conn, tm)
                 force = None
                 if redrive:
@@ -480,8 +465,8 @@ def _stage_delta(runner: Any, ledger: Ledger, spec: StageSpec, base_run: int, *,
                         "SELECT DISTINCT source_key FROM ledger.quarantine WHERE stage = :s AND source_table = :t "
                         "AND redriven_by_run_id IS NULL AND rolled_back_at IS NULL"),
                         dict(s=spec.stage, t=tm.source.table))]
-            lc = LoadContext(source=reader, target=runner.target, ledger=ledger, console=runner.console,
-                             chunk_rows=runner.settings.chunk_rows, fault=runner.fault)
+            lc = LoadContext(source=reader, target=ctx.target, ledger=ledger, console=ctx.console,
+                             chunk_rows=ctx.settings.chunk_rows, fault=ctx.fault)
             load = TableLoad(lc, spec, tm, run_id, lookups, tables, frames)
             td = TableDelta(lc, spec, tm, run_id, base_run, load)
             if redrive and td.strategy != "reference":
@@ -491,7 +476,7 @@ def _stage_delta(runner: Any, ledger: Ledger, spec: StageSpec, base_run: int, *,
             if count is not None:
                 result.counts.append(count)
         if not dry_run:
-            with runner.target.begin() as conn:
+            with ctx.target.begin() as conn:
                 for c in result.counts:
                     ledger.record_counts(conn, c, {"kind": kind})
                 unbalanced = [c for c in result.counts if not c.balanced]
@@ -509,7 +494,7 @@ def _stage_delta(runner: Any, ledger: Ledger, spec: StageSpec, base_run: int, *,
     except BaseException as exc:
         if not dry_run:
             try:
-                with runner.target.begin() as conn:
+                with ctx.target.begin() as conn:
                     ledger.event(conn, run_id=run_id, stage=spec.stage, kind=f"{kind}_failed",
                                  detail={"error": str(getattr(exc, "what", exc))[:2000]})
             except Exception:

@@ -1,230 +1,63 @@
-"""Running stages: dependency order, one lock, resume, accounting, a summary per stage.
+"""The load step of a run: one stage's seeds and tables, chunk by chunk, with its accounting.
 
 A stage run is one ``ledger.run`` (kind ``full``); its rows in the target carry that
 run id in ``load_run_id``.  Reference rows that ship with the migration (seeds) are
 loaded under a run of their own, so a table's "rows loaded" count is never mixed with
-seed rows.  A stage whose last event says it is running or failed is *resumed* under
-its run: every committed chunk is kept, the rest is read again.
+seed rows.  A *resumed* stage continues under its run: every committed chunk is kept,
+the rest is read again.  Which stages load or resume is the plan's to say
+(:mod:`migration.plan`), not this module's.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
+from sqlalchemy.schema import AddConstraint
 
-from migration.console import Console
-from migration.db.engines import check_connect, source_engine, target_engine
 from migration.db.source import SourceReader
-from migration.errors import Interrupted, StageError, TargetError, UnknownNameError
-from migration.ledger import Ledger, MigrationLock, StageState, TableCount
-from migration.mapping.compile import qident
-from migration.mapping.loader import files_hash, load_file, mapping_files
+from migration.errors import Interrupted, StageError
+from migration.ledger import Ledger, TableCount
+from migration.mapping.compile import conflict_columns, qident
 from migration.mapping.lookups import load_lookups, load_table_lookups, ref_lookup_keys
 from migration.mapping.spec import SeedSpec, StageSpec
 from migration.schema import models
 from migration.secrets import redact_url
-from migration.settings import Settings
+from migration.steps.context import RunContext, refdata_dir
+from migration.steps.delta import record_watermarks
 from migration.steps.load import LoadContext, TableLoad
-
-REFDATA = "migration.refdata"
-
-
-def refdata_dir() -> Path:
-    return Path(str(resources.files(REFDATA)))
-
-
-def refdata_version() -> str:
-    h = hashlib.sha256()
-    d = refdata_dir()
-    for p in sorted(d.glob("*.csv")):
-        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
-    return h.hexdigest()[:16]
 
 
 @dataclass
 class StageResult:
     stage: str
     run_id: int | None
-    action: str                      # loaded | resumed | skipped | dry-run
+    action: str                      # loaded | resumed | skipped | reconciled
     seconds: float = 0.0
     counts: list[TableCount] = field(default_factory=list)
     seed_rows: int = 0
     message: str = ""
 
 
-def load_specs(directory: Path) -> list[StageSpec]:
-    from migration.errors import MappingError
+class StageLoader:
+    """The load step: loads one stage (or resumes its run) as the plan says; decides nothing.
 
-    files = mapping_files(directory)
-    if not files:
-        raise MappingError([f"{directory}: no mapping files (*.yaml)"])
-    specs, problems = [], []
-    for f in files:
-        lf = load_file(f)
-        problems += [str(p) for p in lf.problems]
-        if lf.spec is not None:
-            specs.append(lf.spec)
-    if problems:
-        raise MappingError(problems)
-    return specs
+    Whether a stage is loaded, resumed, skipped or refused is the plan's to say
+    (:func:`migration.plan.builder.build_plan`); the executor (:mod:`migration.plan.execute`)
+    calls :meth:`load` for the stages the plan loads and runs the reconciliation gate after it.
+    """
 
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
 
-def order_stages(specs: list[StageSpec]) -> list[StageSpec]:
-    by = {s.stage: s for s in specs}
-    out: list[StageSpec] = []
-    seen: set[str] = set()
-
-    def visit(s: StageSpec, stack: tuple[str, ...]) -> None:
-        if s.stage in seen:
-            return
-        if s.stage in stack:
-            raise StageError(f"stage dependency cycle: {' → '.join(stack + (s.stage,))}")
-        for d in s.depends_on:
-            if d not in by:
-                raise StageError(f"stage {s.stage} depends on unknown stage {d}", where=s.file)
-            visit(by[d], stack + (s.stage,))
-        seen.add(s.stage)
-        out.append(s)
-
-    for s in sorted(specs, key=lambda x: x.file):
-        visit(s, ())
-    return out
-
-
-def fault_from_environment() -> Callable[..., None] | None:
-    """Fault injection for the kill-9 tests: ``SAFESTATS_FAULT_KILL=point:chunk[:table]`` makes
-    the process SIGKILL itself at that point (mid_copy, after_copy, before_commit,
-    after_commit) of that chunk number (of that legacy table, if given).  Unset in
-    production; documented in runbooks/testing.md."""
-    import os
-    import signal
-
-    spec = os.environ.get("SAFESTATS_FAULT_KILL")
-    if not spec:
-        return None
-    point, _, rest = spec.partition(":")
-    n, _, table = rest.partition(":")
-    chunk = int(n or "1")
-
-    def fault(where: str, chunk_no: int, source_table: str | None = None) -> None:
-        if where == point and chunk_no == chunk and (not table or table == source_table):
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return fault
-
-
-class Runner:
-    def __init__(self, settings: Settings, console: Console, *, fault: Callable[..., None] | None = None,
-                 reconcile: bool = True):
-        self.settings = settings
-        self.console = console
-        self.reconcile = reconcile  # False: `run --no-reconcile` (the skip is recorded)
-        self.fault = fault or fault_from_environment()
-        self.specs = order_stages(load_specs(settings.mappings_dir))
-        self.mapping_hash = files_hash(mapping_files(settings.mappings_dir))
-        self.refdata_version = refdata_version()
-        self._target: Engine | None = None
-        self._source: Engine | None = None
-        self.timings: dict[tuple[str, str], dict[str, float]] = {}
-
-    @property
-    def target(self) -> Engine:
-        if self._target is None:
-            self._target = target_engine(self.settings.require_target())
-            check_connect(self._target, role="target")
-            with self._target.connect() as c:
-                c.execute(text("SELECT 1"))
-        return self._target
-
-    @property
-    def source(self) -> Engine:
-        if self._source is None:
-            self._source = source_engine(self.settings.require_source())
-            check_connect(self._source, role="source")
-        return self._source
-
-    def close(self) -> None:
-        for e in (self._target, self._source):
-            if e is not None:
-                e.dispose()
-
-    # ---------------------------------------------------------------- selection
-    def select(self, names: list[str], all_: bool) -> list[StageSpec]:
-        by = {s.stage: s for s in self.specs}
-        if all_ or not names:
-            return list(self.specs)
-        unknown = [n for n in names if n not in by]
-        if unknown:
-            raise UnknownNameError(f"unknown stage(s): {', '.join(unknown)}",
-                             hint=f"stages are: {', '.join(s.stage for s in self.specs)}")
-        wanted = set(names)
-        return [s for s in self.specs if s.stage in wanted]
-
-    # ---------------------------------------------------------------- run
-    def run(self, names: list[str], *, all_: bool = False, dry_run: bool = False,
-            command: str = "run") -> list[StageResult]:
-        stages = self.select(names, all_)
-        ledger = Ledger(self.target)
-        ledger.require_installed()
-        if dry_run:
-            states = ledger.stage_states()
-            return [StageResult(s.stage, states[s.stage].run_id if s.stage in states else None,
-                                "dry-run", message=self._would(s, states)) for s in stages]
-        results: list[StageResult] = []
-        with MigrationLock(self.target, command) as lock:
-            if lock.freed_stale:
-                h = lock.freed_stale
-                self.console.warn(f"the previous lock holder {h['holder']} (pid {h['pid']}, `{h['command']}` "
-                                  f"since {h['acquired_at']}) is gone; its lock was freed")
-            # the legacy schema's fingerprint, the baseline of `preflight`'s drift check (once)
-            from migration.audit.fingerprint import record_first_baseline
-
-            record_first_baseline(self.target, self.source)
-            for spec in stages:
-                results.append(self._run_stage(ledger, spec))
-        return results
-
-    def _would(self, spec: StageSpec, states: dict[str, StageState]) -> str:
-        st = states.get(spec.stage)
-        missing = [d for d in spec.depends_on if not (states.get(d) and states[d].done)]
-        if st and st.done:
-            return "skip: already loaded (to load it again: rollback the stage, then run it)"
-        if st and st.state in ("running", "failed"):
-            return f"resume run {st.run_id} from its last committed chunk"
-        if missing:
-            return f"blocked: waits for {', '.join(missing)}"
-        return "load: " + ", ".join(tm.source.table for tm in spec.tables)
-
-    def _run_stage(self, ledger: Ledger, spec: StageSpec) -> StageResult:
+    def load(self, ledger: Ledger, spec: StageSpec, resume_run: int | None = None) -> StageResult:
+        """Load ``spec`` under a new run, or continue run ``resume_run`` from its last committed chunk."""
         started = time.monotonic()
-        with self.target.connect() as conn:
-            states = ledger.stage_states(conn)
-        st = states.get(spec.stage)
-        missing = [d for d in spec.depends_on if not (states.get(d) and states[d].done)]
-        if st is not None and st.done:
-            self.console.info(f"{spec.stage}: already loaded by run {st.run_id}; nothing to do")
-            return StageResult(spec.stage, st.run_id, "skipped", message="already loaded")
-        failed_checks = [d for d in [spec.stage] + spec.depends_on
-                         if states.get(d) and states[d].state == "check_failed"]
-        if failed_checks:
-            raise StageError(
-                f"stage {spec.stage} cannot start: {', '.join(failed_checks)} failed its reconciliation checks",
-                hint=f"fix and `safestats-migrate reconcile {failed_checks[0]}`, roll it back, or accept it "
-                     f"(`safestats-migrate reconcile accept {failed_checks[0]} --reason \"…\"`)")
-        if missing:
-            raise StageError(
-                f"stage {spec.stage} cannot start: it depends on {', '.join(missing)}, not loaded yet",
-                hint=f"run `safestats-migrate run {' '.join(missing)}` first (or `run --all`)")
-        resumed = st is not None and st.state in ("running", "failed") and st.run_id is not None
+        resumed = resume_run is not None
         seed_rows = 0
         before_runs: list[int] = []
         if not resumed:
@@ -232,30 +65,21 @@ class Runner:
             # (so a table's "rows loaded" never counts seed rows); the stage run lists them, and
             # rollback undoes the whole group, newest write first
             seed_rows += self._seeds(ledger, spec, None, "before_tables", before_runs)
-        with self.target.begin() as conn:
-            if resumed:
-                assert st is not None and st.run_id is not None
-                run_id = st.run_id
-                info = ledger.run_info(conn, run_id) or {}
-                if info.get("mapping_hash") and info["mapping_hash"] != self.mapping_hash:
-                    raise StageError(
-                        f"stage {spec.stage} run {run_id} was started with other mapping files",
-                        hint="roll the stage back (`safestats-migrate rollback "
-                             f"{spec.stage}`) and load it again: two rule sets must not mix")
+        with self.ctx.target.begin() as conn:
+            if resume_run is not None:
+                run_id = resume_run
                 ledger.event(conn, run_id=run_id, stage=spec.stage, kind="stage_resumed")
-                self.console.info(f"{spec.stage}: resuming run {run_id} from its last committed chunk")
+                self.ctx.console.info(f"{spec.stage}: resuming run {run_id} from its last committed chunk")
             else:
-                run_id = ledger.new_run(conn, kind="full", mapping_hash=self.mapping_hash,
-                                        refdata_version=self.refdata_version,
-                                        source_url=redact_url(self.settings.source_url),
+                run_id = ledger.new_run(conn, kind="full", mapping_hash=self.ctx.mapping_hash,
+                                        refdata_version=self.ctx.refdata_version,
+                                        source_url=redact_url(self.ctx.settings.source_url),
                                         options={"stage": spec.stage})
                 ledger.event(conn, run_id=run_id, stage=spec.stage, kind="stage_started",
                              detail={"tables": [t.source.table for t in spec.tables], "file": spec.file,
                                      "seed_runs": before_runs})
                 # low watermarks BEFORE the extract: what changes while it runs is the first delta's
-                from migration.steps.delta import record_watermarks
-
-                record_watermarks(conn, SourceReader(self.source), spec, run_id)
+                record_watermarks(conn, SourceReader(self.ctx.source), spec, run_id)
         try:
             counts = []
             for tm in spec.tables:
@@ -263,9 +87,9 @@ class Runner:
             seed_rows += self._seeds(ledger, spec, run_id, "after_tables")
             t0 = time.perf_counter()
             self._finish_indexes(spec)
-            self.timings.setdefault((spec.stage, "*"), {})["indexes and keys"] = time.perf_counter() - t0
+            self.ctx.timings.setdefault((spec.stage, "*"), {})["indexes and keys"] = time.perf_counter() - t0
             unbalanced = [c for c in counts if not c.balanced]
-            with self.target.begin() as conn:
+            with self.ctx.target.begin() as conn:
                 for c in counts:
                     ledger.record_counts(conn, c)
                 if unbalanced:
@@ -282,7 +106,7 @@ class Runner:
             if isinstance(exc, (Interrupted, KeyboardInterrupt)):
                 raise self._interrupted(ledger, spec, run_id, exc) from exc
             try:
-                with self.target.begin() as conn:
+                with self.ctx.target.begin() as conn:
                     ledger.event(conn, run_id=run_id, stage=spec.stage, kind="stage_failed",
                                  detail={"error": str(getattr(exc, "what", exc))[:2000]})
             except Exception:  # the target itself may be gone; the next run resumes anyway
@@ -290,10 +114,6 @@ class Runner:
             raise
         result = StageResult(spec.stage, run_id, "resumed" if resumed else "loaded",
                              seconds=time.monotonic() - started, counts=counts, seed_rows=seed_rows)
-        # the gate: reconcile the stage now; raises (and blocks its dependants) when a check fails
-        from migration.reconcile.gate import reconcile_after_load
-
-        reconcile_after_load(self, ledger, spec, run_id, enabled=self.reconcile)
         return result
 
     def _interrupted(self, ledger: Ledger, spec: StageSpec, run_id: int, exc: BaseException) -> Interrupted:
@@ -302,7 +122,7 @@ class Runner:
         signame = signame or (exc.what.split(":")[0] if isinstance(exc, Interrupted) else "SIGINT")
         done: dict[str, Any] = {"chunks": "?", "rows": "?"}
         try:
-            with self.target.begin() as conn:
+            with self.ctx.target.begin() as conn:
                 done = ledger.committed(conn, run_id=run_id, stage=spec.stage)
                 ledger.event(conn, run_id=run_id, stage=spec.stage, kind="stage_interrupted",
                              detail={"signal": signame, **done})
@@ -323,9 +143,9 @@ class Runner:
                             dict(r=run_id, d=spec.dataset)).scalar_one()
 
     def _load_table(self, ledger: Ledger, spec: StageSpec, tm: Any, run_id: int) -> TableCount:
-        reader = SourceReader(self.source)
-        with self.target.connect() as conn:
-            lookups = load_lookups(conn, ref_lookup_keys(self.specs))
+        reader = SourceReader(self.ctx.source)
+        with self.ctx.target.connect() as conn:
+            lookups = load_lookups(conn, ref_lookup_keys(self.ctx.specs))
             tables, frames = load_table_lookups(conn, tm)
             fresh = all(self._fresh(conn, spec, t, run_id) for t in tm.targets)
             # rows already in the tables (other datasets' included): rebuilding their indexes
@@ -338,27 +158,27 @@ class Runner:
             self._drop_secondary_indexes(spec, [t for t in tm.targets if held[t] <= total])
             for t in tm.targets:
                 if held[t] > total:
-                    self.console.info(f"{spec.stage}: {t}: indexes kept during the load ({held[t]:,} rows "
+                    self.ctx.console.info(f"{spec.stage}: {t}: indexes kept during the load ({held[t]:,} rows "
                                       f"already there, {total:,} to read from {tm.source.table})")
-        self.timings.setdefault((spec.stage, "*"), {})["drop indexes"] = time.perf_counter() - t0
+        self.ctx.timings.setdefault((spec.stage, "*"), {})["drop indexes"] = time.perf_counter() - t0
         upto = None
         if tm.source.key is not None and tm.source.key_type == "int" and tm.duplicates is not None:
             upto = self._snapshot_bound(ledger, spec, tm, run_id, reader)
-        lc = LoadContext(source=reader, target=self.target, ledger=ledger, console=self.console,
-                         chunk_rows=self.settings.chunk_rows, fault=self.fault)
+        lc = LoadContext(source=reader, target=self.ctx.target, ledger=ledger, console=self.ctx.console,
+                         chunk_rows=self.ctx.settings.chunk_rows, fault=self.ctx.fault)
         load = TableLoad(lc, spec, tm, run_id, lookups, tables, frames)
-        with self.console.progress(f"{spec.stage}: {tm.source.table}", total) as bar:
+        with self.ctx.console.progress(f"{spec.stage}: {tm.source.table}", total) as bar:
             load.run(fresh=fresh, upto=upto, progress=bar)
-        self.timings[(spec.stage, tm.source.table)] = dict(load.timings)
+        self.ctx.timings[(spec.stage, tm.source.table)] = dict(load.timings)
         t0 = time.perf_counter()
-        with self.target.connect() as conn:
+        with self.ctx.target.connect() as conn:
             counted = load.count(conn, spec.dataset)
-        self.timings[(spec.stage, tm.source.table)]["count"] = time.perf_counter() - t0
+        self.ctx.timings[(spec.stage, tm.source.table)]["count"] = time.perf_counter() - t0
         return counted
 
     def _snapshot_bound(self, ledger: Ledger, spec: StageSpec, tm: Any, run_id: int, reader: SourceReader) -> Any:
         """The highest key when the run began (kept in the ledger so a resume uses the same bound)."""
-        with self.target.begin() as conn:
+        with self.ctx.target.begin() as conn:
             row = conn.execute(text(
                 "SELECT value FROM ledger.watermark WHERE run_id = :r AND stage = :s AND source_table = :t "
                 "AND kind = 'key'"), dict(r=run_id, s=spec.stage, t=tm.source.table)).first()
@@ -381,21 +201,19 @@ class Runner:
               runs: list[int] | None = None) -> int:
         """Upsert a refdata CSV under its own run: unchanged rows are left alone, changed rows of
         other runs are imaged first (so rollback restores them)."""
-        from migration.mapping.compile import conflict_columns
-
         path = refdata_dir() / seed.file
         with path.open(newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
         table = models.table(seed.target)
         cols = list(seed.columns)
-        with self.target.begin() as conn:
+        with self.ctx.target.begin() as conn:
             if stage_run is not None and conn.execute(text(
                     "SELECT 1 FROM ledger.event WHERE stage = :s AND kind = 'seed_loaded' "
                     "AND detail->>'file' = :f AND detail->>'stage_run' = :r"),
                     dict(s=spec.stage, f=seed.file, r=str(stage_run))).first():
                 return 0  # a resumed stage: this seed was loaded before the interruption
-            seed_run = ledger.new_run(conn, kind="full", mapping_hash=self.mapping_hash,
-                                      refdata_version=self.refdata_version, source_url=None,
+            seed_run = ledger.new_run(conn, kind="full", mapping_hash=self.ctx.mapping_hash,
+                                      refdata_version=self.ctx.refdata_version, source_url=None,
                                       options={"stage": spec.stage, "seed": seed.file})
             if runs is not None:
                 runs.append(seed_run)
@@ -439,7 +257,7 @@ class Runner:
         still fails the stage.  The dropped names are recorded in the ledger, and every
         stage run ends by re-creating whatever the model has and the database lacks, so a
         killed load is repaired by its resume."""
-        with self.target.begin() as conn:
+        with self.ctx.target.begin() as conn:
             for tname in tables:
                 t = models.table(tname)
                 for fk in t.foreign_key_constraints:
@@ -456,10 +274,8 @@ class Runner:
     def _finish_indexes(self, spec: StageSpec) -> None:
         """Re-create every key, index and foreign key the model has and the database lacks
         (for the stage's tables and every table referring to them), then ANALYZE."""
-        from sqlalchemy.schema import AddConstraint
-
         tables = {t for tm in spec.tables for t in tm.targets} | {s.target for s in spec.seeds}
-        with self.target.begin() as conn:
+        with self.ctx.target.begin() as conn:
             def existing(tname: str) -> set[str]:
                 return {r[0] for r in conn.execute(text(
                     "SELECT conname FROM pg_constraint WHERE conrelid = CAST(:t AS regclass)"), dict(t=tname))}
@@ -491,14 +307,10 @@ class Runner:
                     for fk in t.foreign_key_constraints:
                         if fk.name not in have:
                             add(t.fullname, fk)
-        with self.target.connect() as conn:
+        with self.ctx.target.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT")
             for tname in sorted(tables):
                 conn.execute(text(f"ANALYZE {tname}"))
 
 
-def ensure_target_ready(engine: Engine) -> None:
-    Ledger(engine).require_installed()
-
-
-__all__ = ["Runner", "StageResult", "ensure_target_ready", "TargetError"]
+__all__ = ["StageLoader", "StageResult"]

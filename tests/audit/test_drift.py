@@ -19,7 +19,7 @@ from migration.audit.fingerprint import capture, diff, mapped_columns, mapped_dr
 from migration.console import RecordingConsole
 from migration.db.engines import source_engine
 from migration.legacy import generate
-from migration.steps.runner import load_specs, order_stages
+from migration.mapping.order import parsed_specs
 from tests.audit.conftest import MAPPINGS
 from tests.conftest import MARIADB_ODBC, MARIADB_URL_TEMPLATE
 from tests.steps.conftest import SCALE
@@ -30,7 +30,7 @@ MUTATIONS = ("rename", "drop", "retype", "narrow")
 
 
 def _specs():  # type: ignore[no-untyped-def]
-    return order_stages(load_specs(MAPPINGS))
+    return parsed_specs(MAPPINGS)
 
 
 # --------------------------------------------------------------------------- SQLite

@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
 from migration.audit.profile import profile
-from migration.steps.runner import load_specs, order_stages
+from migration.mapping.order import parsed_specs
 from tests.audit.conftest import CHECKS, MAPPINGS, run_all
 
 
@@ -55,7 +55,7 @@ def _actual(url: URL, specs) -> tuple[dict[str, Counter], dict[str, Counter]]:  
 
 
 def test_predictions_equal_the_run(planted_sqlite: Path, target_url: URL) -> None:
-    specs = order_stages(load_specs(MAPPINGS))
+    specs = parsed_specs(MAPPINGS)
     result = profile(make_url(f"sqlite:///{planted_sqlite}"), specs, checks_dir=CHECKS)
     predicted = {s.stage: Counter({k: v for k, v in s.outcomes().items()}) for s in result.stages}
     predicted_flags = {s.stage: Counter(s.flags()) for s in result.stages}
@@ -82,7 +82,7 @@ def test_worker_processes_predict_the_same(planted_sqlite: Path, monkeypatch) ->
     """Large tables are evaluated by worker processes: the same predictions, flags, value classes and facts."""
     import migration.audit.profile as profile_module
 
-    specs = order_stages(load_specs(MAPPINGS))
+    specs = parsed_specs(MAPPINGS)
 
     def run() -> dict:  # type: ignore[type-arg]
         r = profile(make_url(f"sqlite:///{planted_sqlite}"), specs, stages=["mps_crime"], checks_dir=CHECKS,

@@ -25,8 +25,8 @@ from sqlalchemy.pool import NullPool
 from migration.cli import app, main
 from migration.console import RecordingConsole
 from migration.ledger import Ledger, MigrationLock
+from migration.plan.execute import Orchestrator
 from migration.settings import load_settings
-from migration.steps.runner import Runner
 
 REPO = Path(__file__).resolve().parents[2]
 UNREACHABLE = "postgresql+psycopg2://postgres@127.0.0.1:1/nowhere"
@@ -62,7 +62,7 @@ def loaded(module_pg: Any, legacy: Path) -> URL:
     api.upgrade(url)
     settings = load_settings(cli={"source_url": f"sqlite:///{legacy}", "target_url": _url(url),
                                   "mappings_dir": str(REPO / "mappings")}, env={})
-    runner = Runner(settings, RecordingConsole())
+    runner = Orchestrator(settings, RecordingConsole())
     try:
         runner.run(["boroughs"])
     finally:

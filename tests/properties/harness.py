@@ -12,7 +12,7 @@ A :class:`World` (one per test session) holds
 :meth:`World.check` runs one example: the table under test is dropped and re-created from
 ``dictionary.yaml`` with its declared types (never the generator's DDL), the drawn rows are
 written as raw bytes (SQLite ``CAST(x'…' AS TEXT)``, MariaDB ``latin1`` hex literals), the
-stage is run by the library the CLI calls (:class:`migration.steps.runner.Runner`, the gate
+stage is run by the library the CLI calls (:class:`migration.plan.execute.Orchestrator`, the gate
 off so a quarantine-rate threshold cannot stop it), reconciled (:func:`migration.reconcile.reconcile`)
 and the invariants of issue 10 are asserted.
 """
@@ -36,9 +36,10 @@ from sqlalchemy.pool import NullPool
 from migration.console import RecordingConsole
 from migration.ledger import Ledger
 from migration.legacy import generate
+from migration.mapping.order import load_stage_specs
+from migration.plan.execute import Orchestrator
 from migration.schema import api
 from migration.settings import load_settings
-from migration.steps.runner import Runner, load_specs, order_stages
 from tests.conftest import MARIADB_ODBC, MARIADB_URL_TEMPLATE, PG_ADMIN_URL
 from tests.properties.dictionary import Column, load
 from tests.properties.strategies import planted
@@ -135,7 +136,7 @@ def run_stage(source: str, target: str, stages: list[str], reconcile_after: bool
     problems = []
     settings = load_settings(cli={"source_url": source, "target_url": target, "mappings_dir": str(MAPPINGS),
                                   "checks_dir": str(CHECKS)}, env={})
-    runner = Runner(settings, RecordingConsole(), reconcile=False)
+    runner = Orchestrator(settings, RecordingConsole(), reconcile=False)
     try:
         runner.run(stages)
     except BaseException as exc:  # a Rust panic inside Polars is a BaseException
@@ -164,7 +165,7 @@ def predicted_vs_recorded(source: str, target: str, stage: str) -> list[str]:
     from migration.audit.profile import profile
 
     try:
-        specs = order_stages(load_specs(MAPPINGS))
+        specs = load_stage_specs(MAPPINGS)
         result = profile(make_url(source), specs, stages=[stage], checks_dir=CHECKS)
         predicted = Counter({k: v for s in result.stages if s.stage == stage
                              for k, v in s.outcomes().items() if k[0] in ("quarantine", "merged", "filtered")})
@@ -222,7 +223,7 @@ class World:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-        self.specs = order_stages(load_specs(MAPPINGS))
+        self.specs = load_stage_specs(MAPPINGS)
         self.by_stage = {s.stage: s for s in self.specs}
         self.stage_of = {tm.source.table: s.stage for s in self.specs for tm in s.tables}
         self.pg_created: list[str] = []

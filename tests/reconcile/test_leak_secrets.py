@@ -13,7 +13,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
 from migration.db.source import SourceReader
-from migration.mapping.validate import load_specs
+from migration.mapping.order import parsed_specs as load_specs
 from migration.reconcile.leaks import secret_digests
 from tests.steps.conftest import REPO
 

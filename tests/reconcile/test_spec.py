@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from migration.mapping.order import parsed_specs as load_specs
 from migration.reconcile.spec import CheckFileError, load_check_file, load_checks
-from migration.steps.runner import load_specs
 from tests.reconcile.conftest import CHECKS
 from tests.steps.conftest import REPO
 

@@ -393,10 +393,10 @@ def test_check_on_a_target_with_only_boroughs_loaded_is_incomplete_and_lists_eve
         legacy_sqlite: Path, target_url: URL, tmp_path: Path, monkeypatch: Any, capsys: Any) -> None:
     """Issue 10: `report --check` on a target where only `boroughs` was loaded said PASS, exit 0."""
     from migration.console import RecordingConsole
-    from migration.steps.runner import Runner
+    from migration.plan.execute import Orchestrator
     from tests.steps.conftest import settings_for
 
-    runner = Runner(settings_for(legacy_sqlite, target_url), RecordingConsole())  # the gate reconciles it
+    runner = Orchestrator(settings_for(legacy_sqlite, target_url), RecordingConsole())  # the gate reconciles it
     try:
         runner.run(["boroughs"])
     finally:

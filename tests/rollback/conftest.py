@@ -31,9 +31,9 @@ from sqlalchemy.pool import NullPool
 
 from migration.console import RecordingConsole
 from migration.legacy import generate
+from migration.mapping.order import parsed_specs
 from migration.rollback import Rollback
 from migration.schema import api, models
-from migration.steps.runner import load_specs, order_stages
 from tests.conftest import PgDatabases, _unique
 from tests.steps.conftest import REPO, cli, run_all
 
@@ -196,7 +196,7 @@ def stage_run(url: URL, stage: str) -> int:
 
 def rollback_api(url: URL, console: RecordingConsole | None = None) -> tuple[Rollback, Any]:
     eng = engine(url)
-    return Rollback(eng, order_stages(load_specs(REPO / "mappings")), console or RecordingConsole()), eng
+    return Rollback(eng, parsed_specs(REPO / "mappings"), console or RecordingConsole()), eng
 
 
 def rollback_cli(args: list[str], source: Path, target: URL, **kw: Any) -> subprocess.CompletedProcess[str]:

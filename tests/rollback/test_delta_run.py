@@ -25,9 +25,8 @@ from sqlalchemy.engine import URL, make_url
 
 from migration.console import RecordingConsole
 from migration.legacy import advance
+from migration.plan.execute import Orchestrator, run_delta
 from migration.rollback import RunUndo
-from migration.steps.delta import run_delta
-from migration.steps.runner import Runner
 from tests.rollback.conftest import (
     Exact,
     Targets,
@@ -48,7 +47,7 @@ pytestmark = pytest.mark.postgres
 
 
 def delta(source: Path, target: URL, stages: list[str] | None = None) -> list[Any]:
-    runner = Runner(settings_for(source, target), RecordingConsole())
+    runner = Orchestrator(settings_for(source, target), RecordingConsole())
     try:
         return run_delta(runner, stages or [], all_=not stages)
     finally:

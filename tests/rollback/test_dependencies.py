@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import URL
 
+from migration.mapping.order import parsed_specs
 from migration.schema import api, models
-from migration.steps.runner import load_specs, order_stages
 from tests.rollback.conftest import assert_exact, exact, rollback_cli, rows, scalar
 from tests.steps.conftest import REPO, cli
 
 pytestmark = pytest.mark.postgres
 
-SPECS = order_stages(load_specs(REPO / "mappings"))
+SPECS = parsed_specs(REPO / "mappings")
 DEPENDS = {s.stage: set(s.depends_on) for s in SPECS}
 INCIDENT_STAGES = ["mps_crime", "lfb_incident", "las_assault", "transport_crime", "istv_assault"]
 

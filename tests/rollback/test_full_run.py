@@ -21,7 +21,7 @@ from sqlalchemy.engine import URL
 
 from migration.console import RecordingConsole
 from migration.ledger.books import actor
-from migration.steps.runner import Runner
+from migration.plan.execute import Orchestrator
 from tests.rollback.conftest import (
     Exact,
     Targets,
@@ -133,7 +133,7 @@ def test_equals_a_target_where_lfb_was_never_loaded(lfb: Scenario, legacy: Path,
     """Identical as the runner issue defines it (natural keys, every value; surrogate keys and
     load_run_id differ between two loads by nature)."""
     url = targets.fresh("ss_rb_nolfb")
-    runner = Runner(settings_for(legacy, url), RecordingConsole())
+    runner = Orchestrator(settings_for(legacy, url), RecordingConsole())
     try:
         runner.run([s.stage for s in runner.specs if s.stage != "lfb_incident"])
     finally:
@@ -230,7 +230,7 @@ def test_after_a_rollback_the_stage_loads_again_to_the_same_target(loaded: URL, 
     rb.run("lfb_incident")
     eng.dispose()
     assert snapshot(loaded)["core.fire_incident"] == []
-    runner = Runner(settings_for(legacy, loaded), RecordingConsole())
+    runner = Orchestrator(settings_for(legacy, loaded), RecordingConsole())
     try:
         (again,) = runner.run(["lfb_incident"])
     finally:

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from migration.console import RecordingConsole
 from migration.legacy import generate
-from migration.steps.runner import Runner
+from migration.plan.execute import Orchestrator
 from tests.rollback.conftest import Targets, rollback_api, scalar
 from tests.steps.conftest import settings_for
 
@@ -40,7 +40,7 @@ def test_rolling_back_mps_crime_takes_at_most_half_as_long_as_loading_it(
         legacy = tmp_path_factory.mktemp("rb_speed") / "legacy.sqlite"
         generate(make_url(f"sqlite:///{legacy}"), 0.02, 11, None, console=RecordingConsole())
     url = targets.fresh("ss_rb_speed")
-    runner = Runner(settings_for(legacy, url), RecordingConsole())
+    runner = Orchestrator(settings_for(legacy, url), RecordingConsole())
     try:
         runner.run(["boroughs", "areas", "codes"])
         started = time.monotonic()

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.engine import URL
 
 from migration.console import RecordingConsole
-from migration.steps.runner import Runner
+from migration.plan.execute import Orchestrator
 from tests.steps.conftest import REPO, settings_for
 
 CHECKS = REPO / "checks"
@@ -108,7 +108,7 @@ def plant(path: Path) -> Planted:
 
 def load(source: Path, target: URL, stages: list[str], *, gate: bool = True) -> list[Any]:
     """The stages loaded, each reconciled by its gate with the shipped check files."""
-    runner = Runner(settings_for(source, target, checks_dir=str(CHECKS)), RecordingConsole(), reconcile=gate)
+    runner = Orchestrator(settings_for(source, target, checks_dir=str(CHECKS)), RecordingConsole(), reconcile=gate)
     try:
         return runner.run(stages)
     finally:

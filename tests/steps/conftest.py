@@ -16,9 +16,9 @@ from sqlalchemy.pool import NullPool
 
 from migration.console import RecordingConsole
 from migration.legacy import generate
+from migration.plan.execute import Orchestrator
 from migration.schema import api
 from migration.settings import load_settings
-from migration.steps.runner import Runner
 
 REPO = Path(__file__).resolve().parents[2]
 SCALE = 0.002
@@ -46,7 +46,7 @@ def settings_for(source: Path | URL, target: URL, **extra: Any):  # type: ignore
 
 
 def run_all(source: Path | URL, target: URL, *, reconcile: bool = True, **extra: Any) -> list[Any]:
-    runner = Runner(settings_for(source, target, **extra), RecordingConsole(), reconcile=reconcile)
+    runner = Orchestrator(settings_for(source, target, **extra), RecordingConsole(), reconcile=reconcile)
     try:
         return runner.run([], all_=True)
     finally:

@@ -12,16 +12,15 @@ import pytest
 from sqlalchemy.engine import URL
 
 from migration.console import RecordingConsole
+from migration.plan.execute import Orchestrator, run_delta
 from migration.schema import api
-from migration.steps.delta import run_delta
-from migration.steps.runner import Runner
 from tests.steps.conftest import run_all, settings_for, snapshot
 
 pytestmark = pytest.mark.postgres
 
 
 def _delta(source: Path, target: URL, **kw: Any) -> list[Any]:
-    runner = Runner(settings_for(source, target), RecordingConsole())
+    runner = Orchestrator(settings_for(source, target), RecordingConsole())
     try:
         return run_delta(runner, [], all_=True, **kw)
     finally:
@@ -100,11 +99,11 @@ def test_delta_after_legacy_activity_equals_a_fresh_full_load(legacy_sqlite: Pat
     from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
 
+    from migration.mapping.order import parsed_specs
     from migration.rollback import Rollback
-    from migration.steps.runner import load_specs, order_stages
 
     eng = create_engine(target, poolclass=NullPool)
-    specs = order_stages(load_specs(Path(__file__).resolve().parents[2] / "mappings"))
+    specs = parsed_specs(Path(__file__).resolve().parents[2] / "mappings")
     rb = Rollback(eng, specs, RecordingConsole())
     for spec in reversed(specs):
         for _ in range(2):
@@ -119,7 +118,7 @@ def test_delta_refuses_when_the_mappings_changed(legacy_sqlite: Path, target_url
     shutil.copytree(Path(__file__).resolve().parents[2] / "mappings", maps)
     f = maps / "60_lfb_incident.yaml"
     f.write_text(f.read_text() + "\n# a changed rule set\n")
-    runner = Runner(settings_for(legacy_sqlite, target_url, mappings_dir=str(maps)), RecordingConsole())
+    runner = Orchestrator(settings_for(legacy_sqlite, target_url, mappings_dir=str(maps)), RecordingConsole())
     try:
         from migration.errors import StageError
 

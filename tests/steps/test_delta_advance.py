@@ -14,9 +14,8 @@ from sqlalchemy.engine import make_url
 
 from migration.console import RecordingConsole
 from migration.legacy import advance
+from migration.plan.execute import Orchestrator, run_delta
 from migration.schema import api
-from migration.steps.delta import run_delta
-from migration.steps.runner import Runner
 from tests.steps.conftest import REPO, run_all, settings_for, snapshot
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -35,7 +34,7 @@ def _copy(legacy_sqlite: Path, tmp_path: Path) -> Path:
 
 
 def _delta(legacy: Path, target: Any) -> list[Any]:
-    runner = Runner(settings_for(legacy, target), RecordingConsole())
+    runner = Orchestrator(settings_for(legacy, target), RecordingConsole())
     try:
         return run_delta(runner, [], all_=True)
     finally:

@@ -20,8 +20,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from migration.console import RecordingConsole
-from migration.steps.delta import run_delta
-from migration.steps.runner import Runner
+from migration.plan.execute import Orchestrator, run_delta
 from tests.conftest import PgDatabases
 from tests.reconcile.conftest import clone_of
 from tests.rollback.conftest import assert_exact, exact, rollback_api, rows, scalar
@@ -48,7 +47,7 @@ def base(legacy_sqlite: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 def _delta(source: Path, target: URL) -> list[Any]:
-    runner = Runner(settings_for(source, target), RecordingConsole())
+    runner = Orchestrator(settings_for(source, target), RecordingConsole())
     try:
         return run_delta(runner, ["mps_crime"])
     finally:

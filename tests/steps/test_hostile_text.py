@@ -30,7 +30,7 @@ from migration.console import RecordingConsole
 from migration.ledger import Ledger
 from migration.legacy import generate
 from migration.mapping.sourcetext import CONTROL_FLAG
-from migration.steps.runner import Runner
+from migration.plan.execute import Orchestrator
 from tests.conftest import MARIADB_ODBC
 from tests.steps.conftest import SCALE, settings_for
 
@@ -141,7 +141,7 @@ def _detail_table(dataset: str) -> str:
 
 
 def assert_stages_survive_hostile_text(source: Path | URL, target: URL, planted: dict[int, Plant]) -> None:
-    runner = Runner(settings_for(source, target), RecordingConsole(), reconcile=True)
+    runner = Orchestrator(settings_for(source, target), RecordingConsole(), reconcile=True)
     try:
         results = runner.run(STAGES)
     finally:

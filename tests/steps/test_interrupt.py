@@ -18,7 +18,7 @@ from sqlalchemy.pool import NullPool
 
 from migration.console import RecordingConsole
 from migration.ledger import Ledger
-from migration.steps.runner import Runner
+from migration.plan.execute import Orchestrator
 from tests.steps.conftest import REPO, cli, settings_for, snapshot
 
 STAGE = "mps_crime"
@@ -56,7 +56,7 @@ def _signal_mid_stage(proc: subprocess.Popen[str], eng: Any, sig: signal.Signals
 @pytest.mark.slow
 def test_sigint_and_sigterm_stop_at_a_chunk_boundary_and_resume_to_the_identical_target(
         legacy_sqlite: Path, target_url: URL, reference_snapshot: dict[str, Any]) -> None:
-    runner = Runner(settings_for(legacy_sqlite, target_url), RecordingConsole())
+    runner = Orchestrator(settings_for(legacy_sqlite, target_url), RecordingConsole())
     try:
         runner.run(["boroughs", "areas", "codes"])
     finally:

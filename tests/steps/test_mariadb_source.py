@@ -29,8 +29,8 @@ from sqlalchemy.pool import NullPool
 from migration.console import RecordingConsole
 from migration.ledger import Ledger
 from migration.legacy import TABLE_NAMES, generate
+from migration.plan.execute import Orchestrator
 from migration.settings import load_settings
-from migration.steps.runner import Runner
 from tests.conftest import MARIADB_ODBC
 from tests.steps.conftest import REPO, SCALE, snapshot
 
@@ -86,7 +86,7 @@ def _root_count(url: URL, table: str) -> int:
 def test_a_raw_write_through_the_migrations_source_connection_is_refused_by_mariadb(
         select_only_login: tuple[URL, str], target_url: URL) -> None:
     source, password = select_only_login
-    runner = Runner(_settings(source, password, target_url), RecordingConsole())
+    runner = Orchestrator(_settings(source, password, target_url), RecordingConsole())
     before = _root_count(source, "tblBorough")
     try:
         with runner.source.connect() as conn:  # the very engine the runner extracts with

@@ -27,11 +27,11 @@ def test_a_load_and_rollback_leave_the_model_as_it_was(legacy_sqlite: Path, targ
     from sqlalchemy.pool import NullPool
 
     from migration.console import RecordingConsole
+    from migration.mapping.order import parsed_specs
     from migration.rollback import Rollback
-    from migration.steps.runner import load_specs, order_stages
 
     eng = create_engine(target_url, poolclass=NullPool)
-    specs = order_stages(load_specs(Path(__file__).resolve().parents[2] / "mappings"))
+    specs = parsed_specs(Path(__file__).resolve().parents[2] / "mappings")
     Rollback(eng, specs, RecordingConsole()).all()
     eng.dispose()
     assert ddl() == before

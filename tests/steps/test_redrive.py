@@ -12,8 +12,7 @@ from sqlalchemy.pool import NullPool
 
 from migration.console import RecordingConsole
 from migration.mapping.transforms.geo import normalise_borough
-from migration.steps.delta import run_delta
-from migration.steps.runner import Runner
+from migration.plan.execute import Orchestrator, run_delta
 from tests.steps.conftest import run_all, settings_for
 
 pytestmark = pytest.mark.postgres
@@ -37,7 +36,7 @@ def test_redrive_loads_exactly_the_fixed_quarantined_rows(legacy_sqlite: Path, t
     with eng.begin() as conn:
         conn.execute(text("INSERT INTO ref.la_alias VALUES (:a, 'E09000007', NULL, 0)"),
                      dict(a=normalise_borough(borough)))
-    runner = Runner(settings_for(legacy_sqlite, target_url), RecordingConsole())
+    runner = Orchestrator(settings_for(legacy_sqlite, target_url), RecordingConsole())
     try:
         results = run_delta(runner, ["mps_crime"], redrive=True, command="run --redrive-quarantine")
     finally:

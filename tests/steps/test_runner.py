@@ -20,7 +20,7 @@ from migration.console import RecordingConsole
 from migration.db.engines import source_engine
 from migration.errors import LockError
 from migration.ledger import Ledger, MigrationLock
-from migration.steps.runner import Runner
+from migration.plan.execute import Orchestrator
 from tests.steps.conftest import cli, run_all, settings_for, snapshot
 
 pytestmark = pytest.mark.postgres
@@ -143,9 +143,9 @@ def test_progress_and_summary_are_plain_lines_and_never_show_the_password(
         legacy_sqlite: Path, target_url: URL) -> None:
     s = settings_for(legacy_sqlite, target_url)
     console = RecordingConsole()
-    from migration.steps.runner import Runner
+    from migration.plan.execute import Orchestrator
 
-    r = Runner(s, console)
+    r = Orchestrator(s, console)
     try:
         r.run(["boroughs"])
     finally:
@@ -190,7 +190,7 @@ def test_a_chunk_whose_rows_write_no_child_rows_loads(legacy_sqlite: Path, targe
     db.commit()
     users = db.execute('SELECT count(*) FROM "tblUser"').fetchone()[0]
     db.close()
-    runner = Runner(
+    runner = Orchestrator(
         settings_for(legacy, target_url), RecordingConsole(), reconcile=False)
     try:
         results = runner.run(["boroughs", "organisations", "users"])

@@ -27,7 +27,7 @@ from migration.plan import (
 )
 from migration.plan.estimate import count_source_rows
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BROKEN = REPO / "tests" / "mapping" / "broken"
 SHIPPED = REPO / "mappings"
 
@@ -134,12 +134,14 @@ def test_explain_and_json_describe_the_same_plan() -> None:
                         "reference files; tblBorough (35 rows) → ref.code_value")
     assert lines[-1] == "4 of 5 stage(s) would write; 1,001,590 source rows in all (from sqlite:///legacy.db)"
     rows = plan_rows(plan)
-    assert rows[4] == ("5", "facts", "tblFacts → ref.code_value", "codes, areas", "1,000,000", "load")
+    assert rows[4] == ("5", "facts", "tblFacts → ref.code_value", "codes, areas", "1,000,000", "fresh", "load")
     data = json.loads(json.dumps(plan_to_dict(plan)))
     assert [s["stage"] for s in data["stages"]] == ["boroughs", "areas", "codes", "users", "facts"]
-    assert data["stages"][0]["action"] == "skip" and data["stages"][0]["reason"] == "loaded by run 9"
-    assert data["stages"][4]["tables"] == [{"table": "tblFacts", "key": "ID", "targets": ["ref.code_value"],
-                                            "estimated_rows": 1_000_000}]
+    assert data["schema_version"] == 1
+    assert data["stages"][0] == {"stage": "boroughs", "state": "loaded", "action": "skip",
+                                 "reason": "loaded by run 9", "depends_on": [], "estimate": 35}
+    assert data["stages"][4] == {"stage": "facts", "state": "fresh", "action": "load", "reason": "",
+                                 "depends_on": ["codes", "areas"], "estimate": 1_000_000}
 
 
 # --------------------------------------------------------------------------- the live source
@@ -213,15 +215,13 @@ def test_cli_plan_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     url = _legacy(tmp_path / "legacy.db", {"tblLookupCode": 2, "tblLASAssault": 5})
     before = (tmp_path / "legacy.db").read_bytes()
     assert main(["--mappings", str(d), "--source", url, "plan", "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
-    assert set(data) == {"source", "mapping_hash", "estimated_rows", "missing_source_tables", "stages"}
-    assert data["estimated_rows"] == 7 and data["missing_source_tables"] == []
-    first = data["stages"][0]
-    assert set(first) == {"position", "stage", "title", "file", "depends_on", "dataset", "seeds", "tables",
-                          "target_tables", "estimated_rows", "action", "reason"}
-    assert [(s["stage"], s["depends_on"], s["estimated_rows"], s["action"]) for s in data["stages"]] == [
-        ("codes", [], 2, "load"), ("las", ["codes"], 5, "load")]
-    assert data["stages"][1]["target_tables"] == ["core.incident", "core.ambulance_assault"]
+    out, err = capsys.readouterr()
+    data = json.loads(out)  # the JSON alone on stdout
+    assert set(data) == {"schema_version", "stages"} and data["schema_version"] == 1
+    assert all(set(s) == {"stage", "state", "action", "reason", "depends_on", "estimate"} for s in data["stages"])
+    assert [(s["stage"], s["depends_on"], s["estimate"], s["state"], s["action"]) for s in data["stages"]] == [
+        ("codes", [], 2, "fresh", "load"), ("las", ["codes"], 5, "fresh", "load")]
+    assert "no target database is configured" in err  # and it says so, on stderr
     assert (tmp_path / "legacy.db").read_bytes() == before  # plan touches nothing
 
 
@@ -231,10 +231,10 @@ def test_cli_plan_renders_a_table_and_selects_stages(tmp_path: Path, capsys: pyt
     assert main(["--log-json", "--mappings", str(d), "plan", "--stage", "las"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     table = next(r for r in records if r["message"] == "Migration plan")
-    assert table["columns"] == ["#", "stage", "legacy → target", "depends on", "source rows", "action"]
+    assert table["columns"] == ["#", "stage", "legacy → target", "depends on", "source rows", "state", "action"]
     assert table["rows"][1] == ["2", "las", "tblLASAssault → core.incident, core.ambulance_assault", "codes", "?",
-                                "blocked: waits for codes"]
-    assert records[-1]["message"] == "0 of 2 stage(s) would write"
+                                "fresh", "blocked: waits for codes"]
+    assert records[-1]["message"] == "0 of 2 stage(s) would write; no target read: every stage is shown as fresh"
     assert main(["--mappings", str(d), "plan", "--stage", "nope"]) == 1
     assert "unknown stage(s): nope" in capsys.readouterr().err
 

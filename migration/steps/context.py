@@ -1,0 +1,114 @@
+"""The typed context of one run: settings, console, the stage specs, the engines (opened on
+first use), the fault hook of the kill tests and the per-phase timings.
+
+Every step (load, the reconciliation gate, delta, rollback) takes this one object instead
+of a runner passed around as ``Any``; the reconciliation gate reads it through its own
+protocol (:class:`migration.reconcile.gate.GateContext`), so reconciliation never imports
+the loader.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from migration.console import Console
+from migration.db.engines import check_connect, source_engine, target_engine
+from migration.errors import StageError
+from migration.mapping.loader import files_hash
+from migration.mapping.order import validated_specs
+from migration.mapping.spec import StageSpec
+from migration.settings import Settings
+
+REFDATA = "migration.refdata"
+
+
+def refdata_dir() -> Path:
+    return Path(str(resources.files(REFDATA)))
+
+
+def refdata_version() -> str:
+    h = hashlib.sha256()
+    d = refdata_dir()
+    for p in sorted(d.glob("*.csv")):
+        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def fault_from_environment() -> Callable[..., None] | None:
+    """Fault injection for the kill-9 tests: ``SAFESTATS_FAULT_KILL=point:chunk[:table]`` makes
+    the process SIGKILL itself at that point (mid_copy, after_copy, before_commit,
+    after_commit) of that chunk number (of that legacy table, if given).  Unset in
+    production; documented in runbooks/testing.md."""
+    spec = os.environ.get("SAFESTATS_FAULT_KILL")
+    if not spec:
+        return None
+    point, _, rest = spec.partition(":")
+    n, _, table = rest.partition(":")
+    chunk = int(n or "1")
+
+    def fault(where: str, chunk_no: int, source_table: str | None = None) -> None:
+        if where == point and chunk_no == chunk and (not table or table == source_table):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return fault
+
+
+class RunContext:
+    """What every step of a run needs.  Building it validates the mapping files in full
+    (:class:`~migration.errors.MappingError` with every problem): an invalid mapping never
+    starts a run."""
+
+    def __init__(self, settings: Settings, console: Console, *, fault: Callable[..., None] | None = None,
+                 reconcile: bool = True) -> None:
+        self.settings = settings
+        self.console = console
+        #: False: `run --no-reconcile` (the skip is recorded)
+        self.reconcile = reconcile
+        self.fault = fault or fault_from_environment()
+        specs, files = validated_specs(settings.mappings_dir)
+        #: every stage, in the one run order (:func:`migration.mapping.order.stage_order`)
+        self.specs: list[StageSpec] = specs
+        self.mapping_hash = files_hash(files)
+        self.refdata_version = refdata_version()
+        self._target: Engine | None = None
+        self._source: Engine | None = None
+        self.timings: dict[tuple[str, str], dict[str, float]] = {}
+
+    @property
+    def target(self) -> Engine:
+        if self._target is None:
+            self._target = target_engine(self.settings.require_target())
+            check_connect(self._target, role="target")
+            with self._target.connect() as c:
+                c.execute(text("SELECT 1"))
+        return self._target
+
+    @property
+    def source(self) -> Engine:
+        if self._source is None:
+            self._source = source_engine(self.settings.require_source())
+            check_connect(self._source, role="source")
+        return self._source
+
+    def spec(self, stage: str) -> StageSpec:
+        for s in self.specs:
+            if s.stage == stage:
+                return s
+        raise StageError(f"unknown stage {stage}", hint=f"stages are: {', '.join(s.stage for s in self.specs)}")
+
+    def close(self) -> None:
+        for e in (self._target, self._source):
+            if e is not None:
+                e.dispose()
+        self._target = self._source = None
+
+
+__all__ = ["REFDATA", "RunContext", "fault_from_environment", "refdata_dir", "refdata_version"]
