@@ -27,6 +27,13 @@ echo "== 3. bring the target schema to head"
 echo "== 4. check the mapping files against the model and the live legacy database"
 "$CLI" mappings validate
 
+echo "== 4b. the legacy audit before a row moves: profile predicts, per stage and reason, what the run will"
+echo "       quarantine, flag, merge and load (read-only; HTML and JSON beside the report)"
+"$CLI" profile --html "$WORK/profile.html" --json "$WORK/profile.json"
+
+echo "== 4c. preflight: the ground checked (databases, schema, roles, grants, lock, mappings, legacy drift)"
+"$CLI" preflight
+
 echo "== 5. the plan"
 "$CLI" plan
 

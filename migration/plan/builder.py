@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from migration.errors import UnknownNameError
 from migration.mapping.order import stage_order
 from migration.mapping.spec import StageSpec
 from migration.plan.stages import Action, Plan, PlanError, SourceTablePlan, StagePlan, StageStatus
@@ -101,7 +102,7 @@ def build_plan(specs: Iterable[StageSpec], *, source_counts: Mapping[str, int] |
     selected = set(names) if only is None else set(only)
     unknown = sorted(selected - set(names))
     if unknown:
-        raise PlanError(f"unknown stage(s): {', '.join(unknown)}", hint=f"stages are: {', '.join(names)}")
+        raise UnknownNameError(f"unknown stage(s): {', '.join(unknown)}", hint=f"stages are: {', '.join(names)}")
 
     plans: list[StagePlan] = []
     decided: dict[str, Action] = {}

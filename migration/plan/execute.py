@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 
 from migration.audit.fingerprint import record_first_baseline
 from migration.console import Console
-from migration.errors import StageError
+from migration.errors import StageError, UnknownNameError
 from migration.ledger import Ledger, MigrationLock
 from migration.mapping.spec import StageSpec
 from migration.plan.builder import build_plan
@@ -187,6 +187,10 @@ class Orchestrator:
 
     def _locked(self, names: list[str], *, all_: bool, mode: str, command: str,
                 executor: Callable[[Plan], Executor] | None, accept_mapping_change: bool = False) -> list[Result]:
+        known = [s.stage for s in self.ctx.specs]
+        unknown = [n for n in names if n not in known]
+        if unknown:  # a usage error is said before any database is needed
+            raise UnknownNameError(f"unknown stage(s): {', '.join(unknown)}", hint=f"stages are: {', '.join(known)}")
         target = self.ctx.target
         Ledger(target).require_installed()  # before the lock, which lives in the ledger
         with MigrationLock(target, command) as lock:

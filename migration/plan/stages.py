@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from migration.errors import SafeStatsError
+from migration.errors import UsageError
 
 #: what ``run`` would do with a stage
 Action = Literal["load", "resume", "skip", "blocked", "reconcile", "delta"]
@@ -24,8 +24,8 @@ DONE_STATES = ("loaded", "reconciled", "accepted")
 UNFINISHED_STATES = ("running", "failed")
 
 
-class PlanError(SafeStatsError):
-    """A plan cannot be built as asked (an unknown stage was selected)."""
+class PlanError(UsageError):
+    """A plan cannot be built as asked (an unknown mode or legacy table): a usage error, exit 2."""
 
 
 @dataclass(frozen=True)

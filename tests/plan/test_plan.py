@@ -11,12 +11,11 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from migration.cli import main
-from migration.errors import MappingError, SourceError
+from migration.errors import MappingError, SourceError, UnknownNameError
 from migration.mapping.loader import files_hash, mapping_files
 from migration.mapping.spec import StageSpec
 from migration.plan import (
     Plan,
-    PlanError,
     StageStatus,
     build_plan,
     explain,
@@ -119,7 +118,7 @@ def test_only_some_stages_blocks_those_whose_dependencies_do_not_run() -> None:
     loaded = [StageStatus("boroughs", "reconciled", 1), StageStatus("areas", "accepted", 2)]
     plan = build_plan(_specs(), only=["codes", "facts"], stage_status=loaded)
     assert [(s.stage, s.action) for s in plan.stages if s.writes] == [("codes", "load"), ("facts", "load")]
-    with pytest.raises(PlanError, match="unknown stage"):
+    with pytest.raises(UnknownNameError, match="unknown stage"):
         build_plan(_specs(), only=["nope"])
 
 
@@ -235,7 +234,7 @@ def test_cli_plan_renders_a_table_and_selects_stages(tmp_path: Path, capsys: pyt
     assert table["rows"][1] == ["2", "las", "tblLASAssault → core.incident, core.ambulance_assault", "codes", "?",
                                 "fresh", "blocked: waits for codes"]
     assert records[-1]["message"] == "0 of 2 stage(s) would write; no target read: every stage is shown as fresh"
-    assert main(["--mappings", str(d), "plan", "--stage", "nope"]) == 1
+    assert main(["--mappings", str(d), "plan", "--stage", "nope"]) == 2  # usage: an unknown stage
     assert "unknown stage(s): nope" in capsys.readouterr().err
 
 

@@ -112,6 +112,10 @@ FOUND.append(Found("tblUser", "*", [row("tblUser", Password=b"z\x00'Secret-Pass-
 
 #: found and NOT fixed yet: the property test of the table is marked xfail(strict=True) with the reason
 OPEN: dict[tuple[str, str], str] = {
+    ("tblLookupCode", "sqlite"): (
+        "open: a CodeType holding a NUL (a key column, so not cleaned) reaches ref.code_value.code_system on a "
+        "row the load keeps (its derived business key system.value|code.value was not quarantined INVALID_KEY; "
+        "why is not yet known); the stage stops at the NUL check before COPY, naming the row and column"),
     ("tblBorough", "sqlite"): (
         "open: two tblBorough rows whose names normalise to the same alias (e.g. 'Ke\\x80nsington And Chelsea' "
         "and 'LB KENSINGTON AND CHELSEA') upsert one ref.la_alias row twice in one statement: 'ON CONFLICT DO "

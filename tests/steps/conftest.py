@@ -56,6 +56,8 @@ def run_all(source: Path | URL, target: URL, *, reconcile: bool = True, **extra:
 def cli(args: list[str], source: Path, target: URL, env_extra: dict[str, str] | None = None,
         timeout: int = 300) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
+    # tables the tests parse are boxed at this width, whatever an earlier test left in COLUMNS
+    env["COLUMNS"] = "200"
     env.update({"SAFESTATS_SOURCE_URL": f"sqlite:///{source}",
                 "SAFESTATS_TARGET_URL": target.render_as_string(hide_password=False),
                 "SAFESTATS_MAPPINGS_DIR": str(REPO / "mappings")})
