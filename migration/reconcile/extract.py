@@ -52,7 +52,7 @@ from sqlalchemy.engine import Engine
 from migration.db.source import Chunk, SourceReader, fetch_by_keys
 from migration.mapping import keys as key_rule
 from migration.mapping.compile import qident
-from migration.mapping.sourcetext import TextCleaning
+from migration.mapping.sourcetext import TextCleaning, key_source_columns
 from migration.mapping.spec import SeedSpec, StageSpec, TableMappingSpec
 from migration.mapping.transforms.text import clean
 from migration.reconcile.normalise import FIELD_SEP, KEY_SEP, py_column, py_normaliser
@@ -444,19 +444,9 @@ def source_keys(tm: TableMappingSpec, extracted: list[str], columns: dict[str, l
 
 
 def raw_key_columns(tm: TableMappingSpec, extracted: list[str]) -> list[str]:
-    out: list[str] = []
-
-    def visit(ref: str) -> None:
-        head = ref.split(".", 1)[0]
-        if "." in ref and head in tm.derive:
-            for a in tm.derive[head].args:
-                visit(a)
-        elif ref in extracted and ref not in out:
-            out.append(ref)
-
-    for c in tm.business_key.columns:
-        visit(c)
-    return out
+    """The legacy columns the business key is made of (through derives); ``extracted`` is the
+    mapping's extracted columns, which :func:`key_source_columns` derives the same way."""
+    return [c for c in key_source_columns(tm) if c in extracted]
 
 
 def chunk_columns(chunk: Chunk, names: list[str]) -> dict[str, list[Any]]:

@@ -41,6 +41,7 @@ from migration.ledger import Ledger, TableCount
 from migration.mapping import keys as key_rule
 from migration.mapping.compile import ApplyPlan, build_apply, qident, staging_table
 from migration.mapping.engine import ChunkEvaluator
+from migration.mapping.sourcetext import key_source_columns
 from migration.mapping.spec import StageSpec, TableMappingSpec
 from migration.mapping.transforms.text import pl_clean
 from migration.schema import models
@@ -223,19 +224,7 @@ class TableLoad:
 
     def _raw_key_columns(self) -> list[str]:
         """The legacy columns the business key is made of (through derives, for a derived key)."""
-        out: list[str] = []
-
-        def visit(ref: str) -> None:
-            head = ref.split(".", 1)[0]
-            if "." in ref and head in self.tm.derive:
-                for a in self.tm.derive[head].args:
-                    visit(a)
-            elif ref in self.extracted and ref not in out:
-                out.append(ref)
-
-        for c in self.tm.business_key.columns:
-            visit(c)
-        return out
+        return key_source_columns(self.tm)
 
     def _src_key(self, row_no: pl.Expr) -> pl.Expr:
         """The legacy row's identity in the ledger: its primary key; for a keyless reference
