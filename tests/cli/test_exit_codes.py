@@ -8,6 +8,7 @@ with a real subprocess in tests/steps/test_interrupt.py.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -102,11 +103,13 @@ def test_0_version_and_help(call) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_0_install_completion_is_offered() -> None:
-    # as a user's shell runs it: the installed command in a process of its own (in-process, the
-    # completion machinery reads state an earlier test of the same worker may have left)
+    # the installed command in a process of its own. Typer guesses the shell from the parent
+    # process (CI runs under sh, which it does not support), so the shell is named explicitly:
+    # with shell detection off, --show-completion takes the shell's name as its value.
     exe = Path(sys.executable).parent / "safestats-migrate"
+    env = {**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
     done = subprocess.run([str(exe), "--show-completion", "bash"], capture_output=True, text=True, timeout=60,
-                          stdin=subprocess.DEVNULL)
+                          stdin=subprocess.DEVNULL, env=env)
     assert done.returncode == 0 and "_SAFESTATS_MIGRATE_COMPLETE" in done.stdout, done.stderr
 
 
