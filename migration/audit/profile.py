@@ -33,7 +33,6 @@ from typing import Any
 import polars as pl
 from sqlalchemy.engine import URL
 
-from migration import __version__
 from migration.audit.estimate import StageEstimate, estimate_stages
 from migration.audit.masking import check_sensitive, mask_example, sensitive_columns
 from migration.audit.predict import TablePrediction, TablePredictor, find_losers
@@ -46,6 +45,7 @@ from migration.errors import SettingsError, SourceError
 from migration.mapping.spec import StageSpec
 from migration.reconcile.extract import PARALLEL_ROWS, workers_default
 from migration.secrets import redact_url
+from migration.version import __version__
 
 SCHEMA_VERSION = 1
 

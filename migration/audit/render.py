@@ -69,9 +69,9 @@ def _stage_dict(s: StageProfile) -> dict[str, Any]:
 
 
 def profile_dict(r: ProfileResult) -> dict[str, Any]:
-    from migration import __version__
     from migration.audit.estimate import total_target_bytes
     from migration.audit.profile import SCHEMA_VERSION
+    from migration.version import __version__
 
     return {
         "schema_version": SCHEMA_VERSION, "package_version": __version__, "kind": "safestats-profile",
@@ -216,7 +216,7 @@ def _prediction_table(t: Any) -> str:
 
 
 def render_html(r: ProfileResult) -> str:
-    from migration import __version__
+    from migration.version import __version__
 
     parts = ['<header class="page"><div class="kicker">SafeStats migration · legacy audit before the first load'
              f'</div><h1>Legacy profile</h1><p class="muted">{_e(r.source)} · {_e(when(r.generated_at))} · '

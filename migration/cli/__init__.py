@@ -21,10 +21,11 @@ from typing import Any
 import typer
 from typer.core import TyperOption
 
-from migration import __version__, interrupt
+from migration import interrupt
 from migration.cli.state import AppState
 from migration.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, SafeStatsError
 from migration.secrets import scrub
+from migration.version import __version__
 
 #: the most problems (of mapping or check files) listed above an error line
 MAX_PROBLEMS = 200

@@ -59,12 +59,13 @@ from migration.mapping.spec import (
     TransformCall,
 )
 from migration.mapping.transforms.base import Transform
+from migration.refdata import refdata_dir
 from migration.schema import models
 
 Loc = tuple[Any, ...]
 
 #: the reference data shipped with the migration (seeds)
-REFDATA_DIR = Path(__file__).resolve().parents[1] / "refdata"
+REFDATA_DIR = refdata_dir()
 
 #: the target tables a transform's named ``lookups`` read (ref_lookup names its own table)
 LOOKUP_TABLES: dict[str, tuple[str, ...]] = {
