@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from migration import api
 from migration.cli.state import state
 
 
@@ -18,22 +19,11 @@ def register(app: typer.Typer) -> None:
         dry_run: bool = typer.Option(False, "--dry-run", help="List what would change; change nothing."),
     ) -> None:
         """Undo the data a run wrote: inserted rows go, updated rows get their old values, deleted rows return."""
-        from migration.db.engines import check_connect, target_engine
-        from migration.mapping.order import parsed_specs
-        from migration.rollback import Rollback
-
         st = state(ctx)
         if not stage and not all_:
             raise typer.BadParameter("name a stage, or pass --all")
-        engine = target_engine(st.settings.require_target())
-        check_connect(engine, role="target")
-        try:
-            rb = Rollback(engine, parsed_specs(st.settings.mappings_dir), st.console)
-            results = rb.all(dry_run=dry_run) if all_ else rb.run(
-                str(stage), run, cascade=cascade, dry_run=dry_run,
-                command=f"rollback {stage}" + (f" --run {run}" if run else ""))
-        finally:
-            engine.dispose()
+        results = api.roll_back(st.settings, st.console, stage, run_id=run, all_=all_, cascade=cascade,
+                                dry_run=dry_run)
         if not results:
             return  # the console said why (nothing loaded, or already rolled back)
         title = "Rollback plan (dry run: nothing changed)" if dry_run else "Rolled back"
