@@ -40,6 +40,7 @@ from migration.audit.preflight import PreflightReport
 from migration.audit.preflight import preflight as _preflight
 from migration.audit.profile import ProfileResult
 from migration.console import Console
+from migration.db.catalog import SourceCatalog
 from migration.db.engines import check_connect, target_engine
 from migration.errors import (
     CheckFailed,
@@ -336,10 +337,10 @@ def validate_mappings(settings: Settings, path: Path | None = None, *, offline: 
     """Every problem of the mapping files (a folder, or one file checked among its neighbours),
     compared with the live legacy database unless ``offline`` or no source is set."""
     location = path or settings.mappings_dir
-    source = None if offline else settings.source_url
+    source = None if offline or settings.source_url is None else SourceCatalog(settings.source_url)
     if location.is_file():  # one file, checked among its neighbours (its dependencies live there)
-        return _validate(location.parent, source_url=source, focus=location)
-    return _validate(location, source_url=source)
+        return _validate(location.parent, source=source, focus=location)
+    return _validate(location, source=source)
 
 
 def mapping_schema() -> dict[str, Any]:

@@ -78,7 +78,6 @@ from sqlalchemy.exc import DBAPIError
 from migration.console import Console
 from migration.db.engines import writable_engine
 from migration.errors import GeneratorError, GeneratorUsageError, SafeStatsError, SourceError
-from migration.legacy import tables as t
 from migration.legacy import vocab
 from migration.legacy.context import Context, build_context
 from migration.legacy.facts_istv import IstvGenerator
@@ -100,9 +99,10 @@ from migration.legacy.manifest import (
 )
 from migration.legacy.plan import DATASETS, SPECS, Batch, Plan, batch_file_name, load_time
 from migration.legacy.reference import UserMaker, organisations, password
-from migration.legacy.tables import TABLE_NAMES
 from migration.legacy.timeutil import SPAN_LAST, add_months, from_ordinal, month_end
 from migration.legacy.writer import Row, Sink, sink_for
+from migration.schema import legacy as t
+from migration.schema.legacy import TABLE_NAMES
 from migration.secrets import redact_url, scrub
 
 MAX_DAYS = 3660
