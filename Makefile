@@ -39,9 +39,10 @@ test-properties-slow: setup
 lint: setup
 	$(BIN)/ruff check migration tests
 	$(BIN)/mypy migration
+	$(BIN)/lint-imports  # the layer contract in pyproject.toml [tool.importlinter]
 
 bench: setup
 	BENCH_SCALE=$(BENCH_SCALE) BIN=$(BIN) ./scripts/bench.sh
 
 clean:
-	rm -rf $(VENV) demo bench-out reports .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) demo bench-out reports .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
