@@ -67,10 +67,30 @@ def _is_free_text(type_name: str) -> bool:
     return m is None or int(m.group(1)) > FREE_TEXT_LENGTH
 
 
+def raw_columns(tm: TableMappingSpec, extracted: list[str], ref: str) -> list[str]:
+    """The legacy columns a reference (column, ``derive.output``, ``lookup.column``) is computed from."""
+    out: list[str] = []
+
+    def visit(r: str) -> None:
+        head = r.split(".", 1)[0]
+        if "." in r and head in tm.derive:
+            for a in tm.derive[head].args:
+                visit(a)
+        elif "." in r and head in tm.lookups:
+            for c in tm.lookups[head].match.values():
+                visit(c)
+        elif head == "key" and r not in extracted:  # the business-key rule (key.flags: key_blank)
+            for c in tm.business_key.columns:
+                visit(c)
+        elif r in extracted and r not in out:
+            out.append(r)
+
+    visit(ref)
+    return out
+
+
 def target_sensitive_sources(tm: TableMappingSpec, sensitive: dict[str, list[str]]) -> set[str]:
     """Legacy columns feeding a target column a check file lists as sensitive."""
-    from migration.audit.predict import raw_columns
-
     extracted = list(tm.source.columns)
     out: set[str] = set()
     for tname, cols in sensitive.items():
