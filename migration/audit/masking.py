@@ -22,6 +22,7 @@ from typing import Any
 
 from migration.mapping.spec import StageSpec, TableMappingSpec
 from migration.mapping.transforms.scrub import scrub_location_text
+from migration.reconcile.spec import load_check_file
 from migration.secrets import scrub
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -111,7 +112,6 @@ def check_sensitive(checks_dir: Path | None, stages: Iterable[StageSpec]) -> dic
     out: dict[str, list[str]] = {}
     if checks_dir is None or not Path(checks_dir).is_dir():
         return out
-    from migration.reconcile.spec import load_check_file
 
     for p in sorted(Path(checks_dir).glob("*.yaml")):
         lc = load_check_file(p)

@@ -46,7 +46,7 @@ from migration.audit.simulate import SimulatedTarget
 from migration.audit.stats import ColumnStats, frame_shapes
 from migration.console import Console
 from migration.db.engines import check_connect, source_engine
-from migration.db.source import SourceReader
+from migration.db.source import Chunk, SourceReader
 from migration.errors import SettingsError, SourceError
 from migration.mapping.spec import StageSpec
 from migration.reconcile.extract import PARALLEL_ROWS, workers_default
@@ -139,8 +139,6 @@ def _table(reader: SourceReader, spec: StageSpec, tm: Any, sim: SimulatedTarget,
         seen = 0
         for chunk in reader.stream(table, columns, key=tm.source.key, key_type=tm.source.key_type, chunk_rows=rows):
             if sample is not None and seen + chunk.size > sample:
-                from migration.db.source import Chunk
-
                 chunk = Chunk(frame=chunk.frame.head(sample - seen), key=chunk.key, last_key=None)
             seen += chunk.size
             yield chunk
