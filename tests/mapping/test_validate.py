@@ -533,6 +533,6 @@ def test_a_blank_key_loaded_under_the_legacy_key_must_be_flagged_and_only_there(
     problems = problems_after("50_mps_crime.yaml", "batch_flag, batch_no, key]", "batch_flag, batch_no]")
     assert len(problems) == 1 and "tables[0].business_key" in problems[0], problems
     assert "loads under the legacy key ('RecID:<n>') flagged key_blank: add `key` to a flags column" in problems[0]
-    problems = problems_after("60_lfb_incident.yaml", "pump, batch_flag]", "pump, batch_flag, key]")
-    assert len(problems) == 1 and "dq_flags.flags[5]" in problems[0], problems
+    problems = problems_after("60_lfb_incident.yaml", "batch_flag, batch_no]", "batch_flag, batch_no, key]")
+    assert len(problems) == 1 and "dq_flags.flags[6]" in problems[0], problems
     assert "a blank key of this table is quarantined" in problems[0]
