@@ -28,11 +28,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 
-from migration.mapping.compile import conflict_columns, qident
 from migration.mapping.lookups import load_lookups, load_table_lookups, ref_lookup_keys
 from migration.mapping.spec import SeedSpec, StageSpec, TableMappingSpec
 from migration.refdata import read_refdata
 from migration.schema import models
+from migration.schema.sql import conflict_columns, qident
 
 #: tables :func:`load_lookups` always reads
 _ALWAYS = ("ref.la_alias", "ref.ward", "ref.offence_category", "ref.code_value")

@@ -21,10 +21,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from migration.mapping import transforms
-from migration.mapping.compile import qident
 from migration.mapping.engine import lookup_frame
 from migration.mapping.spec import StageSpec, TableMappingSpec
 from migration.schema import models
+from migration.schema.sql import qident
 
 
 def ref_lookup_keys(specs: list[StageSpec]) -> set[tuple[str, str, str]]:

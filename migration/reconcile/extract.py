@@ -51,7 +51,6 @@ from sqlalchemy.engine import Engine
 
 from migration.db.source import Chunk, SourceReader, fetch_by_keys
 from migration.mapping import keys as key_rule
-from migration.mapping.compile import qident
 from migration.mapping.sourcetext import TextCleaning, key_source_columns
 from migration.mapping.spec import SeedSpec, StageSpec, TableMappingSpec
 from migration.mapping.transforms.text import clean
@@ -66,6 +65,7 @@ from migration.reconcile.reference import (
 from migration.reconcile.spec import ControlTotalSpec, bucket_parts, measure_column, measure_kind
 from migration.reconcile.tableplan import TablePlan
 from migration.schema import models
+from migration.schema.sql import qident
 
 _INT18 = re.compile(r"^-?[0-9]{1,18}$")
 _COPY_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

@@ -9,7 +9,7 @@
    identical in them, and the one read last wins so the choice is repeatable.
 2. **Main pass**: rows are streamed in key order after the last committed checkpoint,
    transformed in Python (:mod:`migration.mapping.engine`), COPY'd into a temporary
-   ``_chunk`` table and applied set-based (:mod:`migration.mapping.compile`); the chunk's
+   ``_chunk`` table and applied set-based (:mod:`migration.steps.compile`); the chunk's
    quarantine and disposition records, target rows, before-images and its checkpoint
    commit in ONE transaction.  A kill at any moment loses at most the uncommitted chunk,
    which the next run repeats.  Reading runs ahead in a thread, so the source, Python and
@@ -39,13 +39,14 @@ from migration.db.source import Chunk, SourceReader, is_transient
 from migration.errors import Interrupted, StageError
 from migration.ledger import Ledger, TableCount
 from migration.mapping import keys as key_rule
-from migration.mapping.compile import ApplyPlan, build_apply, qident, staging_table
 from migration.mapping.engine import ChunkEvaluator
 from migration.mapping.sourcetext import key_source_columns
 from migration.mapping.spec import StageSpec, TableMappingSpec
 from migration.mapping.transforms.text import pl_clean
 from migration.schema import models
+from migration.schema.sql import qident, staging_table
 from migration.secrets import scrub
+from migration.steps.compile import ApplyPlan, build_apply
 
 _PG_TYPES = {
     pl.String: 'text COLLATE "C"',

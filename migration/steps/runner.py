@@ -22,11 +22,11 @@ from sqlalchemy.schema import AddConstraint
 from migration.db.source import SourceReader
 from migration.errors import Interrupted, StageError
 from migration.ledger import Ledger, TableCount
-from migration.mapping.compile import conflict_columns, qident
 from migration.mapping.lookups import load_lookups, load_table_lookups, ref_lookup_keys
 from migration.mapping.spec import SeedSpec, StageSpec
 from migration.refdata import refdata_path
 from migration.schema import models
+from migration.schema.sql import conflict_columns, qident
 from migration.secrets import redact_url
 from migration.steps.context import RunContext
 from migration.steps.delta import record_watermarks
