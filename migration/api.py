@@ -51,6 +51,7 @@ from migration.errors import (
     UsageError,
 )
 from migration.ledger import Ledger, RunSummary
+from migration.ledger.verdict import EXIT_CODES as VERDICT_EXIT_CODES
 from migration.ledger.verdict import FAIL, INCOMPLETE, MigrationVerdict
 from migration.legacy import AdvanceResult, GenerateResult
 from migration.legacy import advance as _advance
@@ -226,10 +227,6 @@ def roll_back(settings: Settings, console: Console, stage: str | None = None, *,
 
 
 # ---------------------------------------------------------------------------- report
-#: ``report --check``: the exit code per verdict (the design notes' table, as `reconcile --all`)
-CHECK_EXIT = {"PASS": 0, "PASS_WITH_ACCEPTED": 0, "FAIL": 1, "INCOMPLETE": 3}
-
-
 @dataclass
 class ReportOutcome:
     report: Report
@@ -252,7 +249,7 @@ def write_report(settings: Settings, run_id: int | None = None, *, out: Path | N
     paths = write_reports(result, folder, wanted)
     outcome = ReportOutcome(result, paths)
     v = result.verdict
-    if check and CHECK_EXIT.get(v.status, 0):
+    if check and VERDICT_EXIT_CODES.get(v.status, 0):  # the one table: `reconcile --all` uses it too
         first = next(iter(v.reasons), "")
         what = (v.summary or v.label) + (f" — first: {first}" if first else "")
         hint = f"the report is in {paths[0].parent}; see runbooks/report.md"
@@ -400,7 +397,7 @@ def check_schema(url: URL | str) -> SchemaCheck:
 
 
 __all__ = [
-    "CHECK_EXIT", "Orchestrator", "Plan", "QuarantineRecords", "ReportOutcome", "Result", "Settings",
+    "Orchestrator", "Plan", "QuarantineRecords", "ReportOutcome", "Result", "Settings",
     "accept", "advance_legacy", "check_schema", "delta", "downgrade_schema", "generate_legacy", "legacy_url",
     "lineage", "load_settings", "make_plan", "mapping_schema", "next_step", "orchestrator", "preflight", "profile",
     "quarantine_export", "quarantine_records", "quarantine_summary", "reconcile_failure", "reconcile_stages",
