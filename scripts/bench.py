@@ -23,7 +23,9 @@ What one run does (see runbooks/benchmark.md for how to read the output):
 Options: ``--mariadb`` also generates a (smaller) legacy database in MariaDB through
 pyodbc and times the stages ``tblMPSCrime`` needs from it (and from SQLite at the same
 scale, for comparison); ``--memory`` runs the full migration at scales 0.05 and 0.2 and
-compares their peak RSS.  Every figure is also written to ``bench-out/bench-<time>.json``.
+compares their peak RSS; ``--peers`` (``make bench-peers``) then times pgloader, dlt and
+Sling loading the same ``tblMPSCrime`` of the same legacy file (scripts/bench_peers.py) and
+exits 1 if one cannot run.  Every figure is also written to ``bench-out/bench-<time>.json``.
 """
 
 from __future__ import annotations
@@ -493,12 +495,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mariadb-scale", type=float, default=float(os.environ.get("BENCH_MARIADB_SCALE", "0.02")))
     ap.add_argument("--memory", action="store_true", default=os.environ.get("BENCH_MEMORY") == "1")
     ap.add_argument("--skip-main", action="store_true", help="only the --mariadb / --memory parts")
+    ap.add_argument("--peers", action="store_true", default=os.environ.get("BENCH_PEERS") == "1",
+                    help="after the migration, time pgloader, dlt and Sling on the same legacy table "
+                         "(installed by scripts/install-peers.sh, never into the project's virtualenv)")
     ap.add_argument("--keep", action="store_true", help="keep the target databases afterwards")
     ap.add_argument("--reconcile", action="store_true", default=os.environ.get("BENCH_RECONCILE") == "1",
                     help="keep the reconciliation gate after each stage (off by default: loading only)")
     ap.add_argument("--chunk-rows", type=int, default=int(os.environ.get("BENCH_CHUNK_ROWS", "0")),
                     help="rows per chunk (default: the migration's own setting)")
     args = ap.parse_args(argv)
+    if args.peers and args.skip_main:
+        ap.error("--peers compares with the mps_crime stage of the main run: it cannot go with --skip-main")
     if args.cmd == "child":
         return child(args)
     if args.cmd == "copy-baseline":
@@ -515,6 +522,7 @@ def main(argv: list[str] | None = None) -> int:
                               "loadavg_start": os.getloadavg()}
     printed: list[str] = []
     dbs: list[str] = []
+    peers_ok = True
     try:
         if not args.skip_main:
             src = legacy_sqlite(args.scale, args.seed)
@@ -524,6 +532,21 @@ def main(argv: list[str] | None = None) -> int:
             run = measure(f"s{scale_tag(args.scale)}", [], f"sqlite:///{src}", target, args.chunk_rows, args.reconcile)
             report.update(copy=copy, run=run, stages=stage_rows(run, copy["rows_per_s"]))
             printed.append(report_main(args.scale, copy, run, rows_at_scale_1(src)))
+            print(printed[-1], flush=True)
+
+        if args.peers:
+            # imported only here: `make bench` runs without any peer installed
+            from bench_peers import run_peers
+
+            ours = next(s for s in report["stages"] if s["stage"] == "mps_crime")
+            peers, lines, peers_ok = run_peers(src, copy, ours["rows_per_s"], fresh_db=fresh_pg_database,
+                                               drop_db=drop_pg_database, dsn_of=psycopg2_dsn, keep=args.keep,
+                                               out_dir=OUT)
+            report["peers"] = peers
+            printed.append(f"== peers: tblMPSCrime from the same legacy file, each into a fresh database with the "
+                           f"tool's defaults, no transforms; ours = the mps_crime stage above "
+                           f"({ours['rows_per_s']:,.0f} rows/s, all transforms), raw COPY "
+                           f"{copy['rows_per_s']:,.0f} rows/s\n" + "\n".join(lines))
             print(printed[-1], flush=True)
 
         if args.mariadb:
@@ -580,6 +603,9 @@ def main(argv: list[str] | None = None) -> int:
     path = OUT / f"bench-{stamp}.json"
     path.write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
     print(f"\nfigures written to {path.relative_to(REPO)}")
+    if not peers_ok:
+        print("bench-peers: a peer could not run (see above)", file=sys.stderr)
+        return 1
     return 0
 
 
