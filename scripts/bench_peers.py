@@ -105,7 +105,7 @@ def peer_commands(source: Path, pg_url: str, workdir: Path) -> dict[str, Any]:
                            "--tgt-conn", "PEER", "--tgt-object", "public.tblmpscrime", "--mode", "full-refresh"],
                           {"LEGACY": f"sqlite://{source}", "PEER": pg_url,
                            "SLING_HOME_DIR": str(workdir / "sling-home"),
-                           "SLING_DISABLE_TELEMETRY": "true", "SLING_LOGGING": "NO_COLOR"})
+                           "SLING_DISABLE_TELEMETRY": "true"})
     # Sling is optional by the issue ("if its PyPI package brings its binary"): absent = not a peer
     return peers
 
