@@ -186,8 +186,6 @@ class SourceReader:
             reader = cur.fetch_record_batch()
             last: int | None = int(after) if after is not None else None
             pending: pl.DataFrame | None = None
-            # the last key as pyodbc hands it over: an int for an integer column, else text
-            int_key = key is not None and pa.types.is_integer(reader.schema.field(columns.index(key)).type)
             for batch in reader:
                 df = pl.from_arrow(_valid_utf8(batch))
                 assert isinstance(df, pl.DataFrame)
