@@ -554,8 +554,15 @@ def main(argv: list[str] | None = None) -> int:
             murl = legacy_mariadb(ms, args.seed)
             msrc = legacy_sqlite(ms, args.seed)
             out = {}
-            for label, source in (("mariadb", murl.render_as_string(hide_password=False)),
-                                  ("sqlite", f"sqlite:///{msrc}")):
+            roads = [("mariadb", murl.render_as_string(hide_password=False)), ("sqlite", f"sqlite:///{msrc}")]
+            try:  # the columnar ODBC reader (issue 15), when arrow-odbc is installed
+                import arrow_odbc  # noqa: F401
+
+                roads.insert(1, ("mariadb-arrow", murl.update_query_dict({"safestats_reader": "arrow-odbc"})
+                                 .render_as_string(hide_password=False)))
+            except ImportError:
+                log("arrow-odbc is not installed: the MariaDB figure is pyodbc's only")
+            for label, source in roads:
                 target = target_ready("safestats_bench_mps")
                 dbs.append("safestats_bench_mps")
                 r = measure(f"mps-{label}-s{scale_tag(ms)}", MPS_STAGES, source, target, args.chunk_rows, args.reconcile)
@@ -571,6 +578,15 @@ def main(argv: list[str] | None = None) -> int:
                      f"   MariaDB busy seconds: " + ", ".join(
                          f"{k} {v:,.1f}" for k, v in sorted(out["mariadb"]["phases"].items(), key=lambda kv: -kv[1])
                          if v >= 0.05))
+            if "mariadb-arrow" in out:
+                a = out["mariadb-arrow"]["stage"]
+                text_ += (f"\n== MariaDB over arrow-odbc (safestats_reader=arrow-odbc): {a['rows']:,} rows in "
+                          f"{a['seconds']:,.1f} s = {a['rows_per_s']:,.0f} rows/s = {a['rows_per_s'] / s['rows_per_s']:.2f} "
+                          f"× SQLite (target ≥ 0.9); load average max during "
+                          f"{out['mariadb-arrow']['load1_max_during']:.2f} (pyodbc run {out['mariadb']['load1_max_during']:.2f}, "
+                          f"SQLite run {out['sqlite']['load1_max_during']:.2f})\n   arrow-odbc busy seconds: " + ", ".join(
+                              f"{k} {v:,.1f}" for k, v in sorted(out["mariadb-arrow"]["phases"].items(),
+                                                                  key=lambda kv: -kv[1]) if v >= 0.05))
             printed.append(text_)
             print(text_, flush=True)
 

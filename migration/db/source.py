@@ -24,6 +24,10 @@ from migration.db.engines import source_reader_kind
 from migration.errors import SourceError
 from migration.secrets import scrub
 
+#: the arrow-odbc reader's batches: at most this many rows and transfer-buffer bytes each
+ARROW_BATCH_ROWS = 5_000
+ARROW_BATCH_BYTES = 64 * 2**20
+
 #: errors worth retrying for the current chunk (connection dropped, server restarting)
 TRANSIENT_SQLSTATES = ("08", "40", "57P01", "57P02", "57P03", "HYT00", "HYT01")
 
@@ -244,7 +248,11 @@ class SourceReader:
         positional = [str(named[name]) for name in ("after", "upto") if name in named]
         sql = sql.replace(":after", "?").replace(":upto", "?")
         try:
-            reader = arrow_odbc.read_arrow_batches_from_odbc(sql, args[0], batch_size=chunk_rows,
+            # arrow-odbc allocates its transfer buffers for a whole batch up front (twice: it fetches
+            # the next batch while this one is converted): a keyless table's "one chunk" (10**9
+            # rows) would take 2 × 512 MB.  Batches stay small; the chunks are regrouped below.
+            reader = arrow_odbc.read_arrow_batches_from_odbc(sql, args[0], batch_size=min(chunk_rows, ARROW_BATCH_ROWS),
+                                                             max_bytes_per_batch=ARROW_BATCH_BYTES,
                                                              parameters=positional)
             # batches are cut by bytes as well as rows: regrouped to exactly chunk_rows, the chunks
             # (and so the committed checkpoints) are the ones pyodbc's road makes
