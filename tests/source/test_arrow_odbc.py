@@ -25,7 +25,10 @@ from migration.db.engines import READER_KEY, source_engine, source_reader_kind
 from migration.db.source import SourceReader
 from migration.errors import SettingsError, SourceError
 from migration.legacy import generate
+from migration.schema import api
 from tests.conftest import MARIADB_ODBC
+from tests.steps.conftest import SCALE
+from tests.steps.test_hostile_text import PLANTS, assert_stages_survive_hostile_text, plant_mariadb
 
 pytestmark = pytest.mark.mariadb
 
@@ -151,3 +154,14 @@ def test_an_odbc_error_is_a_source_error(hostile: URL) -> None:
         list(SourceReader(engine).stream("no_such_table", ["a"], key=None))
     assert err.value.exit_code == 3
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_hostile_text_loads_and_reconciles_through_arrow_odbc(mariadb_url: URL, pg_url: URL, tmp_path: Path) -> None:
+    """End to end: the hostile-text stages (issue 10's planted values) run, balance, flag and
+    reconcile when the MariaDB source is read through arrow-odbc, exactly as through pyodbc."""
+    api.upgrade(pg_url)
+    generate(mariadb_url, SCALE, 7, tmp_path / "m.manifest.json", console=RecordingConsole())
+    planted = plant_mariadb(mariadb_url)
+    assert len(planted) == len(PLANTS)
+    assert_stages_survive_hostile_text(arrow_url(mariadb_url), pg_url, planted)
