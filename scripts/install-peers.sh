@@ -24,7 +24,8 @@ if ! command -v pgloader >/dev/null; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgloader >/dev/null
 fi
-pgloader --version | head -1
+# sed reads to the end: `head` would close the pipe and SBCL dies of SIGPIPE (seen under make)
+pgloader --version 2>&1 | sed -n 1p
 
 [ -x "$PEERS_VENV/bin/python" ] || "$PYTHON" -m venv "$PEERS_VENV"
 if ! "$PEERS_VENV/bin/python" -c "import dlt, pyarrow, psycopg2, sqlalchemy" 2>/dev/null; then
