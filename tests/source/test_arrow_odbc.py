@@ -190,3 +190,52 @@ def test_hostile_text_loads_and_reconciles_through_arrow_odbc(mariadb_url: URL, 
     planted = plant_mariadb(mariadb_url)
     assert len(planted) == len(PLANTS)
     assert_stages_survive_hostile_text(arrow_url(mariadb_url), pg_url, planted)
+
+
+def smalldatetime(dt: str | None) -> str | None:
+    """The minute of ``dt`` as ISO 8601 text, where smalldatetime holds it (1900-01-01 to 2079-06-06)."""
+    if dt is None or not "1900-01-01" <= dt[:10] <= "2079-06-06":
+        return None
+    return dt[:16].replace(" ", "T") + ":00"
+
+
+@pytest.mark.mssql
+def test_hostile_values_from_sql_server_read_the_same(mssql_url: URL) -> None:
+    """The same differential on a real SQL Server (SAFESTATS_TEST_MSSQL_URL, a login that may
+    create a table), with its own types: varchar in Latin1_General_CI_AS, nvarchar, datetime at
+    its tick values and limits, datetime2(7), smalldatetime, money and smallmoney at their limits,
+    bit.  Datetime text goes in as ISO 8601 with ``T`` through ``CONVERT(…, 126)``: a British
+    login would read '2012-03-09 …' day-first.  Not run on the project machines (no SQL Server):
+    run it before ``safestats_reader=arrow-odbc`` is set on the real source."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    table = f"ss_hostile_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(mssql_url, isolation_level="AUTOCOMMIT")
+    smallmoney = ["214748.3647", "-214748.3648", "0.0001", None]
+    datetime2 = ["2012-03-09T23:59:59.9999999", "0001-01-01T00:00:00.0000000", "9999-12-31T23:59:59.9999999", None]
+    try:
+        with engine.connect() as c:
+            c.execute(text(f"CREATE TABLE {table} (id INT PRIMARY KEY, v VARCHAR(255) COLLATE Latin1_General_CI_AS, "
+                           "c CHAR(5) COLLATE Latin1_General_CI_AS, n NVARCHAR(20), dt DATETIME, d2 DATETIME2(7), "
+                           "sd SMALLDATETIME, m MONEY, sm SMALLMONEY, big BIGINT, b BIT, f FLOAT)"))
+            for i in range(ROWS):
+                raw = RAW_TEXT[i % len(RAW_TEXT)]
+                v = "NULL" if raw is None else f"CAST(0x{raw.hex()} AS VARCHAR(255))"
+                ch = "NULL" if raw is None else f"CAST(0x{raw[:5].hex()} AS CHAR(5))"
+                dt = DATETIMES[i % len(DATETIMES)]
+                c.execute(text(f"INSERT INTO {table} VALUES ({i}, {v}, {ch}, :n, CONVERT(datetime, :dt, 126), "
+                               "CONVERT(datetime2(7), :d2, 126), CONVERT(smalldatetime, :sd, 126), "
+                               "CAST(:m AS MONEY), CAST(:sm AS SMALLMONEY), :big, :b, :f)"),
+                          dict(n=UNICODE[i % len(UNICODE)], dt=dt and dt.replace(" ", "T"),
+                               d2=datetime2[i % len(datetime2)],
+                               sd=smalldatetime(dt),
+                               m=MONEY[i % len(MONEY)], sm=smallmoney[i % len(smallmoney)], big=BIGINTS[i % len(BIGINTS)],
+                               b=[1, 0, None][i % 3], f=DOUBLES[i % len(DOUBLES)]))
+        assert_same_both_ways(mssql_url, table, ["id", "v", "c", "n", "dt", "d2", "sd", "m", "sm", "big", "b", "f"],
+                              key="id", chunk_rows=7)
+    finally:
+        with engine.connect() as c:
+            c.execute(text(f"IF OBJECT_ID('{table}') IS NOT NULL DROP TABLE {table}"))
+        engine.dispose()
