@@ -15,8 +15,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
-from migration import quarantine
-from migration.ledger import MigrationLock
+from migration.ledger import MigrationLock, quarantine
 from migration.ledger.books import actor
 from migration.schema import api
 from tests.rollback.conftest import (
