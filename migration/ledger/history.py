@@ -101,6 +101,13 @@ def latest_loads(conn: Connection) -> list[tuple[str, dict[str, Any]]]:
         "ORDER BY stage, event_id DESC")).all()]
 
 
+def event_seconds(conn: Connection, kind: str = "stage_loaded") -> dict[str, float]:
+    """stage → the seconds its latest event of ``kind`` recorded (the benchmark's second record)."""
+    rows = conn.execute(text("SELECT stage, (detail->>'seconds')::float FROM ledger.event "
+                             "WHERE kind = :k ORDER BY event_id"), dict(k=kind)).all()
+    return {r[0]: r[1] for r in rows}
+
+
 def installed(conn: Connection) -> bool:
     """The target holds the ledger (its event table)."""
     return bool(conn.execute(text("SELECT to_regclass('ledger.event') IS NOT NULL")).scalar_one())
