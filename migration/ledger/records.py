@@ -100,7 +100,7 @@ def run_tallies(conn: Connection, *, run_id: int, stage: str, source_table: str)
     quarantined = conn.execute(text(
         "SELECT count(*) FROM ledger.quarantine_record WHERE run_id = :r AND stage = :s AND source_table = :t"),
         params).scalar_one()
-    disp = dict(conn.execute(text(
+    disp: dict[Any, Any] = dict(conn.execute(text(
         "SELECT disposition, count(*) FROM ledger.disposition_record WHERE run_id = :r AND stage = :s "
         "AND source_table = :t GROUP BY 1"), params).all())
     return int(quarantined), {str(k): int(v) for k, v in disp.items()}

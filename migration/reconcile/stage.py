@@ -129,7 +129,7 @@ class StageCheck:
             table_lookups = [load_table_lookups(conn, tm)[0] for tm in spec.tables]
             run_info = ledger.run_info(conn, self.load_run_id) or {}
             counts = {c.source_table: c for c in ledger.table_counts(conn, self.load_run_id, self.stage)}
-            uptos = history.key_bounds(conn, self.load_run_id, self.stage)
+            uptos: dict[str, Any] = history.key_bounds(conn, self.load_run_id, self.stage)
         t0 = self._t("prepare", t0)
 
         # --- background: Great Expectations
@@ -487,7 +487,7 @@ class StageCheck:
         with self.ctx.target.connect() as conn:
             rows = records.reasons_of_run(conn, run_id=self.load_run_id, stage=self.stage, source_table=table)
         read = tc.rows_read if tc is not None else 0
-        reasons = []
+        reasons: list[dict[str, Any]] = []
         worst = "pass"
         for reason, n in rows:
             limit = spec.reasons.get(reason, spec.default)
