@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import text
 from sqlalchemy.engine import URL
+
+from migration.ledger import history
 
 if TYPE_CHECKING:
     from migration.audit.profile import StageProfile
@@ -47,9 +48,7 @@ def _measured(target_url: URL | None) -> dict[str, float]:
         eng = target_engine(target_url)
         try:
             with eng.connect() as conn:
-                rows = conn.execute(text(
-                    "SELECT DISTINCT ON (stage) stage, detail FROM ledger.event WHERE kind = 'stage_loaded' "
-                    "ORDER BY stage, event_id DESC")).all()
+                rows = history.latest_loads(conn)
         finally:
             eng.dispose()
     except Exception:  # no target, no ledger yet: the benchmark's figures stand

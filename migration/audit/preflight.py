@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from migration.errors import SafeStatsError
+from migration.ledger import history
 from migration.mapping.spec import StageSpec
 from migration.secrets import redact_url, scrub
 from migration.settings import Settings
@@ -331,7 +332,7 @@ def preflight(settings: Settings, *, record: bool = False) -> PreflightReport:
         ledger_ok = False
         if target is not None:
             with target.connect() as conn:
-                ledger_ok = bool(conn.execute(text("SELECT to_regclass('ledger.event') IS NOT NULL")).scalar_one())
+                ledger_ok = history.installed(conn)
             if record and live is not None:
                 if ledger_ok:
                     with target.begin() as conn:

@@ -17,8 +17,8 @@ from migration.errors import UsageError
 def _engine(ctx: typer.Context, *, stage: str | None = None, reason: str | None = None,
             run_id: int | None = None) -> Iterator[Engine]:
     """The target, checked: reachable (3), with the ledger schema (3), every name known (2); disposed after."""
-    from migration import quarantine
     from migration.db.engines import check_connect, target_engine
+    from migration.ledger import quarantine
     from migration.mapping.order import parsed_specs as load_specs
 
     st = state(ctx)
@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
               run: int | None = typer.Option(None, "--run", help="Only the records of this run."),
               all_: bool = typer.Option(False, "--all", help="Include redriven and rolled-back records.")) -> None:
         """Quarantined rows per stage, table and reason."""
-        from migration import quarantine
+        from migration.ledger import quarantine
 
         with _engine(ctx, stage=stage, run_id=run) as eng:
             groups = quarantine.summary(eng, stage=stage, include_closed=all_, run_id=run)
@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
              run: int | None = typer.Option(None, "--run", help="Only the records of this run."),
              limit: int = typer.Option(50, "--limit", min=1, help="Show at most this many records.")) -> None:
         """Records by quarantine id, legacy key or business key (or all of a stage/reason with `show all`)."""
-        from migration import quarantine
+        from migration.ledger import quarantine
 
         qid = int(what) if what.isdigit() and len(what) < 12 else None
         key = None if qid is not None or what == "all" else what
@@ -95,7 +95,7 @@ def register(app: typer.Typer) -> None:
                stage: str | None = typer.Option(None, "--stage", help="Only this stage."),
                all_: bool = typer.Option(False, "--all", help="Include redriven and rolled-back records.")) -> None:
         """Write the quarantine records (legacy and business keys, reasons, fields) to CSV or JSON for a ticket."""
-        from migration import quarantine
+        from migration.ledger import quarantine
 
         if fmt not in ("csv", "json"):
             raise UsageError(f"unknown export format {fmt}", hint="use --format csv or --format json")
