@@ -33,7 +33,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import URL, Engine
 
-from migration import quarantine as _quarantine
 from migration import reconcile as _reconcile
 from migration.audit import profile_legacy
 from migration.audit.preflight import PreflightReport
@@ -51,6 +50,8 @@ from migration.errors import (
     UsageError,
 )
 from migration.ledger import Ledger, RunSummary
+from migration.ledger import quarantine as _quarantine
+from migration.ledger.quarantine import QuarantineGroup, QuarantineRecord
 from migration.ledger.verdict import EXIT_CODES as VERDICT_EXIT_CODES
 from migration.ledger.verdict import FAIL, INCOMPLETE, MigrationVerdict
 from migration.legacy import AdvanceResult, GenerateResult
@@ -61,7 +62,6 @@ from migration.mapping.validate import ValidationReport, language_schema
 from migration.mapping.validate import validate as _validate
 from migration.plan import Plan, TableLineage, lineage_of, prepare_plan
 from migration.plan.execute import Executor, Orchestrator, Result
-from migration.quarantine import QuarantineGroup, QuarantineRecord
 from migration.reconcile import ReconcileOutcome
 from migration.report import Report, build_report, parse_formats, write_reports
 from migration.rollback import Rollback, RunUndo

@@ -33,7 +33,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from migration.console import Console
 from migration.errors import SafeStatsError, UnknownNameError
-from migration.ledger import Ledger, MigrationLock
+from migration.ledger import Ledger, MigrationLock, history, images, records
+from migration.ledger.history import active_runs, run_groups
 from migration.mapping.order import stage_order
 from migration.mapping.spec import StageSpec
 from migration.schema import models
@@ -57,39 +58,6 @@ def stage_tables(spec: StageSpec) -> list[str]:
     """The stage's target tables, parents before children (the model's dependency order)."""
     mine = {t for tm in spec.tables for t in tm.targets} | {s.target for s in spec.seeds}
     return [t.fullname for t in models.metadata.sorted_tables if t.fullname in mine]
-
-
-def run_groups(conn: Connection, stage: str) -> dict[int, list[int]]:
-    """Stage runs not undone yet → their member runs in the order they wrote (oldest group first).
-
-    A stage run (``run``, a delta or a redrive) writes its tables under its own id; the
-    reference seeds it loads are runs of their own, listed before it (seeds loaded before
-    the tables) or after it.  The group is undone as one."""
-    started = conn.execute(text(
-        "SELECT run_id, coalesce(detail->'seed_runs', '[]'::jsonb) FROM ledger.event WHERE stage = :s "
-        "AND kind IN ('stage_started', 'delta_started', 'redrive_started') ORDER BY event_id"),
-        dict(s=stage)).all()
-    after = conn.execute(text(
-        "SELECT CAST(detail->>'stage_run' AS bigint), CAST(detail->>'seed_run' AS bigint) FROM ledger.event "
-        "WHERE stage = :s AND kind = 'seed_loaded' AND detail->>'stage_run' IS NOT NULL ORDER BY event_id"),
-        dict(s=stage)).all()
-    undone = {int(r[0]) for r in conn.execute(text(
-        "SELECT CAST(detail->>'run_id' AS bigint) FROM ledger.event WHERE stage = :s "
-        "AND kind = 'run_rolled_back'"), dict(s=stage))}
-    groups: dict[int, list[int]] = {}
-    for run_id, seeds in started:
-        if run_id in undone:
-            continue
-        groups[int(run_id)] = [int(x) for x in seeds] + [int(run_id)]
-    for stage_run, seed_run in after:
-        if stage_run in groups:
-            groups[stage_run].append(int(seed_run))
-    return dict(sorted(groups.items()))
-
-
-def active_runs(conn: Connection, stage: str) -> list[int]:
-    """Stage runs (group ids) not undone yet, oldest first."""
-    return list(run_groups(conn, stage))
 
 
 def dependants(specs: list[StageSpec], stage: str) -> list[str]:
@@ -125,15 +93,11 @@ class Rollback:
             runs = list(groups)
             if run_id is not None:
                 run_id = next((g for g, members in groups.items() if run_id in members), run_id)
-                known = conn.execute(text("SELECT 1 FROM ledger.run WHERE run_id = :r"), dict(r=run_id)).first()
-                if not known:
+                if not history.run_exists(conn, run_id):
                     raise UnknownNameError(f"there is no run {run_id}",
                                            hint="`safestats-migrate runs` lists the runs")
                 if run_id not in runs:
-                    undone = conn.execute(text(
-                        "SELECT at, actor FROM ledger.event WHERE kind = 'run_rolled_back' AND stage = :s "
-                        "AND detail->>'run_id' = :r ORDER BY event_id DESC LIMIT 1"),
-                        dict(s=stage, r=str(run_id))).first()
+                    undone = history.rollback_of(conn, stage, run_id)
                     if undone:  # says so and changes nothing: not an error
                         self.console.info(f"run {run_id} of {stage} was already rolled back by {undone.actor} "
                                           f"at {undone.at:%Y-%m-%d %H:%M:%S}; nothing to do")
@@ -237,8 +201,7 @@ class Rollback:
         match = " AND ".join(f"x.{qident(c)} = b.{qident(c)}" for c in pk)
         row = conn.execute(text(
             f"WITH b AS MATERIALIZED (SELECT * FROM (SELECT DISTINCT ON ({k}) {k}, load_run_id AS old_run, "
-            f"_image FROM (SELECT i.image_id, i.row_data AS _image, (jsonb_populate_record(NULL::{table}, "
-            f"i.row_data)).* FROM ledger.before_image i WHERE i.run_id = ANY(:m) AND i.table_name = :t) q "
+            f"_image FROM {images.rows_sql(table, runs='ANY(:m)', table_param=':t')} q "
             f"ORDER BY {k}, image_id) f WHERE old_run <> ALL(:m)) "
             f"SELECT (SELECT count(*) FROM {table} x WHERE x.load_run_id = ANY(:m) "
             f"AND NOT EXISTS (SELECT 1 FROM b WHERE {match})), "
@@ -269,9 +232,7 @@ class Rollback:
                     done[t]["deleted"] += int(n)
                 for t in tables:  # 3. deleted rows come back with their keys, parents first
                     done[t]["restored"] += self._restore_deletes(conn, t, member)
-                for book in ("quarantine", "disposition"):
-                    conn.execute(text(f"UPDATE ledger.{book} SET rolled_back_at = clock_timestamp() "
-                                      f"WHERE run_id = :r AND rolled_back_at IS NULL"), dict(r=member))
+                records.mark_rolled_back(conn, member)
             self._restore_cascades(conn, suspended, stage, run_id)
             self._repair_keys(conn, tables, stage, run_id)
             for tm in spec.tables:
@@ -280,8 +241,7 @@ class Rollback:
                         conn.execute(text(f"DROP TABLE IF EXISTS {staging_table(stage, tm.source.table, suffix)}"))
             # quarantine records a later run re-evaluated are current again once that run is undone
             for member in members:
-                conn.execute(text("UPDATE ledger.quarantine SET redriven_by_run_id = NULL "
-                                  "WHERE redriven_by_run_id = :r"), dict(r=member))
+                records.undo_redrive(conn, member)
             res.tables = {t: c for t, c in effect.items() if any(c.values())}
             self.ledger.event(conn, run_id=None, stage=stage, kind="run_rolled_back",
                               detail={"run_id": run_id, "members": members, "tables": res.tables,
@@ -412,8 +372,7 @@ class Rollback:
         # the oldest image of a row is its state before the run (a run images a row once)
         n = conn.execute(text(
             f"UPDATE {table} AS x SET {sets} FROM (SELECT DISTINCT ON ({', '.join('q.' + qident(c) for c in pk)}) "
-            f"q.* FROM (SELECT b.image_id, (jsonb_populate_record(NULL::{table}, b.row_data)).* "
-            f"FROM ledger.before_image b WHERE b.run_id = :r AND b.table_name = :t AND b.op = 'U') q "
+            f"q.* FROM {images.rows_sql(table, runs=':r', table_param=':t', op='U')} q "
             f"ORDER BY {', '.join('q.' + qident(c) for c in pk)}, q.image_id) r WHERE {match}{differs}"),
             dict(r=run_id, t=table)).rowcount
         return int(n)
@@ -423,8 +382,7 @@ class Rollback:
         cols = ", ".join(qident(c.name) for c in t.columns)
         overriding = " OVERRIDING SYSTEM VALUE" if any(c.identity is not None for c in t.columns) else ""
         n = conn.execute(text(
-            f"INSERT INTO {table} ({cols}){overriding} SELECT {cols} FROM (SELECT (jsonb_populate_record("
-            f"NULL::{table}, b.row_data)).* FROM ledger.before_image b WHERE b.run_id = :r AND b.table_name = :t "
-            f"AND b.op = 'D') q"), dict(r=run_id, t=table)).rowcount
+            f"INSERT INTO {table} ({cols}){overriding} SELECT {cols} FROM "
+            f"{images.rows_sql(table, runs=':r', table_param=':t', op='D')} q"), dict(r=run_id, t=table)).rowcount
         return int(n)
 

@@ -356,15 +356,16 @@ def measure(label: str, stages: list[str], source_url: str, target: Any, chunk_r
 def ledger_seconds(target: Any, kind: str = "stage_loaded") -> dict[str, float]:
     """The stage seconds the ledger recorded: ``stage_loaded`` events (a second record of the
     same runs) or ``stage_reconciled`` ones (the gate's checks after each load)."""
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
+
+    from migration.ledger import history
 
     eng = create_engine(target, poolclass=NullPool)
     with eng.connect() as c:
-        rows = c.execute(text("SELECT stage, (detail->>'seconds')::float FROM ledger.event "
-                              "WHERE kind = :k ORDER BY event_id"), dict(k=kind)).all()
+        seconds = history.event_seconds(c, kind)
     eng.dispose()
-    return {r[0]: r[1] for r in rows}
+    return seconds
 
 
 # ---------------------------------------------------------------------------- reporting

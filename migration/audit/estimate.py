@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from migration.audit.model import StageEstimate, StageProfile, total_target_bytes
+from migration.ledger import history
 
 #: rows per second of a whole-migration load (benchmark, scale 0.1, 2 cores)
 BENCH_ROWS_PER_SECOND = 28_000
@@ -34,9 +34,7 @@ def _measured(target_url: URL | None) -> dict[str, float]:
         eng = target_engine(target_url)
         try:
             with eng.connect() as conn:
-                rows = conn.execute(text(
-                    "SELECT DISTINCT ON (stage) stage, detail FROM ledger.event WHERE kind = 'stage_loaded' "
-                    "ORDER BY stage, event_id DESC")).all()
+                rows = history.latest_loads(conn)
         finally:
             eng.dispose()
     except Exception:  # no target, no ledger yet: the benchmark's figures stand

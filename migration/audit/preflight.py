@@ -22,6 +22,7 @@ from migration.audit.fingerprint import diff, mapped_columns, mapped_drift
 from migration.db.engines import check_connect, source_engine, target_engine
 from migration.db.source import SourceReader
 from migration.errors import LockError, SafeStatsError
+from migration.ledger import history
 from migration.ledger.lock import MigrationLock
 from migration.mapping.order import parsed_specs
 from migration.mapping.spec import StageSpec
@@ -322,7 +323,7 @@ def preflight(settings: Settings, *, record: bool = False) -> PreflightReport:
         ledger_ok = False
         if target is not None:
             with target.connect() as conn:
-                ledger_ok = bool(conn.execute(text("SELECT to_regclass('ledger.event') IS NOT NULL")).scalar_one())
+                ledger_ok = history.installed(conn)
             if record and live is not None:
                 if ledger_ok:
                     with target.begin() as conn:

@@ -24,14 +24,12 @@ Ledger contract (what the report reads):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from migration.ledger import Ledger
+from migration.ledger import Ledger, history
 
 STATUSES = ("pass", "warn", "fail", "error")
 MASKED = "‹masked›"
@@ -89,11 +87,8 @@ def record(conn: Connection, ledger: Ledger, rec: StageReconciliation) -> None:
         detail = dict(r.detail)
         detail.setdefault("load_run_id", rec.load_run_id)
         detail.setdefault("seconds", round(r.seconds, 3))
-        conn.execute(text(
-            "INSERT INTO ledger.check_result (run_id, stage, check_name, status, summary, detail) "
-            "VALUES (:run, :stage, :name, :status, :summary, CAST(:detail AS jsonb))"),
-            dict(run=rec.reconcile_run_id, stage=rec.stage, name=r.check, status=r.status,
-                 summary=r.summary[:2000], detail=json.dumps(detail, default=str)))
+        history.record_check_result(conn, run_id=rec.reconcile_run_id, stage=rec.stage, check=r.check,
+                                    status=r.status, summary=r.summary[:2000], detail=detail)
     failed = rec.failed
     kind = "stage_check_failed" if failed else "stage_reconciled"
     ledger.event(conn, run_id=rec.load_run_id, stage=rec.stage, kind=kind, detail={
@@ -104,9 +99,7 @@ def record(conn: Connection, ledger: Ledger, rec: StageReconciliation) -> None:
 
 def latest_failures(conn: Connection, stage: str) -> list[str]:
     """The checks that failed in the stage's latest reconciliation (for `accept`)."""
-    row = conn.execute(text(
-        "SELECT detail FROM ledger.event WHERE stage = :s AND kind IN ('stage_check_failed', 'stage_reconciled') "
-        "ORDER BY event_id DESC LIMIT 1"), dict(s=stage)).first()
-    if row is None:
+    detail = history.latest_check_event(conn, stage)
+    if detail is None:
         return []
-    return list((row[0] or {}).get("failed", []))
+    return list(detail.get("failed", []))

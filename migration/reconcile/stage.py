@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 
 from migration.console import Console
 from migration.db.source import SourceReader
-from migration.ledger import Ledger, TableCount
+from migration.ledger import Ledger, TableCount, history, records
 from migration.mapping.lookups import load_lookups, load_table_lookups, ref_lookup_keys
 from migration.mapping.spec import StageSpec, TableMappingSpec
 from migration.reconcile import compare
@@ -129,9 +129,7 @@ class StageCheck:
             table_lookups = [load_table_lookups(conn, tm)[0] for tm in spec.tables]
             run_info = ledger.run_info(conn, self.load_run_id) or {}
             counts = {c.source_table: c for c in ledger.table_counts(conn, self.load_run_id, self.stage)}
-            uptos = {r[0]: r[1] for r in conn.execute(text(
-                "SELECT source_table, value FROM ledger.watermark WHERE run_id = :r AND stage = :s AND kind = 'key'"),
-                dict(r=self.load_run_id, s=self.stage))}
+            uptos: dict[str, Any] = history.key_bounds(conn, self.load_run_id, self.stage)
         t0 = self._t("prepare", t0)
 
         # --- background: Great Expectations
@@ -470,12 +468,7 @@ class StageCheck:
             conn.execute(text(
                 f"CREATE TEMP TABLE _rec_disp_diff AS "
                 f"WITH e AS (SELECT s, d, r, b FROM {disp} WHERE t = :t), "
-                f"     l AS (SELECT source_key AS s, 'quarantine' AS d, reason_code AS r, business_key AS b "
-                f"           FROM ledger.quarantine "
-                f"           WHERE run_id = :run AND stage = :st AND source_table = :t AND rolled_back_at IS NULL "
-                f"           UNION ALL SELECT source_key, disposition, reason_code, business_key FROM ledger.disposition "
-                f"           WHERE run_id = :run AND stage = :st AND source_table = :t AND rolled_back_at IS NULL "
-                f"           AND disposition IN ('filter', 'merged')) "
+                f"     l AS {records.records_of_run_sql()} "
                 f"SELECT coalesce(e.s, l.s) AS s, e.d AS ed, e.r AS er, l.d AS ld, l.r AS lr FROM e FULL JOIN l "
                 f"ON l.s = e.s WHERE e.s IS NULL OR l.s IS NULL OR e.d <> l.d OR e.r IS DISTINCT FROM l.r "
                 f"OR e.b IS DISTINCT FROM l.b"),
@@ -492,12 +485,9 @@ class StageCheck:
         name = f"quarantine_rate/{table}"
         spec = self.checks.quarantine_rate
         with self.ctx.target.connect() as conn:
-            rows = conn.execute(text(
-                "SELECT reason_code, count(*) FROM ledger.quarantine WHERE run_id = :r AND stage = :s "
-                "AND source_table = :t AND rolled_back_at IS NULL GROUP BY 1 ORDER BY 2 DESC, 1"),
-                dict(r=self.load_run_id, s=self.stage, t=table)).all()
+            rows = records.reasons_of_run(conn, run_id=self.load_run_id, stage=self.stage, source_table=table)
         read = tc.rows_read if tc is not None else 0
-        reasons = []
+        reasons: list[dict[str, Any]] = []
         worst = "pass"
         for reason, n in rows:
             limit = spec.reasons.get(reason, spec.default)

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from migration.ledger import history
 from migration.mapping.keys import KEY_BLANK_FLAG
 
 NO_BATCH = "(no batch)"
@@ -51,7 +52,7 @@ def blank_key_rows(conn: Connection, stages: Iterable[str]) -> list[BlankKeyRow]
     rows = conn.execute(text(
         "SELECT e.stage, i.dataset, coalesce(b.status, :none) AS status, count(*) AS n, "
         "count(DISTINCT i.batch_id) AS batches FROM core.incident i "
-        "JOIN (SELECT DISTINCT run_id, stage FROM ledger.event WHERE kind = ANY(:kinds) AND stage = ANY(:stages)) e "
+        f"JOIN {history.stage_runs_sql(stages=':stages')} e "
         "ON e.run_id = i.load_run_id "
         "LEFT JOIN ref.import_batch b ON b.batch_id = i.batch_id "
         "WHERE :flag = ANY(i.dq_flags) GROUP BY 1, 2, 3"),

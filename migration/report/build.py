@@ -30,7 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from migration.errors import SafeStatsError, UnknownNameError
-from migration.ledger import Ledger
+from migration.ledger import Ledger, history, records
 from migration.ledger import verdict as lv
 from migration.report import details as dt
 from migration.report.blank_keys import blank_key_rows
@@ -133,16 +133,7 @@ class _Builder:
     # ------------------------------------------------------------------ scope
     def _stage_runs(self) -> dict[str, list[_StageRun]]:
         """Stage → every run that wrote its data, oldest first; stages in the order first loaded."""
-        rows = self.conn.execute(text(
-            "SELECT e.stage, e.run_id, e.kind, e.at, "
-            "(SELECT max(x.at) FROM ledger.event x WHERE x.run_id = e.run_id AND x.stage = e.stage "
-            " AND x.kind = replace(e.kind, '_started', '_loaded')) AS loaded_at, "
-            "(SELECT max(x.at) FROM ledger.event x WHERE x.run_id = e.run_id AND x.stage = e.stage "
-            " AND x.kind = replace(e.kind, '_started', '_failed')) AS failed_at, "
-            "EXISTS (SELECT 1 FROM ledger.event u WHERE u.kind = 'run_rolled_back' AND u.stage = e.stage "
-            " AND u.detail->>'run_id' = e.run_id::text) AS undone "
-            "FROM ledger.event e WHERE e.kind = ANY(:kinds) AND e.stage IS NOT NULL ORDER BY e.event_id"),
-            dict(kinds=list(RUN_KINDS)))
+        rows = history.stage_run_history(self.conn, list(RUN_KINDS))
         out: dict[str, list[_StageRun]] = {}
         for r in rows:
             if any(x.run_id == r.run_id for x in out.get(r.stage, [])):
@@ -153,10 +144,7 @@ class _Builder:
         return out
 
     def _check_stages(self, run_id: int | None = None) -> list[str]:
-        rows = self.conn.execute(text(
-            "SELECT stage FROM ledger.check_result WHERE (CAST(:r AS bigint) IS NULL OR run_id = :r) "
-            "GROUP BY stage ORDER BY min(result_id)"), dict(r=run_id))
-        return [r[0] for r in rows]
+        return history.checked_stages(self.conn, run_id)
 
     @staticmethod
     def _current(runs: list[_StageRun]) -> tuple[_StageRun, ...]:
@@ -205,9 +193,7 @@ class _Builder:
                 scopes.append(_StageScope(s, cur, run_id, run_id + 1, run_id))
             return Scope(run_id, kind, f"the checks of run {run_id} ({kind}), with the accounting of what each "
                                        "stage had loaded then"), scopes
-        stages = [r[0] for r in self.conn.execute(text(
-            "SELECT stage FROM ledger.event WHERE run_id = :r AND stage IS NOT NULL GROUP BY stage "
-            "ORDER BY min(event_id)"), dict(r=run_id))]
+        stages = history.stages_of_run(self.conn, run_id)
         self.notes.append(f"Run {run_id} is a {kind} run that neither wrote a stage's data nor recorded check "
                           "results (a reference seed, or a rollback): there is nothing to reconcile in it.")
         return (Scope(run_id, kind, f"run {run_id} ({kind})"),
@@ -215,9 +201,7 @@ class _Builder:
 
     # ------------------------------------------------------------------ reads
     def _acceptances(self) -> dict[str, Acceptance]:
-        rows = self.conn.execute(text(
-            "SELECT DISTINCT ON (stage) stage, actor, at, detail FROM ledger.event "
-            "WHERE kind = 'stage_accepted' AND stage IS NOT NULL ORDER BY stage, event_id DESC"))
+        rows = history.acceptances(self.conn)
         out = {}
         for r in rows:
             d = r.detail if isinstance(r.detail, Mapping) else {}
@@ -228,11 +212,7 @@ class _Builder:
 
     def _checks(self, sc: _StageScope, acceptance: Acceptance | None, load_started: datetime | None
                 ) -> list[_RawCheck]:
-        rows = self.conn.execute(text(
-            "SELECT DISTINCT ON (check_name) result_id, run_id, stage, check_name, status, summary, detail, at "
-            "FROM ledger.check_result WHERE stage = :s AND run_id >= :lo "
-            "AND (CAST(:hi AS bigint) IS NULL OR run_id < :hi) "
-            "ORDER BY check_name, result_id DESC"), dict(s=sc.stage, lo=sc.lo, hi=sc.hi))
+        rows = history.latest_checks(self.conn, stage=sc.stage, lo=sc.lo, hi=sc.hi)
         out = []
         current = {r.run_id for r in sc.runs}
         for r in rows:
@@ -268,16 +248,7 @@ class _Builder:
         """Quarantine records of the reported runs, per table and reason (field names, never values)."""
         if not sc.runs:
             return []
-        rows = self.conn.execute(text(
-            "SELECT q.source_table, q.reason_code, count(*) AS n, "
-            "count(*) FILTER (WHERE q.redriven_by_run_id IS NULL AND q.rolled_back_at IS NULL) AS open_n, "
-            "array_agg(DISTINCT q.run_id ORDER BY q.run_id) AS runs, "
-            "(SELECT array_agg(DISTINCT f ORDER BY f) FROM ledger.quarantine q2, unnest(q2.fields) f "
-            " WHERE q2.stage = q.stage AND q2.source_table = q.source_table AND q2.reason_code = q.reason_code "
-            " AND q2.run_id = ANY(:runs)) AS fields "
-            "FROM ledger.quarantine q WHERE q.stage = :s AND q.run_id = ANY(:runs) "
-            "GROUP BY q.stage, q.source_table, q.reason_code ORDER BY q.source_table, n DESC, q.reason_code"),
-            dict(s=sc.stage, runs=[r.run_id for r in sc.runs]))
+        rows = records.quarantine_by_reason(self.conn, stage=sc.stage, runs=[r.run_id for r in sc.runs])
         return [QuarantineRow(sc.stage, dt.clean_text(r.source_table), dt.clean_text(r.reason_code), int(r.n),
                               int(r.open_n), tuple(dt.clean_text(f, limit=80) for f in (r.fields or [])),
                               tuple(int(x) for x in r.runs or []))
@@ -291,7 +262,7 @@ class _Builder:
         """Stage → dataset → rows of core.incident last written by one of the stage's runs."""
         rows = self.conn.execute(text(
             "SELECT e.stage, i.dataset, count(*) AS n FROM core.incident i "
-            "JOIN (SELECT DISTINCT run_id, stage FROM ledger.event WHERE kind = ANY(:kinds)) e "
+            f"JOIN {history.stage_runs_sql()} e "
             "ON e.run_id = i.load_run_id GROUP BY 1, 2"), dict(kinds=list(RUN_KINDS)))
         out: dict[str, dict[str, int]] = defaultdict(dict)
         for r in rows:
@@ -318,8 +289,7 @@ class _Builder:
         scope, scopes = self._scope(run_id, stage_runs)
         states = self.ledger.stage_states(self.conn)
         acceptances = self._acceptances()
-        tables_of = {(r.run_id, r.stage): list(r.tables or []) for r in self.conn.execute(text(
-            "SELECT run_id, stage, detail->'tables' AS tables FROM ledger.event WHERE kind = 'stage_started'"))}
+        tables_of = history.started_tables(self.conn)
 
         summaries: list[StageSummary] = []
         checks: list[CheckRow] = []

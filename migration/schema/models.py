@@ -412,8 +412,10 @@ table_count = Table(
     comment="Accounting per run and table; each term counted on its own.",
 )
 
-quarantine = Table(
-    "quarantine", metadata,
+#: the records are only ever inserted; ``ledger.quarantine`` (a view, revision l0005) adds each
+#: record's current state (``redriven_by_run_id``, ``rolled_back_at``) from its events
+quarantine_record = Table(
+    "quarantine_record", metadata,
     Column("quarantine_id", BigInteger, Identity(always=False), primary_key=True),
     Column("run_id", BigInteger, ForeignKey("ledger.run.run_id"), nullable=False),
     Column("stage", Text, nullable=False),
@@ -425,8 +427,6 @@ quarantine = Table(
     Column("business_key", Text(collation="C"), nullable=True,
            comment="the row's business key, trimmed (NULL when blank); the legacy primary key is source_key"),
     Column("created_at", TZ, nullable=False, server_default=text("clock_timestamp()")),
-    Column("redriven_by_run_id", BigInteger, nullable=True),
-    Column("rolled_back_at", TZ, nullable=True),
     Index("ix_quarantine_stage_source_key", "stage", "source_key"),
     Index("ix_quarantine_run_id", "run_id"),
     Index("ix_quarantine_stage_business_key", "stage", "business_key"),
@@ -434,8 +434,9 @@ quarantine = Table(
     comment="Rows that failed a rule: keys, reason and field names only, never the sensitive payload.",
 )
 
-disposition = Table(
-    "disposition", metadata,
+#: the records are only ever inserted; ``ledger.disposition`` (a view) adds ``rolled_back_at``
+disposition_record = Table(
+    "disposition_record", metadata,
     Column("disposition_id", BigInteger, Identity(always=False), primary_key=True),
     Column("run_id", BigInteger, ForeignKey("ledger.run.run_id"), nullable=False),
     Column("stage", Text, nullable=False),
@@ -445,13 +446,40 @@ disposition = Table(
     Column("reason_code", Text, nullable=False),
     Column("fields", ARRAY(Text), nullable=False),
     Column("created_at", TZ, nullable=False, server_default=text("clock_timestamp()")),
-    Column("rolled_back_at", TZ, nullable=True),
     Column("business_key", Text(collation="C"), nullable=True,
            comment="the row's business key, trimmed (NULL when blank); the legacy primary key is source_key"),
     CheckConstraint("disposition IN ('filter', 'merged', 'unchanged')", name="disposition"),
     Index("ix_disposition_run_id_stage_source_table", "run_id", "stage", "source_table"),
     schema="ledger",
     comment="Rows deliberately not loaded: filtered by a rule or merged as a duplicate. Keys and reasons only.",
+)
+
+quarantine_event = Table(
+    "quarantine_event", metadata,
+    Column("event_id", BigInteger, Identity(always=False), primary_key=True),
+    Column("quarantine_id", BigInteger, ForeignKey("ledger.quarantine_record.quarantine_id"), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("run_id", BigInteger, ForeignKey("ledger.run.run_id"), nullable=False),
+    Column("at", TZ, nullable=False, server_default=text("clock_timestamp()")),
+    CheckConstraint("kind IN ('redriven', 'redrive_undone', 'rolled_back')", name="kind"),
+    Index("ix_quarantine_event_quarantine_id_event_id", "quarantine_id", "event_id"),
+    Index("ix_quarantine_event_run_id", "run_id"),
+    schema="ledger",
+    comment="Changes of a quarantine record: redriven by run_id, that redrive undone, or its run rolled back "
+            "(run_id = the rollback's subject run).",
+)
+
+disposition_event = Table(
+    "disposition_event", metadata,
+    Column("event_id", BigInteger, Identity(always=False), primary_key=True),
+    Column("disposition_id", BigInteger, ForeignKey("ledger.disposition_record.disposition_id"), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("run_id", BigInteger, ForeignKey("ledger.run.run_id"), nullable=False),
+    Column("at", TZ, nullable=False, server_default=text("clock_timestamp()")),
+    CheckConstraint("kind IN ('rolled_back')", name="kind"),
+    Index("ix_disposition_event_disposition_id", "disposition_id"),
+    schema="ledger",
+    comment="Changes of a disposition record: its run rolled back.",
 )
 
 before_image = Table(

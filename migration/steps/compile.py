@@ -52,8 +52,15 @@ class ApplyPlan:
     stage: str
     source_table: str
     targets: list[TargetPlan]
+    #: upserts of the targets, run after :attr:`records`
     statements: list[str] = field(default_factory=list)
+    #: SELECTs of the old rows the upserts will change, as (run_id, stage, table_name, op, row_data);
+    #: the loader inserts them into the ledger's before-images first
     before_images: list[str] = field(default_factory=list)
+    #: (book, SELECT) of the chunk's rows not loaded, for the loader to record in the ledger
+    #: ("quarantine": run_id, stage, source_table, source_key, business_key, reason_code, fields;
+    #: "disposition": the same with the disposition after source_key), in this order
+    records: list[tuple[str, str]] = field(default_factory=list)
 
 
 def build_apply(stage: StageSpec, tm: TableMappingSpec) -> ApplyPlan:
@@ -83,15 +90,14 @@ def build_apply(stage: StageSpec, tm: TableMappingSpec) -> ApplyPlan:
         targets.append(tp)
         by_name[tname] = tp
     plan = ApplyPlan(stage=stage.stage, source_table=tm.source.table, targets=targets)
-    plan.statements.append(
-        "INSERT INTO ledger.quarantine (run_id, stage, source_table, source_key, business_key, reason_code, fields) "
+    plan.records.append((
+        "quarantine",
         "SELECT %(run_id)s, %(stage)s, %(source_table)s, c._src_key, c._bkey, c._reason, c._fields "
-        "FROM _chunk c WHERE c._disp = 'quarantine'")
-    plan.statements.append(
-        "INSERT INTO ledger.disposition (run_id, stage, source_table, source_key, disposition, business_key, "
-        "reason_code, fields) "
+        "FROM _chunk c WHERE c._disp = 'quarantine'"))
+    plan.records.append((
+        "disposition",
         "SELECT %(run_id)s, %(stage)s, %(source_table)s, c._src_key, c._disp, c._bkey, c._reason, c._fields "
-        "FROM _chunk c WHERE c._disp IN ('filter', 'merged')")
+        "FROM _chunk c WHERE c._disp IN ('filter', 'merged')"))
     for tp in targets:
         froms, conds = _from_clause(tp, by_name)
         table = models.table(tp.table)
@@ -103,15 +109,14 @@ def build_apply(stage: StageSpec, tm: TableMappingSpec) -> ApplyPlan:
             same = [c for c in tp.columns if c not in tp.conflict and not tp.chunk_column[c].startswith("p.")]
             cmp = (f" AND ({', '.join(f'o.{qident(c)}' for c in same)}) IS NOT DISTINCT FROM "
                    f"({', '.join(f'CAST({tp.chunk_column[c]} AS {pg_type(table, c)})' for c in same)})") if same else ""
-            plan.statements.insert(2,
-                f"INSERT INTO ledger.disposition (run_id, stage, source_table, source_key, disposition, business_key, "
-                f"reason_code, fields) SELECT DISTINCT ON (c._src_key) %(run_id)s, %(stage)s, %(source_table)s, "
+            plan.records.append((
+                "disposition",
+                f"SELECT DISTINCT ON (c._src_key) %(run_id)s, %(stage)s, %(source_table)s, "
                 f"c._src_key, 'unchanged', c._bkey, 'UNCHANGED', '{{}}'::text[] FROM {froms} JOIN {tp.table} o ON {pkey} "
-                f"WHERE {' AND '.join(conds)} AND o.load_run_id <> %(run_id)s{cmp}")
+                f"WHERE {' AND '.join(conds)} AND o.load_run_id <> %(run_id)s{cmp}"))
         key_match = " AND ".join(f"o.{qident(k)} = CAST({tp.chunk_column[k]} AS {pg_type(table, k)})"
                                  for k in tp.conflict)
         plan.before_images.append(
-            f"INSERT INTO ledger.before_image (run_id, stage, table_name, op, row_data) "
             f"SELECT DISTINCT ON (o.ctid) %(run_id)s, %(stage)s, {qliteral(tp.table)}, 'U', to_jsonb(o) "
             f"FROM {froms} JOIN {tp.table} o ON {key_match} "
             f"WHERE {' AND '.join(conds)} AND o.load_run_id <> %(run_id)s")

@@ -39,10 +39,10 @@ from sqlalchemy.engine import Connection
 
 from migration.db.source import SourceReader, fetch_by_keys
 from migration.errors import StageError
-from migration.ledger import Ledger, TableCount
+from migration.ledger import Ledger, TableCount, history, images, records
+from migration.ledger.history import run_groups, watermarks
 from migration.mapping.lookups import load_lookups, load_table_lookups, ref_lookup_keys
 from migration.mapping.spec import StageSpec, TableMappingSpec
-from migration.rollback import run_groups
 from migration.schema import models
 from migration.schema.sql import pg_type, qident
 from migration.secrets import redact_url
@@ -89,16 +89,9 @@ def record_watermarks(conn: Connection, reader: SourceReader, spec: StageSpec, r
             rows = conn.execute(text("SELECT batch_id, status FROM ref.import_batch")).all()
             marks["batch_status"] = json.dumps({str(b): s for b, s in rows}, sort_keys=True)
         for kind, value in marks.items():
-            conn.execute(text(
-                "INSERT INTO ledger.watermark (run_id, stage, source_table, kind, value) VALUES (:r, :s, :t, :k, :v) "
-                "ON CONFLICT (run_id, stage, source_table, kind) DO NOTHING"),
-                dict(r=run_id, s=spec.stage, t=tm.source.table, k=kind, v=None if value is None else str(value)))
+            history.record_watermark(conn, run_id=run_id, stage=spec.stage, source_table=tm.source.table, kind=kind,
+                                     value=None if value is None else str(value), if_absent=True)
 
-
-def watermarks(conn: Connection, run_id: int, stage: str, table: str) -> dict[str, str | None]:
-    return {r[0]: r[1] for r in conn.execute(text(
-        "SELECT kind, value FROM ledger.watermark WHERE run_id = :r AND stage = :s AND source_table = :t"),
-        dict(r=run_id, s=stage, t=table))}
 
 
 class TableDelta:
@@ -244,10 +237,8 @@ class TableDelta:
                                            .alias(c) for c in primary.conflict]))
             reevaluated = out.get_column("_src_key").to_list()
             with lc.target.begin() as conn:
-                conn.execute(text(
-                    "UPDATE ledger.quarantine SET redriven_by_run_id = :r WHERE stage = :s AND source_table = :t "
-                    "AND source_key = ANY(:k) AND redriven_by_run_id IS NULL AND rolled_back_at IS NULL "
-                    "AND run_id <> :r"), dict(r=self.run_id, s=self.stage.stage, t=self.table, k=reevaluated))
+                records.mark_redriven(conn, run_id=self.run_id, stage=self.stage.stage, source_table=self.table,
+                                      keys=reevaluated)
             load._write_chunk(load._payload(out, False), chunk_no=chunk_no, last_key=chunk.last_key,
                               rows=chunk.size, fresh=False)
             self._replace_exploded(out)
@@ -263,11 +254,7 @@ class TableDelta:
 
     def _stage_runs(self, conn: Connection) -> list[int]:
         """This stage's table runs (full, delta, redrive — not seed runs) that are not undone."""
-        rows = conn.execute(text(
-            "SELECT run_id FROM ledger.event WHERE stage = :s AND kind IN ('stage_started', 'delta_started', "
-            "'redrive_started') AND run_id NOT IN (SELECT CAST(detail->>'run_id' AS bigint) FROM ledger.event "
-            "WHERE stage = :s AND kind = 'run_rolled_back')"), dict(s=self.stage.stage)).all()
-        return [int(r[0]) for r in rows] + [self.run_id]
+        return history.table_runs(conn, self.stage.stage) + [self.run_id]
 
     def _delete_unproduced(self, produced: pl.DataFrame | None) -> None:
         """A reference table was re-evaluated whole: rows this stage wrote that no legacy row
@@ -299,14 +286,11 @@ class TableDelta:
             if not fks or child.fullname not in mine:
                 continue
             col = fks[0].column_keys[0]
-            conn.execute(text(
-                f"INSERT INTO ledger.before_image (run_id, stage, table_name, op, row_data) SELECT :r, :s, "
-                f"'{child.fullname}', 'D', to_jsonb(c) FROM {child.fullname} c WHERE c.{qident(col)} IN ({rows})"),
-                params)
+            images.capture(conn, run_id=self.run_id, stage=self.stage.stage, table_name=child.fullname, op="D", row="c",
+                           rows=f"FROM {child.fullname} c WHERE c.{qident(col)} IN ({rows})", params=params)
             conn.execute(text(f"DELETE FROM {child.fullname} c WHERE c.{qident(col)} IN ({rows})"), params)
-        conn.execute(text(
-            f"INSERT INTO ledger.before_image (run_id, stage, table_name, op, row_data) SELECT :r, :s, "
-            f"'{table_name}', 'D', to_jsonb(t) FROM {table_name} t WHERE {where}"), params)
+        images.capture(conn, run_id=self.run_id, stage=self.stage.stage, table_name=table_name, op="D", row="t",
+                       rows=f"FROM {table_name} t WHERE {where}", params=params)
         n = int(conn.execute(text(f"DELETE FROM {table_name} t WHERE {where}"), params).rowcount)
         self.lc.ledger.event(conn, run_id=self.run_id, stage=self.stage.stage, kind="delta_deleted",
                              detail={"source_table": self.table, "target": table_name, "rows": n})
@@ -348,10 +332,8 @@ class TableDelta:
                 keep = " AND ".join(f"k.{qident(c)} IS NOT DISTINCT FROM t.{qident(c)}" for c in owners + produced)
                 stale = (f"FROM {tp.table} t WHERE EXISTS (SELECT 1 FROM _own o WHERE {own}) "
                          f"AND NOT EXISTS (SELECT 1 FROM _keep k WHERE {keep})")
-                conn.execute(text(
-                    f"INSERT INTO ledger.before_image (run_id, stage, table_name, op, row_data) "
-                    f"SELECT :r, :s, :t, 'D', to_jsonb(t) {stale}"), dict(r=self.run_id, s=self.stage.stage,
-                                                                        t=tp.table))
+                images.capture(conn, run_id=self.run_id, stage=self.stage.stage, table_name=tp.table, op="D",
+                               row="t", rows=stale)
                 conn.execute(text(f"DELETE {stale.replace('FROM ', 'FROM ', 1)}"))
 
     def _delete_groups(self, parts: list[str]) -> None:
@@ -459,10 +441,7 @@ def _stage_delta(ctx: RunContext, ledger: Ledger, spec: StageSpec, base_run: int
                 tables, frames = load_table_lookups(conn, tm)
                 force = None
                 if redrive:
-                    force = [r[0] for r in conn.execute(text(
-                        "SELECT DISTINCT source_key FROM ledger.quarantine WHERE stage = :s AND source_table = :t "
-                        "AND redriven_by_run_id IS NULL AND rolled_back_at IS NULL"),
-                        dict(s=spec.stage, t=tm.source.table))]
+                    force = records.open_keys(conn, spec.stage, tm.source.table)
             lc = LoadContext(source=reader, target=ctx.target, ledger=ledger, console=ctx.console,
                              chunk_rows=ctx.settings.chunk_rows, fault=ctx.fault)
             load = TableLoad(lc, spec, tm, run_id, lookups, tables, frames)

@@ -37,7 +37,7 @@ from migration import interrupt
 from migration.console import Console
 from migration.db.source import Chunk, SourceReader, is_transient
 from migration.errors import Interrupted, StageError
-from migration.ledger import Ledger, TableCount
+from migration.ledger import Ledger, TableCount, history, images, records
 from migration.mapping import keys as key_rule
 from migration.mapping.engine import ChunkEvaluator
 from migration.mapping.sourcetext import key_source_columns
@@ -184,6 +184,8 @@ class FreshPart:
     link_column: str | None = None
     #: ``_row_no`` → ``_src_key`` of the chunk (names the row if a value cannot be COPY'd)
     source_keys: pl.DataFrame | None = None
+    #: a book of ledger records (``table`` is the book), not a target table
+    record: bool = False
 
 
 @dataclass
@@ -208,6 +210,9 @@ class TableLoad:
         self.table = tm.source.table
         self.evaluator = ChunkEvaluator(tm, lookups, lookup_frames)
         self.apply: ApplyPlan = build_apply(stage, tm)
+        #: the chunk's ledger statements (images first, then records), run with the upserts
+        self.image_statements = [images.insert_from(sel) for sel in self.apply.before_images]
+        self.record_statements = [records.insert_from(book, sel) for book, sel in self.apply.records]
         self.keys_table = keys_table(stage.stage, self.table, run_id)
         self.losers_table = losers_table(stage.stage, self.table, run_id)
         self.extracted = [c for c in tm.source.columns if c not in set(tm.personal_data.drop)]
@@ -315,9 +320,8 @@ class TableLoad:
         lc, ledger = self.lc, self.lc.ledger
         keys, losers = into or self.keys_table, self.losers_table
         with lc.target.connect() as conn:
-            done = conn.execute(text(
-                "SELECT 1 FROM ledger.event WHERE run_id = :r AND stage = :s AND kind = 'keys_snapshot' "
-                "AND detail->>'source_table' = :t"), dict(r=self.run_id, s=self.stage.stage, t=self.table)).first()
+            done = history.keys_snapshot_taken(conn, run_id=self.run_id, stage=self.stage.stage,
+                                               source_table=self.table)
         if done:
             return 0
         cols = self.snapshot_columns()
@@ -498,7 +502,7 @@ class TableLoad:
         if column in internal:
             column = internal[column]
         elif part is not None and not column.startswith("_"):
-            column = f"{part.table}.{column}"
+            column = f"{records.public_name(part.table) if part.record else part.table}.{column}"
         elif column.startswith("_t"):  # _t{i}_{column}: target i's column
             i, _, name = column[2:].partition("_")
             if i.isdigit() and int(i) < len(self.apply.targets):
@@ -574,12 +578,12 @@ class TableLoad:
         rec = ["_src_key", "_bkey", "_reason", "_fields"]
         quarantined = out.filter(pl.col("_disp") == "quarantine").select(rec)
         if quarantined.height:
-            parts.append(FreshPart("ledger.quarantine", ["source_key", "business_key", "reason_code", "fields"],
-                                   quarantined))
+            parts.append(FreshPart(records.QUARANTINE, ["source_key", "business_key", "reason_code", "fields"],
+                                   quarantined, record=True))
         disposed = out.filter(pl.col("_disp").is_in(["filter", "merged"])).select(["_src_key", "_disp"] + rec[1:])
         if disposed.height:
-            parts.append(FreshPart("ledger.disposition", ["source_key", "disposition", "business_key", "reason_code",
-                                                          "fields"], disposed))
+            parts.append(FreshPart(records.DISPOSITION, ["source_key", "disposition", "business_key", "reason_code",
+                                                          "fields"], disposed, record=True))
         load = out.filter(pl.col("_disp") == "load")
         for tp in self.apply.targets:
             f = load
@@ -614,7 +618,7 @@ class TableLoad:
         with raw.cursor() as cur:  # type: ignore[union-attr]
             for part in parts:
                 frame, cols = part.frame, list(part.columns)
-                if part.table.startswith("ledger."):
+                if part.record:
                     frame = frame.select(pl.lit(self.run_id, dtype=pl.Int64).alias("run_id"),
                                          pl.lit(self.stage.stage).alias("stage"),
                                          pl.lit(self.table).alias("source_table"), pl.all())
@@ -651,11 +655,15 @@ class TableLoad:
                     data, _ = to_copy_csv(frame)
                 except NulInText as exc:
                     raise self._nul_error(exc, part, frame) from None
-                t0 = self._t(f"csv {part.table}", t0)
+                label = records.public_name(part.table) if part.record else part.table
+                t0 = self._t(f"csv {label}", t0)
                 stream: io.BytesIO = io.BytesIO(data) if fault is None else _FaultyStream(data, fault, chunk_no, self.table)
-                cur.copy_expert(f"COPY {part.table} ({', '.join(qident(c) for c in cols)}) FROM STDIN "
-                                f"WITH (FORMAT csv, NULL '\\N')", stream, size=65536)
-                t0 = self._t(f"copy {part.table}", t0)
+                if part.record:  # into the ledger, in this chunk's transaction
+                    records.copy_from(cur, part.table, cols, stream, size=65536)
+                else:
+                    cur.copy_expert(f"COPY {part.table} ({', '.join(qident(c) for c in cols)}) FROM STDIN "
+                                    f"WITH (FORMAT csv, NULL '\\N')", stream, size=65536)
+                t0 = self._t(f"copy {label}", t0)
         if fault:
             fault("after_copy", chunk_no, self.table)
 
@@ -671,10 +679,10 @@ class TableLoad:
             if fault:
                 fault("after_copy", chunk_no, self.table)
             params = self._params()
-            for stmt in self.apply.before_images:
+            for stmt in self.image_statements:
                 cur.execute(stmt, params)
             t0 = self._t("before_images", t0)
-            for i, stmt in enumerate(self.apply.statements):
+            for i, stmt in enumerate(self.record_statements + self.apply.statements):
                 cur.execute(stmt, params)
                 t0 = self._t(f"apply_{i}", t0)
 
@@ -687,16 +695,9 @@ class TableLoad:
             where += " AND dataset = :d"
         loaded = conn.execute(text(f"SELECT count(*) FROM {primary} WHERE {where}"),
                               dict(r=self.run_id, d=dataset)).scalar_one()
-        read = conn.execute(text(
-            "SELECT coalesce(sum(rows), 0) FROM ledger.checkpoint WHERE run_id = :r AND stage = :s "
-            "AND source_table = :t AND phase = 'load'"), dict(r=self.run_id, s=self.stage.stage, t=self.table)
-        ).scalar_one()
-        quarantined = conn.execute(text(
-            "SELECT count(*) FROM ledger.quarantine WHERE run_id = :r AND stage = :s AND source_table = :t"),
-            dict(r=self.run_id, s=self.stage.stage, t=self.table)).scalar_one()
-        disp: dict[str, int] = dict(conn.execute(text(
-            "SELECT disposition, count(*) FROM ledger.disposition WHERE run_id = :r AND stage = :s "
-            "AND source_table = :t GROUP BY 1"), dict(r=self.run_id, s=self.stage.stage, t=self.table)).all())
+        read = history.checkpointed_rows(conn, run_id=self.run_id, stage=self.stage.stage, source_table=self.table)
+        quarantined, disp = records.run_tallies(conn, run_id=self.run_id, stage=self.stage.stage,
+                                                source_table=self.table)
         return TableCount(run_id=self.run_id, stage=self.stage.stage, source_table=self.table,
                           rows_read=int(read), rows_loaded=int(loaded), rows_merged=int(disp.get("merged", 0)),
                           rows_quarantined=int(quarantined), rows_filtered=int(disp.get("filter", 0)),

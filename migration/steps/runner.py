@@ -21,7 +21,7 @@ from sqlalchemy.schema import AddConstraint
 
 from migration.db.source import SourceReader
 from migration.errors import Interrupted, StageError
-from migration.ledger import Ledger, TableCount
+from migration.ledger import Ledger, TableCount, history, images
 from migration.mapping.lookups import load_lookups, load_table_lookups, ref_lookup_keys
 from migration.mapping.spec import SeedSpec, StageSpec
 from migration.refdata import refdata_path
@@ -180,15 +180,12 @@ class StageLoader:
     def _snapshot_bound(self, ledger: Ledger, spec: StageSpec, tm: Any, run_id: int, reader: SourceReader) -> Any:
         """The highest key when the run began (kept in the ledger so a resume uses the same bound)."""
         with self.ctx.target.begin() as conn:
-            row = conn.execute(text(
-                "SELECT value FROM ledger.watermark WHERE run_id = :r AND stage = :s AND source_table = :t "
-                "AND kind = 'key'"), dict(r=run_id, s=spec.stage, t=tm.source.table)).first()
+            row = history.watermark(conn, run_id=run_id, stage=spec.stage, source_table=tm.source.table, kind="key")
             if row:
                 return int(row[0]) if row[0] is not None else None
             upto = reader.max_key(tm.source.table, tm.source.key)
-            conn.execute(text("INSERT INTO ledger.watermark (run_id, stage, source_table, kind, value) "
-                              "VALUES (:r, :s, :t, 'key', :v)"),
-                         dict(r=run_id, s=spec.stage, t=tm.source.table, v=None if upto is None else str(upto)))
+            history.record_watermark(conn, run_id=run_id, stage=spec.stage, source_table=tm.source.table, kind="key",
+                                     value=None if upto is None else str(upto))
             return upto
 
     def _seeds(self, ledger: Ledger, spec: StageSpec, stage_run: int | None, when: str,
@@ -208,10 +205,8 @@ class StageLoader:
         table = models.table(seed.target)
         cols = list(seed.columns)
         with self.ctx.target.begin() as conn:
-            if stage_run is not None and conn.execute(text(
-                    "SELECT 1 FROM ledger.event WHERE stage = :s AND kind = 'seed_loaded' "
-                    "AND detail->>'file' = :f AND detail->>'stage_run' = :r"),
-                    dict(s=spec.stage, f=seed.file, r=str(stage_run))).first():
+            if stage_run is not None and history.seed_loaded(conn, stage=spec.stage, file=seed.file,
+                                                             stage_run=stage_run):
                 return 0  # a resumed stage: this seed was loaded before the interruption
             seed_run = ledger.new_run(conn, kind="full", mapping_hash=self.ctx.mapping_hash,
                                       refdata_version=self.ctx.refdata_version, source_url=None,
@@ -228,10 +223,8 @@ class StageLoader:
             match = " AND ".join(f"o.{qident(k)} = s.{qident(k)}" for k in conflict)
             differs = (f"({', '.join('o.' + qident(c) for c in upd)}) IS DISTINCT FROM "
                        f"({', '.join('s.' + qident(c) for c in upd)})") if upd else "false"
-            conn.execute(text(
-                f"INSERT INTO ledger.before_image (run_id, stage, table_name, op, row_data) SELECT :run, :stage, "
-                f":t, 'U', to_jsonb(o) FROM _seed s JOIN {seed.target} o ON {match} WHERE {differs}"),
-                dict(run=seed_run, stage=spec.stage, t=seed.target))
+            images.capture(conn, run_id=seed_run, stage=spec.stage, table_name=seed.target, op="U", row="o",
+                           rows=f"FROM _seed s JOIN {seed.target} o ON {match} WHERE {differs}")
             sets = ", ".join(f"{qident(c)} = EXCLUDED.{qident(c)}" for c in upd + ["load_run_id"])
             where = (f" WHERE ({', '.join(f't.{qident(c)}' for c in upd)}) IS DISTINCT FROM "
                      f"({', '.join(f'EXCLUDED.{qident(c)}' for c in upd)})") if upd else ""

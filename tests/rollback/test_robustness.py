@@ -15,8 +15,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
-from migration import quarantine
-from migration.ledger import MigrationLock
+from migration.ledger import MigrationLock, quarantine
 from migration.ledger.books import actor
 from migration.schema import api
 from tests.rollback.conftest import (
@@ -60,7 +59,7 @@ def test_a_rollback_killed_halfway_changed_nothing_and_runs_again_to_completion(
     try:
         backend = wait_until(lambda: scalar(
             loaded, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' "
-                    "AND query LIKE 'UPDATE ledger.quarantine%'"), timeout=120, what="the rollback to block")
+                    "AND query LIKE 'INSERT INTO ledger.quarantine_event%'"), timeout=120, what="the rollback to block")
         # halfway: its transaction holds what it has done so far (the keys dropped, the rows deleted)
         locks = dict(rows(loaded, "SELECT CAST(relation::regclass AS text), array_agg(mode) FROM pg_locks "
                                   "WHERE pid = :p AND granted AND relation IS NOT NULL GROUP BY 1", p=backend))
