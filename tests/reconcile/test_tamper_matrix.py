@@ -234,9 +234,10 @@ def _last_watermark(c: Copy) -> str:
                  "AND kind = 'timestamp' ORDER BY run_id DESC LIMIT 1")[0]
 
 
-def late_legacy_row(c: Copy) -> Named:
-    """A row the legacy gets late, stamped with exactly the last high watermark; a delta runs,
-    and what a delta comparing ``>`` instead of ``>=`` would leave is planted: the row absent."""
+def _late_row_through_delta(c: Copy) -> tuple[str, str, int | None]:
+    """A row the legacy gets late (a copy of a loaded MPS row under a new RecID and CrimeRef),
+    stamped with exactly the last high watermark, then a delta of mps_crime: (its CrimeRef,
+    the stamp, the incident_id the delta gave it or None)."""
     from migration.plan.execute import Orchestrator, run_delta
 
     stamp = _last_watermark(c)
@@ -246,11 +247,10 @@ def late_legacy_row(c: Copy) -> Named:
     new_id = c.lite('SELECT max("RecID") + 1 FROM "tblMPSCrime"')[0][0]
     new_ref = "16ZZ9" + f"{new_id:06d}"[-6:]
     assert not c.lite('SELECT 1 FROM "tblMPSCrime" WHERE "CrimeRef" = ?', (new_ref,))
-    values = ", ".join({"RecID": "?", "CrimeRef": "?", "LastModified": "?"}.get(col, f'"{col}"') for col in cols)
-    params = tuple({"RecID": new_id, "CrimeRef": new_ref, "LastModified": stamp}[col] for col in cols
-                   if col in ("RecID", "CrimeRef", "LastModified"))
+    given = {"RecID": new_id, "CrimeRef": new_ref, "LastModified": stamp}
+    select = ", ".join("?" if col in given else f'"{col}"' for col in cols)
     c.lite(f'INSERT INTO "tblMPSCrime" ({", ".join(chr(34) + x + chr(34) for x in cols)}) '
-           f'SELECT {values} FROM "tblMPSCrime" WHERE "RecID" = ?', (*params, rec))
+           f'SELECT {select} FROM "tblMPSCrime" WHERE "RecID" = ?', (*(given[x] for x in cols if x in given), rec))
     runner = Orchestrator(settings_for(c.legacy, c.target, checks_dir=str(CHECKS)), RecordingConsole(),
                           reconcile=False)
     try:
@@ -258,9 +258,15 @@ def late_legacy_row(c: Copy) -> Named:
     finally:
         runner.close()
     loaded = c.sql("SELECT incident_id FROM core.incident WHERE dataset = 'MPS' AND source_ref = :r", r=new_ref)
+    return new_ref, stamp, loaded[0][0] if loaded else None
+
+
+def late_legacy_row(c: Copy) -> Named:
+    """What a delta comparing ``>`` instead of ``>=`` would leave is planted: the late row absent."""
+    new_ref, stamp, loaded = _late_row_through_delta(c)
     note = f"LastModified {stamp} = the last high watermark"
-    if loaded:
-        c.sql("DELETE FROM core.incident WHERE incident_id = :i", i=loaded[0][0])
+    if loaded is not None:
+        c.sql("DELETE FROM core.incident WHERE incident_id = :i", i=loaded)
         note += "; the delta loaded it (>=), the target copy then lost it"
     else:
         note += "; THE DELTA MISSED IT by itself"
@@ -415,13 +421,17 @@ def _build(name: str, clean: URL, legacy: Path, dbs: PgDatabases, tmp: pytest.Te
     eng = create_engine(target, poolclass=NullPool)
     try:
         with eng.connect() as c:
-            (delta_run,) = [r[0] for r in c.execute(text("SELECT run_id FROM ledger.run WHERE kind = 'delta'"))]
-            touched = {r[0] for r in c.execute(text("SELECT DISTINCT stage FROM ledger.event WHERE run_id = :r "
-                                                    "AND stage IS NOT NULL"), dict(r=delta_run))}
+            deltas = {r[0]: r[1] for r in c.execute(text(
+                "SELECT stage, run_id FROM ledger.event WHERE kind = 'delta_started'"))}
+        assert deltas, "the delta recorded no run"
         rb = Rollback(eng, parsed_specs(REPO / "mappings"), RecordingConsole())
-        for stage in reversed(rb.order):
-            if stage in touched:
-                rb.run(stage, delta_run)
+        for stage in reversed(rb.order):  # each stage's delta is a run of its own
+            if stage in deltas:
+                rb.run(stage, deltas[stage])
+        with eng.connect() as c:
+            undone = {r[0] for r in c.execute(text("SELECT CAST(detail->>'run_id' AS bigint) FROM ledger.event "
+                                                   "WHERE kind = 'run_rolled_back'"))}
+        assert set(deltas.values()) <= undone, "a delta was not rolled back"
     finally:
         eng.dispose()
     # undone: the target is the full load again, to be checked against the legacy it was loaded from
@@ -502,3 +512,19 @@ def test_a_clean_copy_shows_zero_differences(situation: str, situations: Callabl
     assert code == 0, out[-3000:]
     assert not bad and not differences, (bad, differences)
     assert any(r["check_name"].startswith("keys/") for r in results)
+
+
+def test_a_row_a_delta_added_is_expected_not_extra(situations: Callable[[str], Situation], pg_databases: PgDatabases,
+                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Reconciliation reads the legacy up to the newest delta's bound, not the full load's: the
+    late row the delta loaded is expected (before, it was reported extra in the target)."""
+    copy = _copy_of(situations(FULL), pg_databases, tmp_path)
+    new_ref, _stamp, loaded = _late_row_through_delta(copy)
+    assert loaded is not None, "the delta did not load a row stamped with the last watermark"
+    _point(monkeypatch, copy)
+    code, out = _reconcile(capsys, "mps_crime")
+    assert code == 0, out[-3000:]
+    keys = {r["check_name"]: r for r in results_of(copy.target)}["keys/core.incident"]
+    assert keys["status"] == "pass" and keys["detail"]["extra"] == 0, keys["summary"]
+    assert keys["detail"]["expected_rows"] == keys["detail"]["target_rows"]
