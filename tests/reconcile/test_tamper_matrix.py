@@ -177,6 +177,19 @@ def case_only(c: Copy) -> Named:
     return Named(("users",), "sec.app_user", f"user_id={uid}", "login", note=f"{login!r} → {login.upper()!r}")
 
 
+def case_only_in_a_key(c: Copy) -> Named:
+    iid, ref = _ref(c, "LAS", "i.source_ref <> lower(i.source_ref)")
+    c.sql("UPDATE core.incident SET source_ref = lower(source_ref) WHERE incident_id = :i", i=iid)
+    return Named(("las_assault",), "core.incident", f"source_ref={ref}", also=(f"source_ref={ref.lower()}",),
+                 note=f"{ref!r} → {ref.lower()!r}")
+
+
+def trailing_spaces_in_a_key(c: Copy) -> Named:
+    iid, ref = _ref(c, "LAS")
+    c.sql("UPDATE core.incident SET source_ref = source_ref || ' ' WHERE incident_id = :i", i=iid)
+    return Named(("las_assault",), "core.incident", f"source_ref={ref}", also=(f"source_ref={ref} ",))
+
+
 def trailing_spaces(c: Copy) -> Named:
     iid, ref = _ref(c, "TRANSPORT", "d.station IS NOT NULL", "core.transport_crime")
     c.sql("UPDATE core.transport_crime SET station = station || '  ' WHERE incident_id = :i", i=iid)
@@ -301,7 +314,9 @@ CLASSES = [
     TamperClass("timestamp +1 SQL Server tick (3.33 ms)", timestamp_one_tick),
     TamperClass("NULL ↔ ''", null_to_empty),
     TamperClass("case-only change", case_only),
+    TamperClass("case-only change in a key", case_only_in_a_key),
     TamperClass("trailing spaces added", trailing_spaces),
+    TamperClass("trailing space added to a key", trailing_spaces_in_a_key),
     TamperClass("flag flipped", flag_flipped),
     TamperClass("point moved 1 m", point_one_metre),
     TamperClass("access grant dropped", grant_dropped),
@@ -324,7 +339,7 @@ class Matrix:
     def markdown(self) -> str:
         situations = [s for s in SITUATION_ORDER if any(k[1] == s for k in self.cells)]
         names = [c.name for c in CLASSES] + ["clean copy (no tamper)"]
-        out = ["| class | side | " + " | ".join(situations) + " | named by (first situation) |",
+        out = ["| class | side | " + " | ".join(situations) + " | named by (first situation run) |",
                "|---|---|" + "---|" * len(situations) + "---|"]
         for name in names:
             if not any(k[0] == name for k in self.cells):
@@ -339,9 +354,16 @@ class Matrix:
                     continue
                 row.append(f"{cell['outcome']} (exit {cell['exit']}, {cell['seconds']:.1f} s)")
                 first = first or cell
-            named = "; ".join(first.get("checks", [])) if first else ""
-            if first and first.get("note"):
-                named += f" — {first['note']}"
+            named = ""
+            if first:
+                named = ", ".join(f"`{n}`" for n in first.get("named_by", []))
+                if first.get("what"):
+                    named += f" ({first['what']})"
+                others = [x for x in first.get("checks", []) if x not in first.get("named_by", [])]
+                if others:
+                    named += f"; also failed: {', '.join(others)}"
+                if first.get("note"):
+                    named += f" — {first['note']}"
             out.append(f"| {name} | {side} | " + " | ".join(row) + f" | {named} |")
         return "\n".join(out) + "\n"
 
@@ -481,7 +503,9 @@ def test_every_planted_defect_is_found_naming_table_key_and_column(
     unnamed = [w for w in wanted if w not in out]
     found = code == 1 and bool(naming) and not unnamed
     matrix.record(tamper.name, situation, outcome="found" if found else "MISSED", exit=code, seconds=seconds,
-                  checks=sorted(r["check_name"] for r in failed), note=named.note)
+                  named_by=sorted({f"{r['stage']} {r['check_name']}" for r in naming}),
+                  checks=sorted({f"{r['stage']} {r['check_name']}" for r in failed}),
+                  what=named.key + (f", column {named.column}" if named.column else ""), note=named.note)
     assert code == 1, f"{tamper.name}: reconcile exited {code}\n{out[-3000:]}"
     assert naming, (f"{tamper.name}: no failed check of {named.table} names {named.key}"
                     f"{' and ' + named.column if named.column else ''}: "
@@ -508,7 +532,8 @@ def test_a_clean_copy_shows_zero_differences(situation: str, situations: Callabl
                    if d}
     matrix.record("clean copy (no tamper)", situation, outcome="0 differences" if code == 0 and not differences
                   and not bad else "DIFFERENCES", exit=code, seconds=seconds,
-                  checks=[f"{len(results)} checks, {len(bad)} failed"], note="")
+                  named_by=[], checks=[], what=f"{len(results)} checks over every stage, {len(bad)} failed or in error",
+                  note="")
     assert code == 0, out[-3000:]
     assert not bad and not differences, (bad, differences)
     assert any(r["check_name"].startswith("keys/") for r in results)
