@@ -286,6 +286,36 @@ def late_legacy_row(c: Copy) -> Named:
     return Named(("mps_crime",), "core.incident", f"source_ref={new_ref}", also=("missing",), note=note)
 
 
+def late_legacy_change(c: Copy) -> Named:
+    """A loaded row revised late in the legacy (Outcome), stamped with exactly the last high
+    watermark; a delta runs, and the old value a delta comparing ``>`` would have left is put back."""
+    from migration.plan.execute import Orchestrator, run_delta
+
+    stamp = _last_watermark(c)
+    iid, ref = _ref(c, "MPS", "d.outcome IS NOT NULL AND i.legacy_pk ~ '^[0-9]+$' AND NOT EXISTS (SELECT 1 FROM "
+                    "core.incident j WHERE j.dataset = 'MPS' AND j.source_ref = i.source_ref AND j.incident_id <> "
+                    "i.incident_id)", "core.police_crime")
+    pk, old = c.one("SELECT i.legacy_pk, d.outcome FROM core.incident i JOIN core.police_crime d USING (incident_id) "
+                    "WHERE i.incident_id = :i", i=iid)
+    assert c.lite('SELECT count(*) FROM "tblMPSCrime" WHERE "CrimeRef" = ?', (ref,))[0][0] == 1
+    c.lite('UPDATE "tblMPSCrime" SET "Outcome" = ?, "LastModified" = ? WHERE "RecID" = ?',
+           ("Revised late", stamp, int(pk)))
+    runner = Orchestrator(settings_for(c.legacy, c.target, checks_dir=str(CHECKS)), RecordingConsole(),
+                          reconcile=False)
+    try:
+        run_delta(runner, ["mps_crime"])
+    finally:
+        runner.close()
+    now = c.one("SELECT outcome FROM core.police_crime WHERE incident_id = :i", i=iid)[0]
+    note = f"LastModified {stamp} = the last high watermark"
+    if now == "Revised late":
+        c.sql("UPDATE core.police_crime SET outcome = :o WHERE incident_id = :i", o=old, i=iid)
+        note += "; the delta applied it (>=), the target copy then lost it"
+    else:
+        note += "; THE DELTA MISSED IT by itself"
+    return Named(("mps_crime",), "core.police_crime", f"source_ref={ref}", "outcome", note=note)
+
+
 def legacy_hard_delete(c: Copy) -> Named:
     """A legacy row deleted (a no-crimed MPS record) that the target still holds."""
     for _iid, ref, pk in c.sql("SELECT incident_id, source_ref, legacy_pk FROM core.incident WHERE dataset = 'MPS' "
@@ -324,6 +354,7 @@ CLASSES = [
     TamperClass("access grant widened (borough → all London)", grant_widened_to_london),
     TamperClass("row's dataset changed", dataset_changed),
     TamperClass("late legacy row, watermark = the last one", late_legacy_row, "legacy"),
+    TamperClass("late legacy change, watermark = the last one", late_legacy_change, "legacy"),
     TamperClass("legacy hard delete not applied", legacy_hard_delete, "legacy"),
 ]
 
