@@ -54,7 +54,7 @@ class ReconcileContext:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def source_bounds(conn: Any, stage: str, load_run_id: int) -> dict[str, str | None]:
+def source_bounds(conn: Any, stage: str, load_run_id: int) -> dict[str, Any]:
     """The legacy key each table's expected rows are read up to: the bound recorded by the newest
     completed run of the stage not undone — the load run itself, or a delta after it.
 
