@@ -138,13 +138,6 @@ def watermarks(conn: Connection, run_id: int, stage: str, table: str) -> dict[st
         dict(r=run_id, s=stage, t=table))}
 
 
-def key_bounds(conn: Connection, run_id: int, stage: str) -> dict[str, str | None]:
-    """legacy table → the highest key a run's extract went up to (``key`` watermarks)."""
-    return {r[0]: r[1] for r in conn.execute(text(
-        "SELECT source_table, value FROM ledger.watermark WHERE run_id = :r AND stage = :s AND kind = 'key'"),
-        dict(r=run_id, s=stage))}
-
-
 def expected_key_bounds(conn: Connection, stage: str, load_run_id: int) -> dict[str, Any]:
     """The legacy key each table's expected rows are read up to: the bound recorded by the newest
     completed run of the stage not undone — the load run itself, or a delta after it.
