@@ -138,11 +138,29 @@ def watermarks(conn: Connection, run_id: int, stage: str, table: str) -> dict[st
         dict(r=run_id, s=stage, t=table))}
 
 
-def key_bounds(conn: Connection, run_id: int, stage: str) -> dict[str, str | None]:
-    """legacy table → the highest key a run's extract went up to (``key`` watermarks)."""
-    return {r[0]: r[1] for r in conn.execute(text(
-        "SELECT source_table, value FROM ledger.watermark WHERE run_id = :r AND stage = :s AND kind = 'key'"),
-        dict(r=run_id, s=stage))}
+def expected_key_bounds(conn: Connection, stage: str, load_run_id: int) -> dict[str, Any]:
+    """The legacy key each table's expected rows are read up to: the bound recorded by the newest
+    completed run of the stage not undone — the load run itself, or a delta after it.
+
+    The load's own bound is not enough once a delta ran: every row the delta rightly added
+    would be called extra, and a late row the delta should have added (stamped with the last
+    watermark, above the load's bound) would be expected by no one.  A redrive re-reads no
+    legacy rows beyond its base run's snapshot, so its bound does not count."""
+    rows = conn.execute(text(
+        "SELECT DISTINCT ON (w.source_table) w.source_table, w.value FROM ledger.watermark w "
+        "WHERE w.stage = :s AND w.kind = 'key' AND w.run_id >= :r "
+        "AND EXISTS (SELECT 1 FROM ledger.event e WHERE e.run_id = w.run_id AND e.stage = w.stage "
+        "            AND (e.kind = 'delta_loaded' OR (e.kind = 'stage_loaded' AND e.run_id = :r))) "
+        "AND NOT EXISTS (SELECT 1 FROM ledger.event u WHERE u.stage = w.stage AND u.kind = 'run_rolled_back' "
+        "                AND u.detail->>'run_id' = w.run_id::text) "
+        "ORDER BY w.source_table, w.run_id DESC"), dict(s=stage, r=load_run_id)).all()
+    bounds = {r[0]: r[1] for r in rows}
+    # a load whose stage_loaded event is not written yet (never the case for the gate, which runs
+    # after it) still reads to its own bound
+    for r in conn.execute(text("SELECT source_table, value FROM ledger.watermark WHERE run_id = :r AND stage = :s "
+                               "AND kind = 'key'"), dict(r=load_run_id, s=stage)):
+        bounds.setdefault(r[0], r[1])
+    return bounds
 
 
 # ---------------------------------------------------------------- check results

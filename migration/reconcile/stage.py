@@ -129,7 +129,7 @@ class StageCheck:
             table_lookups = [load_table_lookups(conn, tm)[0] for tm in spec.tables]
             run_info = ledger.run_info(conn, self.load_run_id) or {}
             counts = {c.source_table: c for c in ledger.table_counts(conn, self.load_run_id, self.stage)}
-            uptos: dict[str, Any] = history.key_bounds(conn, self.load_run_id, self.stage)
+            uptos: dict[str, Any] = history.expected_key_bounds(conn, self.stage, self.load_run_id)
         t0 = self._t("prepare", t0)
 
         # --- background: Great Expectations
