@@ -8,7 +8,7 @@
    keeps exactly one winner (``row_number``); rows tied on every declared value are
    identical in them, and the one read last wins so the choice is repeatable.
 2. **Main pass**: rows are streamed in key order after the last committed checkpoint,
-   transformed in Python (:mod:`migration.mapping.engine`), COPY'd into a temporary
+   transformed in Python (:mod:`migration.steps.engine`), COPY'd into a temporary
    ``_chunk`` table and applied set-based (:mod:`migration.steps.compile`); the chunk's
    quarantine and disposition records, target rows, before-images and its checkpoint
    commit in ONE transaction.  A kill at any moment loses at most the uncommitted chunk,
@@ -39,7 +39,6 @@ from migration.db.source import Chunk, SourceReader, is_transient
 from migration.errors import Interrupted, StageError
 from migration.ledger import Ledger, TableCount, history, images, records
 from migration.mapping import keys as key_rule
-from migration.mapping.engine import ChunkEvaluator
 from migration.mapping.sourcetext import key_source_columns
 from migration.mapping.spec import StageSpec, TableMappingSpec
 from migration.mapping.transforms.text import pl_clean
@@ -47,6 +46,7 @@ from migration.schema import models
 from migration.schema.sql import qident, staging_table
 from migration.secrets import scrub
 from migration.steps.compile import ApplyPlan, build_apply
+from migration.steps.engine import ChunkEvaluator
 
 _PG_TYPES = {
     pl.String: 'text COLLATE "C"',
