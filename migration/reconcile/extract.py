@@ -43,7 +43,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC
 from decimal import ROUND_HALF_UP, Decimal, localcontext
-from importlib import resources
 from typing import Any
 
 from sqlalchemy import text
@@ -64,6 +63,7 @@ from migration.reconcile.reference import (
 )
 from migration.reconcile.spec import ControlTotalSpec, bucket_parts, measure_column, measure_kind
 from migration.reconcile.tableplan import TablePlan
+from migration.refdata import read_refdata
 from migration.schema import models
 from migration.schema.sql import qident
 
@@ -708,8 +708,7 @@ class ExpectedTable:
                 row[2] = n
 
     def add_seed(self, seed: SeedSpec, n0: int) -> int:
-        path = resources.files("migration.refdata") / seed.file
-        text_ = path.read_text(encoding="utf-8")
+        text_ = read_refdata(seed.file)
         rows = [{c: (r[src] if r[src] != "" else None) for c, src in seed.columns.items()}
                 for r in csv.DictReader(io.StringIO(text_, newline=""))]
         merged = []
