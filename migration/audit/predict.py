@@ -4,7 +4,7 @@ For each legacy table, in the order ``run`` loads them:
 
 1. **The duplicate rule** (tables that declare one): the partition and winner-ordering
    values of every row come from reconciliation's own code
-   (:meth:`migration.reconcile.extract.ChunkProcessor.dup_rows`); the ranking — first row
+   (:meth:`migration.reconcile.chunks.ChunkProcessor.dup_rows`); the ranking — first row
    of each partition by the declared order, NULLs last, ties to the row read last — is
    the window query reconciliation runs in PostgreSQL, done here in Polars (text in byte
    order, which is PostgreSQL's ``COLLATE "C"``).  The losers are ``merged``; a winner
@@ -36,7 +36,8 @@ from migration.audit.simulate import SimulatedTarget
 from migration.audit.stats import EXAMPLES_PER_SHAPE, ShapeTally, column_shapes
 from migration.db.source import Chunk
 from migration.mapping.spec import TableMappingSpec
-from migration.reconcile.extract import ChunkProcessor, clean_column, source_keys
+from migration.reconcile.chunks import ChunkProcessor, source_keys
+from migration.reconcile.copying import clean_column
 from migration.reconcile.reference import ChunkReference
 
 
