@@ -8,7 +8,7 @@ PYTEST_WORKERS ?= 2
 DEMO_SCALE ?= 0.002
 BENCH_SCALE ?= 0.1
 
-.PHONY: setup system-deps demo test test-fast test-properties-slow lint bench clean
+.PHONY: setup system-deps demo test test-fast test-properties-slow lint bench bench-peers clean
 
 $(VENV)/.installed: pyproject.toml scripts/install-system-deps.sh
 	./scripts/install-system-deps.sh
@@ -43,5 +43,12 @@ lint: setup
 bench: setup
 	BENCH_SCALE=$(BENCH_SCALE) BIN=$(BIN) ./scripts/bench.sh
 
+# issue 15: `make bench` plus pgloader, dlt (and Sling) on the same legacy table in the same run;
+# the peers go into Debian's packages and $(PEERS_VENV), never into the project's dependencies
+PEERS_VENV ?= .venv-peers
+bench-peers: setup
+	PEERS_VENV=$(PEERS_VENV) ./scripts/install-peers.sh
+	BENCH_SCALE=$(BENCH_SCALE) BIN=$(BIN) PEERS_VENV=$(abspath $(PEERS_VENV)) ./scripts/bench.sh --peers
+
 clean:
-	rm -rf $(VENV) demo bench-out reports .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS_VENV) demo bench-out reports .pytest_cache .mypy_cache .ruff_cache

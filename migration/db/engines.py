@@ -8,6 +8,7 @@ one on MariaDB).  Every error message shows the URL redacted.
 from __future__ import annotations
 
 import sqlite3
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,42 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from migration.db.codec import decode_bytes
-from migration.errors import SourceError, TargetError
+from migration.errors import SettingsError, SourceError, TargetError
 from migration.secrets import redact_url, scrub
+
+#: the source URL's query key choosing how legacy rows are read over ODBC (issue 15): ``pyodbc``
+#: (row by row, the default and the fallback) or ``arrow-odbc`` (result sets straight into Arrow
+#: batches).  A key of the source's URL, so every command that opens the source (run, delta,
+#: reconcile, profile, preflight) reads it the same way without another setting to pass around.
+READER_KEY = "safestats_reader"
+READERS = ("pyodbc", "arrow-odbc")
+_readers: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def source_reader_kind(engine: Engine) -> str:
+    """How :class:`migration.db.source.SourceReader` reads this engine's rows."""
+    return _readers.get(engine, "pyodbc")
+
+
+def _reader_choice(url: URL) -> tuple[URL, str | None]:
+    """The URL without :data:`READER_KEY` (the ODBC driver must not see it) and the reader named."""
+    value = url.query.get(READER_KEY)
+    if value is None:
+        return url, None
+    if not isinstance(value, str) or value not in READERS:
+        raise SettingsError(f"unknown legacy reader {READER_KEY}={value!r} in the source URL",
+                            hint=f"use one of: {', '.join(READERS)}")
+    if value == "arrow-odbc":
+        if not url.drivername.endswith("+pyodbc"):
+            raise SettingsError(f"{READER_KEY}=arrow-odbc needs an ODBC source (…+pyodbc://), not {url.drivername}",
+                                hint=f"remove {READER_KEY} from the source URL")
+        try:
+            import arrow_odbc  # noqa: F401
+        except ImportError as exc:
+            raise SettingsError(f"{READER_KEY}=arrow-odbc is set but the arrow-odbc package is not installed",
+                                hint="pip install 'safestats-migration[arrow-odbc]', or remove "
+                                     f"{READER_KEY} to read through pyodbc") from exc
+    return url.difference_update_query([READER_KEY]), value
 
 
 def sqlite_path(url: URL) -> Path | None:
@@ -53,10 +88,13 @@ def _sqlite_engine(url: URL, *, read_only: bool, **kw: Any) -> Engine:
 
 def source_engine(url: URL, **kw: Any) -> Engine:
     """An engine on the legacy database that cannot write (SQLite mode=ro; SELECT-only logins elsewhere)."""
+    url, reader = _reader_choice(url)
     try:
         if url.get_backend_name() == "sqlite":
             return _sqlite_engine(url, read_only=True, **kw)
         eng = create_engine(url, pool_pre_ping=True, **kw)
+        if reader is not None:
+            _readers[eng] = reader
         if url.get_backend_name() == "postgresql":
             @event.listens_for(eng, "connect")
             def _ro(dbapi_conn: Any, _rec: Any) -> None:  # belt and braces: PG session read-only

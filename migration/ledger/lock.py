@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from migration.errors import LockError
 from migration.ledger.books import actor
@@ -96,6 +97,14 @@ class MigrationLock:
             self.conn.execute(text("DELETE FROM ledger.lock WHERE lock_name = :n AND backend_pid = pg_backend_pid()"),
                               dict(n=LOCK_NAME))
             self.conn.execute(text("SELECT pg_advisory_unlock(:k)"), dict(k=LOCK_KEY))
+        except DBAPIError as exc:
+            # the lock's session is gone (server restarted, backend terminated): PostgreSQL dropped
+            # the advisory lock with it, and the note naming a dead backend is replaced by the next
+            # holder — nothing is left to release, which is not an error of the command
+            if not exc.connection_invalidated:
+                raise
         finally:
-            self.conn.close()
-            self.conn = None
+            try:
+                self.conn.close()
+            finally:
+                self.conn = None

@@ -138,6 +138,12 @@ class ChunkEvaluator:
             return self._with_keys(df).get_column("_key")
         return self._with_keys(self._derive(self.scrub(df))).get_column("_key")
 
+    def derived(self, df: pl.DataFrame) -> pl.DataFrame:
+        """``df`` (text cleaned, with ``_src_key``) with every derive output, as :meth:`evaluate`
+        computes them — for a duplicate group made of derive outputs."""
+        work = self.scrub(df)
+        return self._derive(work if self.derived_key else self._with_keys(work))
+
     def _derive(self, work: pl.DataFrame) -> pl.DataFrame:
         tm = self.tm
         # lookups (joins against reference frames)

@@ -109,7 +109,8 @@ class WinnerOrder(_Strict):
 
 class DuplicateSpec(_Strict):
     partition: list[str] | None = Field(
-        None, description="columns grouping duplicates (default: the business key)")
+        None, description="legacy columns or text derive outputs (e.g. a normalised code) grouping duplicates "
+                          "(default: the business key)")
     winner: list[WinnerOrder] = Field(description="ordering; the first row of each group wins")
     reason: str = Field("DUPLICATE_MERGED", description="why the losers are merged")
 

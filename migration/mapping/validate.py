@@ -882,10 +882,14 @@ class _TableChecker:
         dup = self.tm.duplicates
         if dup is None:
             return
-        # the duplicate rule runs over the whole table before any chunk, from the raw legacy
-        # columns (and lookups): derives do not exist yet
+        # the duplicate rule runs over the whole table before any chunk; a group is named by legacy
+        # columns or by text derive outputs (the key snapshot runs the derives, as it does for a
+        # derived business key) — text, so the loader's and reconciliation's groups are the same strings
         for i, c in enumerate(dup.partition or []):
-            self.ref(c, ("duplicates", "partition", i), "duplicate group", plain_source_only=True)
+            ploc: Loc = ("duplicates", "partition", i)
+            got = self.ref(c, ploc, "duplicate group", plain_source_only="." not in c)
+            if got is not None and "." in c and (c.partition(".")[0] not in self.tm.derive or got.type != "text"):
+                self.add(ploc, f"'{c}': a duplicate group is made of legacy columns or derive outputs of type text")
         # without a partition the groups are the business key, derived keys included: the key
         # snapshot computes it with the same engine as the load
         for i, w in enumerate(dup.winner):

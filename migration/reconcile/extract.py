@@ -56,7 +56,13 @@ from migration.mapping.sourcetext import TextCleaning, key_source_columns
 from migration.mapping.spec import SeedSpec, StageSpec, TableMappingSpec
 from migration.mapping.transforms.text import clean
 from migration.reconcile.normalise import FIELD_SEP, KEY_SEP, py_column, py_normaliser
-from migration.reconcile.reference import ChunkOutcome, Reference, TargetRows, reference_for
+from migration.reconcile.reference import (
+    ChunkOutcome,
+    ChunkReference,
+    Reference,
+    TargetRows,
+    reference_for,
+)
 from migration.reconcile.spec import ControlTotalSpec, bucket_parts, measure_column, measure_kind
 from migration.reconcile.tableplan import TablePlan
 from migration.schema import models
@@ -512,8 +518,9 @@ class ChunkProcessor:
         """The legacy columns the duplicate rule reads."""
         tm, dup = self.tm, self.tm.duplicates
         assert dup is not None
-        if any("." in c for c in tm.business_key.columns) and not dup.partition:
-            return self.extracted  # a derived key needs the derives
+        if (any("." in c for c in tm.business_key.columns) and not dup.partition) or any(
+                "." in c for c in dup.partition or []):
+            return self.extracted  # a derived key, or a group named by derive outputs, needs the derives
         cols = ([tm.source.key] if tm.source.key else []) + raw_key_columns(tm, self.extracted)
         cols += list(dup.partition or tm.business_key.columns)
         for w in dup.winner:
@@ -532,7 +539,12 @@ class ChunkProcessor:
         cols = dict(cols)
         TextCleaning.of(tm).columns(cols, n)  # the values the mapping's transforms see
         if dup.partition:
-            parts = [clean_column(cols[c]) for c in dup.partition]
+            derived: dict[str, list[Any]] = {}
+            if any("." in c for c in dup.partition):  # text derive outputs, as the reference computes them
+                ref = self.reference if isinstance(self.reference, ChunkReference) else ChunkReference(
+                    tm, self.lookups, self.lookup_tables)
+                derived = ref.values(cols, n, [c for c in dup.partition if "." in c])
+            parts = [clean_column(derived[c] if c in derived else cols[c]) for c in dup.partition]
             part = parts[0] if len(parts) == 1 else [
                 None if None in p else "|".join(p) for p in zip(*parts, strict=True)]  # type: ignore[arg-type]
         elif any("." in c for c in tm.business_key.columns):
@@ -569,8 +581,8 @@ class ChunkProcessor:
                 data[f"w{i}"] = [v == w.equals for v in values]
             elif w.type == "int":
                 data[f"w{i}"] = [int(v) if v is not None and _INT18.match(v) else None for v in values]
-            else:
-                data[f"w{i}"] = values
+            else:  # in the recorded form, as the loader ranks them: a NUL cannot enter PostgreSQL text
+                data[f"w{i}"] = [key_rule.printable(v) for v in values]
         return csv_bytes(data)
 
     def process(self, cols: dict[str, list[Any]], n: int, first_row_no: int,

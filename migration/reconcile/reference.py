@@ -269,12 +269,21 @@ class ChunkReference:
         return keys, states
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, columns: Mapping[str, list[Any]], n: int) -> ChunkOutcome:
-        """The reference outcome of ``n`` rows given as columns of decoded text."""
+    def values(self, columns: Mapping[str, list[Any]], n: int, refs: Sequence[str]) -> dict[str, list[Any]]:
+        """The values of ``refs`` (derive outputs) for ``n`` rows, as :meth:`evaluate` computes them."""
+        env: dict[str, list[Any]] = {}
+        self.evaluate(columns, n, env=env)
+        return {r: env[r] for r in refs}
+
+    def evaluate(self, columns: Mapping[str, list[Any]], n: int,
+                 env: dict[str, list[Any]] | None = None) -> ChunkOutcome:
+        """The reference outcome of ``n`` rows given as columns of decoded text (``env``, when
+        given, receives every value computed on the way)."""
+        env = {} if env is None else env
         cleaned = dict(columns)
         ctl = self.text.columns(cleaned, n)  # control characters out of every non-key text column
         columns = cleaned
-        env: dict[str, list[Any]] = {c: (columns[c] if c in columns else [None] * n) for c in self.extracted}
+        env.update({c: (columns[c] if c in columns else [None] * n) for c in self.extracted})
         for col, call, outs in self.scrubs:
             values = call.columns([env[col]], n)
             for o, v in zip(outs, values, strict=True):

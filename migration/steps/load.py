@@ -260,7 +260,9 @@ class TableLoad:
         if dup is None:
             return df.with_columns(self.evaluator.keys(df).alias("_part")).select("_src_key", "_row_no", "_part")
         if dup.partition:
-            parts = [pl_clean(pl.col(c)) for c in dup.partition]
+            if any("." in c for c in dup.partition):  # a group named by derive outputs (text)
+                df = self.evaluator.derived(df)
+            parts = [pl_clean(pl.col(c).cast(pl.String)) for c in dup.partition]
             part = parts[0] if len(parts) == 1 else pl.when(pl.any_horizontal([p.is_null() for p in parts])).then(
                 None).otherwise(pl.concat_str(parts, separator="|"))
             work = df.with_columns(_part=part)
@@ -299,11 +301,12 @@ class TableLoad:
     def snapshot_columns(self) -> list[str]:
         """The legacy columns the key snapshot reads: key, business key, duplicate rule inputs."""
         dup = self.tm.duplicates
-        key_cols = (self.extracted if any("." in c for c in self.tm.business_key.columns)
-                    else self.tm.business_key.columns)
+        derived = any("." in c for c in self.tm.business_key.columns) or (
+            dup is not None and any("." in c for c in dup.partition or []))
+        key_cols = self.extracted if derived else self.tm.business_key.columns
         cols = ([self.tm.source.key] if self.tm.source.key else []) + key_cols
         if dup is not None:
-            cols += (dup.partition or []) + [w.expr for w in dup.winner if "." not in w.expr]
+            cols += [c for c in dup.partition or [] if "." not in c] + [w.expr for w in dup.winner if "." not in w.expr]
             cols += [c for name in {w.expr.split(".")[0] for w in dup.winner if "." in w.expr}
                      for c in self.tm.lookups[name].match.values()]
         return list(dict.fromkeys(cols))
@@ -513,6 +516,13 @@ class TableLoad:
     def _payload(self, out: pl.DataFrame, fresh: bool) -> Any:
         if fresh:
             return self._fresh_payload(out)
+        # The upsert reads only the rows it loads; a quarantined, filtered or merged row's target
+        # values are never written, so they do not travel — a value no target may hold (a NUL in
+        # an uncleaned key column) is why such a row was quarantined in the first place.
+        unused = [c for c in out.columns if c[:2] in ("_t", "_x", "_w") and c[2:3].isdigit()]
+        if unused:
+            keep = pl.col("_disp") == "load"
+            out = out.with_columns([pl.when(keep).then(pl.col(c)).otherwise(None).alias(c) for c in unused])
         try:
             data, types = to_copy_csv(out)
         except NulInText as exc:

@@ -280,3 +280,21 @@ def test_golden_looked_up_ids(tx: Any) -> None:
            (None, (), "UNKNOWN_HOSPITAL"), (None, (), None)])
     _both(tx, "ref_lookup", [("2.0",), ("2.5",), ("abc",)],
           [("R1H12", DZ, None), (None, ("ref_not_found",), None), (None, ("ref_not_found",), None)], reject=None)
+
+
+# ---------------------------------------------------------------- BatchID (issue 10, part c)
+@pytest.mark.parametrize("table", ["tblMPSCrime", "tblLFBIncident", "tblLASAssault", "tblTransportCrime",
+                                   "tblISTVAssault"])
+@pytest.mark.parametrize(("batch", "want", "flag"), [("12", 12, None), ("12.0", 12, "number_decimal_zero"),
+                                                      ("12.5", None, "not_integer"), ("x12", None, "not_integer")])
+def test_a_batch_id_that_is_no_whole_number_loads_null_and_says_so(table: str, batch: str, want: int | None,
+                                                                    flag: str | None) -> None:
+    # a REAL stored in an int column of SQLite ('12.5') used to become NULL with no flag
+    from test_mapping_set import BASE, run_both
+
+    _recs, refs = run_both(table, [{**BASE[table], "BatchID": batch}])  # engine == reference, row by row
+    rows = [r for o in refs for rs in o.rows.values() for r in rs if "batch_id" in r]
+    assert rows, f"{table}: the base row must load"
+    assert rows[0]["batch_id"] == want
+    flags = rows[0].get("dq_flags") or ()
+    assert (flag in flags) if flag else not {"not_integer", "number_decimal_zero"} & set(flags)

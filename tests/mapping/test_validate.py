@@ -132,6 +132,10 @@ CASES: dict[str, list[tuple[str, int, str, str]]] = {
          "the business key is computed after the derives (a key part is a derive output), so no derive can "
          "read `key`"),
     ],
+    "partition_not_text.yaml": [
+        ("", 12, "tables[0].duplicates.partition[0]",
+         "'number.value': a duplicate group is made of legacy columns or derive outputs of type text"),
+    ],
     "unaccounted_column.yaml": [
         ("", 8, "tables[0].source.columns[2]",
          "legacy column 'Descr' of tblLookupCode is not accounted for: map it, drop it (personal_data.drop) "
@@ -526,9 +530,9 @@ def test_a_blank_key_loaded_under_the_legacy_key_must_be_flagged_and_only_there(
         (folder / file).write_text(text_.replace(old, new), encoding="utf-8")
         return [str(p) for p in validate(folder).problems]
 
-    problems = problems_after("50_mps_crime.yaml", "knife, batch_flag, key]", "knife, batch_flag]")
+    problems = problems_after("50_mps_crime.yaml", "batch_flag, batch_no, key]", "batch_flag, batch_no]")
     assert len(problems) == 1 and "tables[0].business_key" in problems[0], problems
     assert "loads under the legacy key ('RecID:<n>') flagged key_blank: add `key` to a flags column" in problems[0]
-    problems = problems_after("60_lfb_incident.yaml", "pump, batch_flag]", "pump, batch_flag, key]")
-    assert len(problems) == 1 and "dq_flags.flags[5]" in problems[0], problems
+    problems = problems_after("60_lfb_incident.yaml", "batch_flag, batch_no]", "batch_flag, batch_no, key]")
+    assert len(problems) == 1 and "dq_flags.flags[6]" in problems[0], problems
     assert "a blank key of this table is quarantined" in problems[0]

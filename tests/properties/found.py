@@ -110,19 +110,25 @@ FOUND.append(Found("tblUser", "*", [row("tblUser", Password=b"z\x00'Secret-Pass-
                    "fixed (harness): a planted secret is looked for as it would be stored, control characters removed",
                    "ValueError: A string literal cannot contain NUL (0x00) characters."))
 
-#: found and NOT fixed yet: the property test of the table is marked xfail(strict=True) with the reason
-OPEN: dict[tuple[str, str], str] = {
-    ("tblLookupCode", "sqlite"): (
-        "open: a CodeType holding a NUL (a key column, so not cleaned) reaches ref.code_value.code_system on a "
-        "row the load keeps (its derived business key system.value|code.value was not quarantined INVALID_KEY; "
-        "why is not yet known); the stage stops at the NUL check before COPY, naming the row and column"),
-    ("tblBorough", "sqlite"): (
-        "open: two tblBorough rows whose names normalise to the same alias (e.g. 'Ke\\x80nsington And Chelsea' "
-        "and 'LB KENSINGTON AND CHELSEA') upsert one ref.la_alias row twice in one statement: 'ON CONFLICT DO "
-        "UPDATE command cannot affect row a second time' stops the boroughs stage"),
-}
+FOUND.append(Found("tblLookupCode", "sqlite",
+                   [row("tblLookupCode", CodeType=b"ISTV_METHOD\x00", Code=b"01", Descr=b"x")],
+                   "fixed: the row was quarantined INVALID_KEY all along, but the upsert path sent every row's "
+                   "target values to COPY; a row that does not load now sends none (steps/load.py)",
+                   "StageError: stage codes: legacy tblLookupCode row ISTV_METHOD\\x00|01#1 would write a NUL "
+                   "character into ref.code_value.code_system"))
+FOUND.append(Found("tblLookupCode", "sqlite",
+                   [row("tblLookupCode", CodeType=b"ISTV_METHOD", Code=b"0\x001", Descr=b"x")],
+                   "fixed: reconciliation's duplicate rule sent a winner value read from a key column (Code) "
+                   "to PostgreSQL uncleaned; it now writes it in its recorded form, as the loader does",
+                   "the source pass failed: CharacterNotInRepertoire: invalid byte sequence for encoding "
+                   "\"UTF8\": 0x00"))
 FOUND.append(Found("tblBorough", "sqlite",
                    [row("tblBorough", BoroughID=1, BoroughName=b"Kensington And Chelsea", GSSCode=b"E09000020"),
                     row("tblBorough", BoroughID=2, BoroughName=b"LB KENSINGTON AND CHELSEA", GSSCode=b"E09000020")],
-                   OPEN[("tblBorough", "sqlite")],
+                   "fixed: a duplicate rule may group by text derive outputs; tblBorough rows naming one "
+                   "authority are duplicates (partition authority.value, lowest BoroughID wins, the others "
+                   "merged DUPLICATE_AUTHORITY)",
                    "ON CONFLICT DO UPDATE command cannot affect row a second time"))
+
+#: found and NOT fixed yet: the property test of the table is marked xfail(strict=True) with the reason
+OPEN: dict[tuple[str, str], str] = {}
