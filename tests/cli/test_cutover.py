@@ -1,0 +1,94 @@
+"""`cutover` (the go/no-go checklist) and `cutover freeze`, end to end on a tiny generated legacy.
+
+One walk through the transition, because each item of the checklist is the state the
+previous steps left: refused for each unmet item, then green, then refused again once the
+legacy moved after the freeze."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from migration.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _items(out: str) -> dict[str, dict[str, Any]]:
+    return {i["item"]: i for i in json.loads(out)["items"]}
+
+
+def test_cutover_is_refused_for_each_unmet_item_then_green(module_pg: Any, legacy: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)  # reports/ is relative to the working folder
+    src = tmp_path / "legacy.sqlite"
+    shutil.copy(legacy, src)
+    url = module_pg.create("ss_cutover").render_as_string(hide_password=False)
+    base = ["--mappings", str(REPO / "mappings"), "--checks", str(REPO / "checks"), "--target", url,
+            "--source", f"sqlite:///{src}"]
+
+    def call(*args: str) -> tuple[int, str, str]:
+        code = main([*base, *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    def decide_all() -> None:
+        code, out, err = call("status", "--json", "--no-lag")
+        assert code == 0, err
+        for stage in sorted({q["stage"] for q in json.loads(out)["quarantine"]["by_reason"]
+                             if q["decision"] == "undecided" and q["open"]}):
+            code, _out, err = call("quarantine", "decide", "--stage", stage, "--as", "accept-loss", "--note",
+                                   "reviewed with the data owner", "--by", "QA")
+            assert code == 0, err
+
+    assert call("schema", "upgrade")[0] == 0
+    code, out, err = call("cutover", "--json")
+    assert code == 1 and "no-go" in err
+    items = _items(out)
+    assert not items["every stage loaded and reconciled"]["ok"]
+    assert "INCOMPLETE" in items["every stage loaded and reconciled"]["evidence"]
+    assert not items["freeze recorded"]["ok"] and not items["final delta after the freeze"]["ok"]
+    assert not items["report after the last run, check or decision"]["ok"]
+
+    assert call("run", "--all")[0] == 0
+    code, out, _err = call("cutover", "--json")
+    items = _items(out)
+    assert code == 1 and items["every stage loaded and reconciled"]["ok"] and items["preflight green"]["ok"]
+    assert not items["no undecided quarantine"]["ok"]  # the load quarantined rows nobody decided about yet
+
+    code, _out, err = call("cutover", "freeze")
+    assert code == 0 and "freeze recorded" in err
+    decide_all()
+    code, out, _err = call("cutover", "--json")
+    items = _items(out)
+    assert code == 1 and items["freeze recorded"]["ok"] and items["legacy unchanged since the freeze"]["ok"]
+    assert not items["final delta after the freeze"]["ok"] and "run --delta" in items["final delta after the freeze"][
+        "evidence"]
+
+    assert call("run", "--delta", "--all")[0] == 0
+    assert call("reconcile", "--all")[0] == 0
+    decide_all()  # a delta may quarantine a row again: a new record, undecided
+    code, out, _err = call("cutover", "--json")
+    items = _items(out)
+    assert code == 1 and [n for n, i in items.items() if not i["ok"]] == [
+        "report after the last run, check or decision"]
+
+    assert call("report")[0] == 0
+    code, out, err = call("cutover")
+    assert code == 0, out + err
+    assert "GO: every item is green" in err
+
+    # the legacy moves after the freeze: a row deleted is a different key set
+    with sqlite3.connect(src) as db:
+        db.execute('DELETE FROM "tblMPSCrime" WHERE rowid = (SELECT max(rowid) FROM "tblMPSCrime")')
+    code, out, _err = call("cutover", "--json")
+    items = _items(out)
+    assert code == 1 and not items["legacy unchanged since the freeze"]["ok"]
+    assert "tblMPSCrime rows" in items["legacy unchanged since the freeze"]["evidence"]
+    assert "tblMPSCrime keys sha256" in items["legacy unchanged since the freeze"]["evidence"]
