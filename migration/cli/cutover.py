@@ -37,6 +37,42 @@ def register(app: typer.Typer) -> None:
                                                         "again")
         st.console.info("GO: every item is green (`safestats-migrate cutover go` records the decision)")
 
+    @cut.command("go")
+    def go_(ctx: typer.Context, yes: bool = typer.Option(False, "--yes", help="Do not ask (required when not on a "
+                                                                              "terminal).")) -> None:
+        """Check again under the lock, record the go decision, then run the post-cutover checks."""
+        from migration.cli.confirm import confirm
+        from migration.errors import CheckFailed
+        from migration.ops.cutover import go
+
+        confirm("record the cutover decision (after it, run, run --delta and rollback refuse)", yes=yes)
+        st = state(ctx)
+        g = go(st.settings)
+        st.console.info(f"GO recorded (run {g.run_id}) by {g.actor} at {g.at:%Y-%m-%d %H:%M:%S%z} on "
+                        f"{g.report['path']} (sha256 {g.report['sha256'][:16]}…)")
+        st.console.table("Post-cutover checks", ["check", "", "evidence"],
+                         [(i.name, "OK" if i.ok else "NO", i.evidence) for i in g.post])
+        if not g.post_ok:
+            first = next(i for i in g.post if not i.ok)
+            raise CheckFailed(f"post-cutover check failed: {first.name}: {first.evidence}",
+                              hint="the go is recorded; fix the target before the application connects "
+                                   "(runbooks/cutover.md)")
+
+    @cut.command("post-checks")
+    def post_checks_(ctx: typer.Context) -> None:
+        """Run the post-cutover checks again (sequences, rows per dataset, row-level security)."""
+        from migration.errors import CheckFailed
+        from migration.ops.cutover import post_checks
+
+        st = state(ctx)
+        go_event, items = post_checks(st.settings)
+        st.console.table(f"Post-cutover checks (go of run {go_event['run_id']})", ["check", "", "evidence"],
+                         [(i.name, "OK" if i.ok else "NO", i.evidence) for i in items])
+        if not all(i.ok for i in items):
+            first = next(i for i in items if not i.ok)
+            raise CheckFailed(f"post-cutover check failed: {first.name}: {first.evidence}",
+                              hint="fix the target before the application connects (runbooks/cutover.md)")
+
     @cut.command("freeze")
     def freeze_(ctx: typer.Context) -> None:
         """Record the freeze: the legacy's rows, highest keys, watermarks and key-set digests, now."""

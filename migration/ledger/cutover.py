@@ -46,3 +46,15 @@ def last_activity(conn: Connection) -> datetime | None:
     return conn.execute(text(  # type: ignore[no-any-return]
         "SELECT GREATEST((SELECT max(at) FROM ledger.event WHERE kind NOT LIKE 'cutover%'), "
         "(SELECT max(at) FROM ledger.check_result), (SELECT max(at) FROM ledger.quarantine_decision))")).scalar_one()
+
+
+def refuse_after_go(conn: Connection, command: str) -> None:
+    """A command that writes to the target (``run``, ``run --delta``, ``rollback``) is refused
+    once the cutover went ahead: the target belongs to the application now."""
+    from migration.errors import CutoverDone
+
+    go = latest(conn, GO)
+    if go is not None:
+        raise CutoverDone(f"`{command}` refused: the cutover went ahead (run {go['run_id']} by {go['actor']} at "
+                          f"{go['at']:%Y-%m-%d %H:%M:%S%z}); the target is the live database",
+                          hint="see runbooks/cutover.md (after the go: back-out)")

@@ -147,9 +147,18 @@ def latest_report(reports_dir: Path) -> dict[str, Any] | None:
     return max(found, key=lambda r: r["generated_at"]) if found else None
 
 
-def checklist(settings: Settings, *, run_preflight: bool = True) -> Checklist:
-    """Every go/no-go item with its evidence; records nothing."""
+def preflight_item(settings: Settings) -> Item:
     from migration.audit.preflight import preflight
+
+    pf = preflight(settings)
+    bad = [ln for ln in pf.lines if ln.status == "FAIL"]
+    return Item("preflight green", pf.exit_code == 0,
+                f"preflight {pf.verdict}" + (f": {bad[0].check}: {bad[0].message}" if bad else ""))
+
+
+def checklist(settings: Settings, *, preflight: Item | None = None) -> Checklist:
+    """Every go/no-go item with its evidence; records nothing.  ``preflight``: its item, already
+    evaluated (``cutover go`` runs preflight before it takes the lock preflight itself probes)."""
     from migration.db.engines import check_connect, target_engine
     from migration.ledger import Ledger
     from migration.ledger.verdict import migration_verdict
@@ -199,11 +208,7 @@ def checklist(settings: Settings, *, run_preflight: bool = True) -> Checklist:
     items.append(Item("no undecided quarantine", undecided == 0,
                       "every open quarantined row has a decision" if undecided == 0
                       else f"{undecided:,} open quarantined row(s) undecided: `safestats-migrate quarantine decide`"))
-    if run_preflight:
-        pf = preflight(settings)
-        bad = [ln for ln in pf.lines if ln.status == "FAIL"]
-        items.append(Item("preflight green", pf.exit_code == 0,
-                          f"preflight {pf.verdict}" + (f": {bad[0].check}: {bad[0].message}" if bad else "")))
+    items.append(preflight if preflight is not None else preflight_item(settings))
     rep = latest_report(settings.reports_dir)
     if rep is None:
         items.append(Item("report after the last run, check or decision", False,
@@ -215,3 +220,73 @@ def checklist(settings: Settings, *, run_preflight: bool = True) -> Checklist:
                           + ("" if fresh else f", before the ledger's last entry at {activity:%Y-%m-%d %H:%M:%S%z}: "
                                               "`safestats-migrate report`")))
     return Checklist(tuple(items), frozen, rep)
+
+
+@dataclass(frozen=True)
+class GoResult:
+    run_id: int
+    at: datetime
+    actor: str
+    report: dict[str, Any]
+    checklist: Checklist
+    post: tuple[Item, ...]
+
+    @property
+    def post_ok(self) -> bool:
+        return all(i.ok for i in self.post)
+
+
+def go(settings: Settings) -> GoResult:
+    """Check and record the go decision under one hold of the lock, then run the post-cutover
+    checks.  Raises CheckFailed (exit 1) on a no-go, recording nothing."""
+    from migration.db.engines import check_connect, target_engine
+    from migration.errors import CheckFailed
+    from migration.ledger import Ledger, MigrationLock
+    from migration.ops.postcutover import post_cutover_checks
+
+    pf = preflight_item(settings)  # before the lock: preflight probes the lock itself
+    target = target_engine(settings.require_target())
+    try:
+        check_connect(target, role="target")
+        Ledger(target).require_installed()
+        with MigrationLock(target, "cutover go"):
+            with target.connect() as conn:
+                books.refuse_after_go(conn, "cutover go")
+            # the whole checklist again under the lock: the legacy's key sets and watermarks are
+            # read now and compared with the freeze, nothing can run or decide in between
+            cl = checklist(settings, preflight=pf)
+            if not cl.green:
+                first = next(i for i in cl.items if not i.ok)
+                raise CheckFailed(f"no-go: {sum(not i.ok for i in cl.items)} item(s) not met; first: {first.name}: "
+                                  f"{first.evidence}", hint="`safestats-migrate cutover` lists every item")
+            assert cl.report is not None and cl.freeze is not None
+            detail = {"report": cl.report["path"], "report_sha256": cl.report["sha256"],
+                      "report_generated_at": cl.report["generated_at"].isoformat(),
+                      "freeze_run_id": cl.freeze["run_id"], "checklist": cl.to_dict()["items"]}
+            with target.begin() as conn:
+                run_id, ev = books.record(conn, Ledger(target), kind=books.GO, detail=detail,
+                                          options={"command": "cutover go"})
+        post = post_cutover_checks(target, cl.report["path"])
+    finally:
+        target.dispose()
+    return GoResult(run_id, ev["at"], ev["actor"], cl.report, cl, tuple(post))
+
+
+def post_checks(settings: Settings) -> tuple[dict[str, Any], list[Item]]:
+    """The post-cutover checks again, against the report the go decision names (``cutover
+    post-checks``: after a fix, or when ``go`` was interrupted after recording)."""
+    from migration.db.engines import check_connect, target_engine
+    from migration.errors import TargetError
+    from migration.ops.postcutover import post_cutover_checks
+
+    target = target_engine(settings.require_target())
+    try:
+        check_connect(target, role="target")
+        with target.connect() as conn:
+            go_event = books.latest(conn, books.GO)
+        if go_event is None:
+            raise TargetError("no cutover decision is recorded", hint="`safestats-migrate cutover` first, then "
+                                                                      "`cutover go`")
+        return go_event, post_cutover_checks(target, go_event["detail"]["report"])
+    finally:
+        target.dispose()

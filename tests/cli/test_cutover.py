@@ -84,11 +84,33 @@ def test_cutover_is_refused_for_each_unmet_item_then_green(module_pg: Any, legac
     assert code == 0, out + err
     assert "GO: every item is green" in err
 
-    # the legacy moves after the freeze: a row deleted is a different key set
+    # the legacy moves after the freeze: a row deleted is a different key set; go is refused
     with sqlite3.connect(src) as db:
-        db.execute('DELETE FROM "tblMPSCrime" WHERE rowid = (SELECT max(rowid) FROM "tblMPSCrime")')
+        row = db.execute('SELECT rowid, * FROM "tblMPSCrime" ORDER BY rowid DESC LIMIT 1').fetchone()
+        db.execute('DELETE FROM "tblMPSCrime" WHERE rowid = ?', (row[0],))
     code, out, _err = call("cutover", "--json")
     items = _items(out)
     assert code == 1 and not items["legacy unchanged since the freeze"]["ok"]
     assert "tblMPSCrime rows" in items["legacy unchanged since the freeze"]["evidence"]
     assert "tblMPSCrime keys sha256" in items["legacy unchanged since the freeze"]["evidence"]
+    code, _out, err = call("cutover", "go", "--yes")
+    assert code == 1 and "no-go" in err and "the legacy moved" in err
+
+    # the row back as it was: the legacy is as frozen again
+    with sqlite3.connect(src) as db:
+        db.execute(f'INSERT INTO "tblMPSCrime" (rowid, {", ".join(c[1] for c in db.execute("PRAGMA table_info(tblMPSCrime)"))}) '
+                   f'VALUES ({", ".join("?" * len(row))})', row)
+    code, _out, err = call("cutover", "go")  # not on a terminal (pytest's stdin): --yes is required
+    assert code == 2 and "--yes" in err
+    code, out, err = call("cutover", "go", "--yes")
+    assert code == 0, err
+    assert "GO recorded" in err and "row-level security as safestats_app" in out
+    assert "disabled" in out or "nobody" in out
+
+    # after the go nothing writes to or undoes anything in the target
+    for args in (("run", "boroughs"), ("run", "--delta", "--all"), ("rollback", "boroughs"),
+                 ("rollback", "--all", "--yes"), ("cutover", "go", "--yes")):
+        code, _out, err = call(*args)
+        assert code == 1 and "the cutover went ahead" in err, (args, err)
+    code, out, err = call("cutover", "post-checks")
+    assert code == 0, err
