@@ -75,8 +75,11 @@ def dependants(specs: list[StageSpec], stage: str) -> list[str]:
 
 
 class Rollback:
-    def __init__(self, engine: Engine, specs: list[StageSpec], console: Console) -> None:
+    def __init__(self, engine: Engine, specs: list[StageSpec], console: Console, *,
+                 after_cutover: bool = False) -> None:
         self.engine = engine
+        #: ``rollback --after-cutover``: allowed after a go while no row of the target is foreign
+        self.after_cutover = after_cutover
         self.specs = {s.stage: s for s in specs}
         #: load (dependency) order; its reverse is a safe order to undo stages in
         self.order = [s.stage for s in stage_order(specs)]
@@ -136,7 +139,7 @@ class Rollback:
         with MigrationLock(self.engine, command) as lock:
             self._stale(lock)
             with self.engine.connect() as conn:
-                cutover.refuse_after_go(conn, command)
+                cutover.refuse_after_go(conn, command, after_cutover=self.after_cutover)
             # planned under the lock: a run or rollback that finished meanwhile is seen
             steps = self.plan(stage, run_id, cascade=cascade)
             if not steps:
@@ -165,7 +168,7 @@ class Rollback:
         with MigrationLock(self.engine, "rollback --all") as lock:
             self._stale(lock)
             with self.engine.connect() as conn:
-                cutover.refuse_after_go(conn, "rollback --all")
+                cutover.refuse_after_go(conn, "rollback --all", after_cutover=self.after_cutover)
             todo = steps()
             if not todo:
                 self.console.info("nothing to roll back (no run of any stage is loaded)")

@@ -48,12 +48,41 @@ def last_activity(conn: Connection) -> datetime | None:
         "(SELECT max(at) FROM ledger.check_result), (SELECT max(at) FROM ledger.quarantine_decision))")).scalar_one()
 
 
-def refuse_after_go(conn: Connection, command: str) -> None:
+def foreign_rows(conn: Connection) -> list[tuple[str, int]]:
+    """(table, rows) of the data tables holding rows no migration run wrote: a ``load_run_id``
+    that is not a full, delta or redrive run of the ledger (what the application inserted
+    after the switch).  An application's UPDATE that kept a row's ``load_run_id`` is not seen."""
+    from migration.schema.models import DATA_TABLES
+
+    runs = [int(r[0]) for r in conn.execute(text(
+        "SELECT run_id FROM ledger.run WHERE kind IN ('full', 'delta', 'redrive')"))]
+    out = []
+    for t in DATA_TABLES:
+        if "load_run_id" not in t.c:
+            continue
+        n = int(conn.execute(text(f'SELECT count(*) FROM "{t.schema}"."{t.name}" '
+                                  "WHERE NOT (load_run_id = ANY(:runs))"), dict(runs=runs)).scalar_one())
+        if n:
+            out.append((f"{t.schema}.{t.name}", n))
+    return out
+
+
+def refuse_after_go(conn: Connection, command: str, *, after_cutover: bool = False) -> None:
     """A command that writes to the target (``run``, ``run --delta``, ``rollback``) is refused
-    once the cutover went ahead: the target belongs to the application now."""
+    once the cutover went ahead: the target belongs to the application now.  ``rollback
+    --after-cutover`` (``after_cutover``) is allowed only while every row of the data tables
+    was written by a migration run."""
     from migration.errors import CutoverDone
 
     go = latest(conn, GO)
+    if go is not None and after_cutover:
+        found = foreign_rows(conn)
+        if not found:
+            return
+        listed = ", ".join(f"{t} {n:,}" for t, n in found)
+        raise CutoverDone(f"`{command}` refused: the target holds rows no migration run wrote ({listed}) since "
+                          f"the cutover (run {go['run_id']})", hint="undoing the migration would keep or break "
+                          "them: a back-out now is a decision for the application owner (runbooks/cutover.md)")
     if go is not None:
         raise CutoverDone(f"`{command}` refused: the cutover went ahead (run {go['run_id']} by {go['actor']} at "
                           f"{go['at']:%Y-%m-%d %H:%M:%S%z}); the target is the live database",

@@ -114,3 +114,20 @@ def test_cutover_is_refused_for_each_unmet_item_then_green(module_pg: Any, legac
         assert code == 1 and "the cutover went ahead" in err, (args, err)
     code, out, err = call("cutover", "post-checks")
     assert code == 0, err
+
+    # back-out after the go: refused once the application wrote a row, allowed while it has not
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    eng = create_engine(url, poolclass=NullPool)
+    with eng.begin() as conn:
+        conn.execute(text("INSERT INTO sec.organisation (org_id, name, org_type, load_run_id) "
+                          "SELECT max(org_id) + 1, 'written by the application', min(org_type), 999999 "
+                          "FROM sec.organisation"))
+    code, _out, err = call("rollback", "istv_assault", "--after-cutover")
+    assert code == 1 and "rows no migration run wrote (sec.organisation 1)" in err
+    with eng.begin() as conn:  # the test's own row goes (as superuser, past the append-only rules of the data)
+        conn.execute(text("DELETE FROM sec.organisation WHERE load_run_id = 999999"))
+    eng.dispose()
+    code, _out, err = call("rollback", "istv_assault", "--after-cutover")
+    assert code == 0, err
