@@ -23,6 +23,8 @@ def _items(out: str) -> dict[str, dict[str, Any]]:
     return {i["item"]: i for i in json.loads(out)["items"]}
 
 
+@pytest.mark.postgres
+@pytest.mark.slow
 def test_cutover_is_refused_for_each_unmet_item_then_green(module_pg: Any, legacy: Path, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch,
                                                            capsys: pytest.CaptureFixture[str]) -> None:

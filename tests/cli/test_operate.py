@@ -197,3 +197,35 @@ def test_decide_usage_errors(call, target: URL) -> None:
     code, _out, err = call("quarantine", "decide", "--stage", "nope", "--as", "accept-loss", "--note", "n",
                            target=target)
     assert code == 2 and "unknown stage" in err
+
+
+@pytest.mark.mariadb
+@pytest.mark.slow
+def test_status_gives_up_on_a_legacy_that_does_not_answer_within_5_seconds(target: URL, mariadb_url: URL,
+                                                                             capsys: pytest.CaptureFixture[str]
+                                                                             ) -> None:
+    """A legacy that takes the query and never answers (its table locked by another session):
+    the lag is unknown after the 5 s budget, and the status stands."""
+    import time
+
+    import pyodbc
+
+    from tests.conftest import MARIADB_ODBC
+
+    holder = pyodbc.connect(MARIADB_ODBC + f";DATABASE={mariadb_url.database}", autocommit=True)
+    try:
+        cur = holder.cursor()
+        cur.execute("CREATE TABLE tblMPSCrime (RecID int PRIMARY KEY, LastModified datetime)")
+        cur.execute("LOCK TABLES tblMPSCrime WRITE")  # every read of it waits for this session
+        started = time.monotonic()
+        code = main(["--mappings", str(REPO / "mappings"), "--checks", str(REPO / "checks"), "--target", _url(target),
+                     "--source", _url(mariadb_url), "status", "--json"])
+        took = time.monotonic() - started
+        out, err = capsys.readouterr()
+    finally:
+        holder.close()  # the waiting read goes on and ends in its daemon thread
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["notes"] == ["lag unknown (source unreachable)"]
+    assert 5 <= took < 30  # waited for the budget, not for the legacy
+    assert {s["stage"]: s for s in doc["stages"]}["mps_crime"]["lag"]["rows_changed_since"] is None
