@@ -129,3 +129,10 @@ class MigrationIncomplete(SafeStatsError):
     """The verdict is INCOMPLETE: a planned stage is not loaded and reconciled (nothing failed)."""
 
     exit_code = EXIT_NOT_READY
+
+
+class CutoverDone(SafeStatsError):
+    """The cutover went ahead (``cutover go``): the target is the live database now, and the
+    migration no longer writes to it or undoes its runs (refused for a data reason, exit 1)."""
+
+    exit_code = EXIT_FAILED

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from migration.console import Console
 from migration.errors import SafeStatsError, UnknownNameError
-from migration.ledger import Ledger, MigrationLock, history, images, records
+from migration.ledger import Ledger, MigrationLock, cutover, history, images, records
 from migration.ledger.history import active_runs, run_groups
 from migration.mapping.order import stage_order
 from migration.mapping.spec import StageSpec
@@ -75,8 +75,11 @@ def dependants(specs: list[StageSpec], stage: str) -> list[str]:
 
 
 class Rollback:
-    def __init__(self, engine: Engine, specs: list[StageSpec], console: Console) -> None:
+    def __init__(self, engine: Engine, specs: list[StageSpec], console: Console, *,
+                 after_cutover: bool = False) -> None:
         self.engine = engine
+        #: ``rollback --after-cutover``: allowed after a go while no row of the target is foreign
+        self.after_cutover = after_cutover
         self.specs = {s.stage: s for s in specs}
         #: load (dependency) order; its reverse is a safe order to undo stages in
         self.order = [s.stage for s in stage_order(specs)]
@@ -135,6 +138,8 @@ class Rollback:
         results: list[RunUndo] = []
         with MigrationLock(self.engine, command) as lock:
             self._stale(lock)
+            with self.engine.connect() as conn:
+                cutover.refuse_after_go(conn, command, after_cutover=self.after_cutover)
             # planned under the lock: a run or rollback that finished meanwhile is seen
             steps = self.plan(stage, run_id, cascade=cascade)
             if not steps:
@@ -162,6 +167,8 @@ class Rollback:
             return [self._count(s, r) for s, r in steps()]
         with MigrationLock(self.engine, "rollback --all") as lock:
             self._stale(lock)
+            with self.engine.connect() as conn:
+                cutover.refuse_after_go(conn, "rollback --all", after_cutover=self.after_cutover)
             todo = steps()
             if not todo:
                 self.console.info("nothing to roll back (no run of any stage is loaded)")

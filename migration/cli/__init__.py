@@ -24,6 +24,7 @@ from typer.core import TyperOption
 from migration import interrupt
 from migration.cli import (
     config_cmd,
+    cutover,
     legacy,
     mappings,
     plan,
@@ -36,6 +37,7 @@ from migration.cli import (
     run,
     runs,
     schema,
+    status,
 )
 from migration.cli.state import AppState
 from migration.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, SafeStatsError
@@ -100,7 +102,7 @@ def _root(
 #: every command group, in the order --help lists them; each module's ``register(app)`` adds
 #: its commands (the one way a command is registered)
 COMMANDS = (legacy, schema, config_cmd, mappings, plan, run, quarantine, reconcile, report, rollback, profile,
-            preflight, runs)
+            preflight, runs, status, cutover)
 for _module in COMMANDS:
     _module.register(app)
 

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from migration.audit.fingerprint import record_first_baseline
 from migration.console import Console
 from migration.errors import StageError, UnknownNameError
-from migration.ledger import Ledger, MigrationLock
+from migration.ledger import Ledger, MigrationLock, cutover
 from migration.mapping.spec import StageSpec
 from migration.plan.builder import build_plan
 from migration.plan.stages import Plan, StagePlan
@@ -198,6 +198,8 @@ class Orchestrator:
                 h = lock.freed_stale
                 self.ctx.console.warn(f"the previous lock holder {h['holder']} (pid {h['pid']}, `{h['command']}` "
                                       f"since {h['acquired_at']}) is gone; its lock was freed")
+            with target.connect() as conn:  # under the lock: a go recorded meanwhile is seen
+                cutover.refuse_after_go(conn, command)
             plan = self.plan(names, all_=all_, mode=mode)
             if executor is not None:
                 return execute(plan, executor(plan))

@@ -482,6 +482,29 @@ disposition_event = Table(
     comment="Changes of a disposition record: its run rolled back.",
 )
 
+#: what people decided about quarantined rows (revision l0006); a record's decision is the newest
+#: decision whose ``quarantine_ids`` hold it
+quarantine_decision = Table(
+    "quarantine_decision", metadata,
+    Column("decision_id", BigInteger, Identity(always=False), primary_key=True),
+    Column("decision", Text, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("stage", Text, nullable=True),
+    Column("reason_code", Text, nullable=True),
+    Column("key", Text, nullable=True),
+    Column("record_count", Integer, nullable=False),
+    Column("quarantine_ids", ARRAY(BigInteger), nullable=False),
+    Column("at", TZ, nullable=False, server_default=text("clock_timestamp()")),
+    CheckConstraint("decision IN ('fix-and-redrive', 'accept-loss', 'corrected-at-source', 'undecided')",
+                    name="decision"),
+    Index("ix_quarantine_decision_quarantine_ids", "quarantine_ids", postgresql_using="gin"),
+    schema="ledger",
+    comment="What people decided about quarantined rows: the records open when the decision was made "
+            "(quarantine_ids), the decision, note and who. The newest decision covering a record is its "
+            "decision; undecided revokes. Append-only.",
+)
+
 before_image = Table(
     "before_image", metadata,
     Column("image_id", BigInteger, Identity(always=False), primary_key=True),

@@ -94,7 +94,7 @@ def test_rollback_all_empties_every_data_table_keeps_the_audit_trail_and_allows_
     stage_runs = scalar(loaded, "SELECT count(*) FROM ledger.event WHERE kind = 'stage_started'")
     assert sum(data_rows(loaded).values()) > 30_000
 
-    out = rollback_cli(["--all"], legacy, loaded)
+    out = rollback_cli(["--all", "--yes"], legacy, loaded)  # not on a terminal: --yes (issue 14)
     assert out.returncode == 0, out.stderr
     assert {t: n for t, n in data_rows(loaded).items() if n} == {}, "rows of ours left in the data schemas"
     assert rows(loaded, "SELECT tablename FROM pg_tables WHERE schemaname = 'staging'") == []
