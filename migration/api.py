@@ -60,6 +60,8 @@ from migration.legacy import generate as _generate
 from migration.mapping.order import parsed_specs
 from migration.mapping.validate import ValidationReport, language_schema
 from migration.mapping.validate import validate as _validate
+from migration.ops.decide import DecideResult, decision_counts, record_decisions
+from migration.ops.decide import decide as _decide
 from migration.plan import Plan, TableLineage, lineage_of, prepare_plan
 from migration.plan.execute import Executor, Orchestrator, Result
 from migration.reconcile import ReconcileOutcome
@@ -211,15 +213,18 @@ def next_step(verdict: MigrationVerdict) -> str:
 
 # ---------------------------------------------------------------------------- rollback
 def roll_back(settings: Settings, console: Console, stage: str | None = None, *, run_id: int | None = None,
-              all_: bool = False, cascade: bool = False, dry_run: bool = False) -> list[RunUndo]:
+              all_: bool = False, cascade: bool = False, dry_run: bool = False,
+              after_cutover: bool = False) -> list[RunUndo]:
     """Undo one stage's runs (``run_id``: that run and the later ones, last-in-first-out;
     ``cascade``: the dependent stages first) or, with ``all_``, every run of every stage in
-    reverse load order.  An empty list: nothing to undo (the console said why)."""
+    reverse load order.  ``after_cutover``: back out after ``cutover go`` (refused while the
+    target holds rows no migration run wrote).  An empty list: nothing to undo (the console
+    said why)."""
     if not stage and not all_:
         raise UsageError("name a stage, or pass --all", hint="`safestats-migrate rollback STAGE` or `--all`")
     specs = parsed_specs(settings.mappings_dir)
     with _target(settings) as engine:
-        rb = Rollback(engine, specs, console)
+        rb = Rollback(engine, specs, console, after_cutover=after_cutover)
         if all_:
             return rb.all(dry_run=dry_run)
         return rb.run(str(stage), run_id, cascade=cascade, dry_run=dry_run,
@@ -277,11 +282,20 @@ def _quarantine_target(settings: Settings, *, stage: str | None = None, reason: 
         yield engine
 
 
+@dataclass
+class QuarantineSummary:
+    groups: list[QuarantineGroup]
+    #: open and settled records per stage, reason and decision
+    decided: list[dict[str, Any]]
+
+
 def quarantine_summary(settings: Settings, *, stage: str | None = None, run_id: int | None = None,
-                       include_closed: bool = False) -> list[QuarantineGroup]:
-    """Quarantined rows per stage, table and reason."""
+                       include_closed: bool = False) -> QuarantineSummary:
+    """Quarantined rows per stage, table and reason, and the decisions taken about them."""
     with _quarantine_target(settings, stage=stage, run_id=run_id) as engine:
-        return _quarantine.summary(engine, stage=stage, include_closed=include_closed, run_id=run_id)
+        return QuarantineSummary(
+            _quarantine.summary(engine, stage=stage, include_closed=include_closed, run_id=run_id),
+            decision_counts(engine, stage=stage))
 
 
 @dataclass
@@ -289,6 +303,8 @@ class QuarantineRecords:
     records: list[QuarantineRecord]
     #: every record that matches (more than ``records`` when the limit cut them)
     total: int
+    #: quarantine id → (decision, who, when) of the records that have one
+    decisions: dict[int, tuple[str, str, datetime]]
 
 
 def quarantine_records(settings: Settings, what: str, *, stage: str | None = None, reason: str | None = None,
@@ -305,7 +321,14 @@ def quarantine_records(settings: Settings, what: str, *, stage: str | None = Non
             recs = _quarantine.records(engine, stage=stage, reason=reason, key=key, run_id=run_id, limit=limit)
         total = len(recs) if len(recs) < limit else _quarantine.count_records(
             engine, stage=stage, reason=reason, key=key, quarantine_id=qid, run_id=run_id)
-    return QuarantineRecords(recs, total)
+        decided = record_decisions(engine, [r.quarantine_id for r in recs])
+    return QuarantineRecords(recs, total, decided)
+
+
+def quarantine_decide(settings: Settings, *, decision: str, note: str, keys: list[str] | None = None,
+                      stage: str | None = None, reason: str | None = None, by: str | None = None) -> DecideResult:
+    """Record a decision about open quarantined rows: by key, or by stage and reason."""
+    return _decide(settings, decision=decision, note=note, keys=keys, stage=stage, reason=reason, by=by)
 
 
 def quarantine_export(settings: Settings, out: Path, *, fmt: str = "csv", stage: str | None = None,
@@ -397,10 +420,10 @@ def check_schema(url: URL | str) -> SchemaCheck:
 
 
 __all__ = [
-    "Orchestrator", "Plan", "QuarantineRecords", "ReportOutcome", "Result", "Settings",
+    "Orchestrator", "Plan", "QuarantineRecords", "QuarantineSummary", "ReportOutcome", "Result", "Settings",
     "accept", "advance_legacy", "check_schema", "delta", "downgrade_schema", "generate_legacy", "legacy_url",
     "lineage", "load_settings", "make_plan", "mapping_schema", "next_step", "orchestrator", "preflight", "profile",
-    "quarantine_export", "quarantine_records", "quarantine_summary", "reconcile_failure", "reconcile_stages",
+    "quarantine_decide", "quarantine_export", "quarantine_records", "quarantine_summary", "reconcile_failure", "reconcile_stages",
     "roll_back", "run", "runs", "schema_history", "schema_status", "upgrade_schema", "validate_mappings",
     "verdict", "write_report",
 ]
