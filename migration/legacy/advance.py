@@ -85,9 +85,9 @@ from migration.legacy.manifest import (
     read_manifest,
     write_manifest,
 )
-from migration.legacy.tables import TABLE_NAMES
 from migration.legacy.timeutil import from_ordinal
 from migration.legacy.writer import sink_for
+from migration.schema.legacy import TABLE_NAMES
 from migration.secrets import redact_url, scrub
 
 

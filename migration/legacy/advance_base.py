@@ -30,9 +30,9 @@ from migration.legacy.manifest import (
 )
 from migration.legacy.plan import SPECS, Batch
 from migration.legacy.reference import organisations
-from migration.legacy.tables import TABLE_NAMES
 from migration.legacy.timeutil import SPAN_LAST, from_ordinal
 from migration.legacy.writer import Sink
+from migration.schema.legacy import TABLE_NAMES
 
 
 class AdvanceBase:

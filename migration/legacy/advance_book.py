@@ -13,8 +13,8 @@ from migration.legacy.manifest import (
     _sort_key,
 )
 from migration.legacy.plan import DATASETS
-from migration.legacy.tables import TABLE_NAMES
 from migration.legacy.timeutil import from_ordinal
+from migration.schema.legacy import TABLE_NAMES
 
 
 class ManifestBooking(AdvanceBase):

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 from migration.errors import GeneratorError
-from migration.legacy import tables as t
 from migration.legacy import vocab
 from migration.legacy.advance_base import AdvanceBase
 from migration.legacy.advance_state import (
@@ -25,6 +24,7 @@ from migration.legacy.advance_state import (
     stochastic,
 )
 from migration.legacy.reference import UserMaker, password
+from migration.schema import legacy as t
 
 
 class ChangePlanning(AdvanceBase):

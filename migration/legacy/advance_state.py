@@ -17,8 +17,8 @@ from sqlalchemy.engine import Connection
 from migration.errors import GeneratorError
 from migration.legacy import vocab
 from migration.legacy.plan import SPECS
-from migration.legacy.tables import TABLE_NAMES
 from migration.legacy.timeutil import from_ordinal
+from migration.schema.legacy import TABLE_NAMES
 
 MAX_DAYS = 3660
 #: days between loads at the real cadence (span of the data / batches at scale 1)

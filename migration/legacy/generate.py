@@ -26,7 +26,6 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from migration.console import Console
 from migration.db.engines import sqlite_path, writable_engine
 from migration.errors import GeneratorError, GeneratorUsageError, SafeStatsError, SourceError
-from migration.legacy import tables as t
 from migration.legacy.context import Context, build_context
 from migration.legacy.facts_istv import IstvGenerator
 from migration.legacy.facts_mps import MpsGenerator
@@ -47,6 +46,7 @@ from migration.legacy.reference import (
 )
 from migration.legacy.timeutil import Clock
 from migration.legacy.writer import Sink, TableWriter, sink_for
+from migration.schema import legacy as t
 from migration.secrets import redact_url, scrub
 
 GENERATOR_VERSION = "1.1.0"
