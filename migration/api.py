@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -60,8 +60,12 @@ from migration.legacy import generate as _generate
 from migration.mapping.order import parsed_specs
 from migration.mapping.validate import ValidationReport, language_schema
 from migration.mapping.validate import validate as _validate
+from migration.ops import cutover as _ops_cutover
+from migration.ops import status as _ops_status
+from migration.ops.cutover import Checklist, FreezeResult, GoResult, Item
 from migration.ops.decide import DecideResult, decision_counts, record_decisions
 from migration.ops.decide import decide as _decide
+from migration.ops.status import MigrationStatus
 from migration.plan import Plan, TableLineage, lineage_of, prepare_plan
 from migration.plan.execute import Executor, Orchestrator, Result
 from migration.reconcile import ReconcileOutcome
@@ -418,8 +422,34 @@ def check_schema(url: URL | str) -> SchemaCheck:
     """Compare the target database with the model (like ``alembic check``)."""
     return _schema.check(url)
 
+# ---------------------------------------------------------------- operating the transition
+def migration_status(settings: Settings, *, lag: bool = True, stalled_after: timedelta = timedelta(minutes=15)) -> MigrationStatus:
+    """Each planned stage's state, checks, last delta and lag; quarantine by decision; the lock; the verdict."""
+    return _ops_status.migration_status(settings, lag=lag, stalled_after=stalled_after)
+
+
+def cutover_checklist(settings: Settings) -> Checklist:
+    """The go/no-go checklist, each item with its evidence; records nothing."""
+    return _ops_cutover.checklist(settings)
+
+
+def cutover_freeze(settings: Settings) -> FreezeResult:
+    """Record the freeze: the legacy's rows, highest keys, watermarks and key-set digests, now."""
+    return _ops_cutover.freeze(settings)
+
+
+def cutover_go(settings: Settings) -> GoResult:
+    """Check again under the lock, record the go decision, run the post-cutover checks."""
+    return _ops_cutover.go(settings)
+
+
+def cutover_post_checks(settings: Settings) -> tuple[dict[str, Any], list[Item]]:
+    """The post-cutover checks again (sequences, rows per dataset, row-level security)."""
+    return _ops_cutover.post_checks(settings)
+
 
 __all__ = [
+    "cutover_checklist", "cutover_freeze", "cutover_go", "cutover_post_checks", "migration_status",
     "Orchestrator", "Plan", "QuarantineRecords", "QuarantineSummary", "ReportOutcome", "Result", "Settings",
     "accept", "advance_legacy", "check_schema", "delta", "downgrade_schema", "generate_legacy", "legacy_url",
     "lineage", "load_settings", "make_plan", "mapping_schema", "next_step", "orchestrator", "preflight", "profile",

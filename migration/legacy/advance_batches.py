@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import migration.schema.legacy as t
 from migration.legacy import vocab
 from migration.legacy.advance_base import AdvanceBase
 from migration.legacy.advance_state import (
@@ -33,7 +34,6 @@ from migration.legacy.generate import (
 from migration.legacy.plan import DATASETS, SPECS, Batch, Plan, batch_file_name, load_time
 from migration.legacy.timeutil import add_months, from_ordinal, month_end
 from migration.legacy.writer import Row
-from migration.schema import legacy as t
 
 
 class BatchPlanning(AdvanceBase):

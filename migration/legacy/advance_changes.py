@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import migration.schema.legacy as t
 from migration.errors import GeneratorError
 from migration.legacy import vocab
 from migration.legacy.advance_base import AdvanceBase
@@ -24,7 +25,6 @@ from migration.legacy.advance_state import (
     stochastic,
 )
 from migration.legacy.reference import UserMaker, password
-from migration.schema import legacy as t
 
 
 class ChangePlanning(AdvanceBase):

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+import migration.schema.legacy as t
 from migration.console import Console
 from migration.db.engines import sqlite_path, writable_engine
 from migration.errors import GeneratorError, GeneratorUsageError, SafeStatsError, SourceError
@@ -46,7 +47,6 @@ from migration.legacy.reference import (
 )
 from migration.legacy.timeutil import Clock
 from migration.legacy.writer import Sink, TableWriter, sink_for
-from migration.schema import legacy as t
 from migration.secrets import redact_url, scrub
 
 GENERATOR_VERSION = "1.1.0"
