@@ -39,6 +39,7 @@ test-properties-slow: setup
 lint: setup
 	$(BIN)/ruff check migration tests
 	$(BIN)/mypy migration
+	$(BIN)/lint-imports  # the layer contract in pyproject.toml [tool.importlinter]
 
 bench: setup
 	BENCH_SCALE=$(BENCH_SCALE) BIN=$(BIN) ./scripts/bench.sh
@@ -51,4 +52,4 @@ bench-peers: setup
 	BENCH_SCALE=$(BENCH_SCALE) BIN=$(BIN) PEERS_VENV=$(abspath $(PEERS_VENV)) ./scripts/bench.sh --peers
 
 clean:
-	rm -rf $(VENV) $(PEERS_VENV) demo bench-out reports .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS_VENV) demo bench-out reports .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

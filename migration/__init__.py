@@ -1,13 +1,11 @@
 """SafeStats migration framework: staged, reconciled, reversible legacy → PostgreSQL migration.
 
-The public API lives in the sub-packages; the CLI (`migration.cli`) only presents.
+The library's facade is :mod:`migration.api`, re-exported here (``migration.plan(...)``,
+``migration.run(...)``, …); the CLI (`migration.cli`) only presents what it returns.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from migration.api import *  # noqa: F403  (the facade is the package's public API)
+from migration.api import __all__ as _api_all
+from migration.version import __version__
 
-try:
-    __version__ = version("safestats-migration")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+local"
-
-__all__ = ["__version__"]
+__all__ = ["__version__", *_api_all]

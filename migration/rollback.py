@@ -35,10 +35,10 @@ from migration.console import Console
 from migration.errors import SafeStatsError, UnknownNameError
 from migration.ledger import Ledger, MigrationLock, cutover, history, images, records
 from migration.ledger.history import active_runs, run_groups
-from migration.mapping.compile import qident, staging_table
 from migration.mapping.order import stage_order
 from migration.mapping.spec import StageSpec
 from migration.schema import models
+from migration.schema.sql import qident, staging_table
 
 
 class RollbackError(SafeStatsError):

@@ -109,6 +109,19 @@ def _refuse_password(url: URL, *, role: str, origin: str) -> None:
         )
 
 
+def command_line_url(text: str, *, role: str, origin: str, env: dict[str, str] | None = None) -> URL:
+    """A database URL typed on a command line outside the settings (``legacy generate --url``):
+    a password in it is refused as everywhere else (:func:`_refuse_password`, the one rule),
+    and ``SAFESTATS_<ROLE>_PASSWORD`` from the environment supplies one."""
+    url = parse_url(text, origin=origin)
+    _refuse_password(url, role=role, origin=origin)
+    password = (os.environ if env is None else env).get(f"SAFESTATS_{role.upper()}_PASSWORD")
+    if password:
+        register_secret(password)
+        url = url.set(password=password)
+    return url
+
+
 def _read_config(path: Path) -> dict:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

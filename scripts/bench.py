@@ -40,7 +40,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -101,10 +100,10 @@ def psycopg2_dsn(url: Any) -> str:
 
 
 def target_ready(name: str) -> Any:
-    from migration.schema import api
+    import migration
 
     url = fresh_pg_database(name)
-    api.upgrade(url)
+    migration.upgrade_schema(url)
     return url
 
 
@@ -119,8 +118,9 @@ def legacy_sqlite(scale: float, seed: int) -> Path:
     generation."""
     from sqlalchemy.engine import make_url
 
+    import migration
     from migration.console import RecordingConsole
-    from migration.legacy import GENERATOR_VERSION, generate
+    from migration.legacy import GENERATOR_VERSION
 
     path = OUT / f"legacy-s{scale_tag(scale)}-seed{seed}-g{GENERATOR_VERSION}.sqlite"
     manifest = path.with_name(path.stem + ".manifest.json")
@@ -131,7 +131,7 @@ def legacy_sqlite(scale: float, seed: int) -> Path:
     manifest.unlink(missing_ok=True)
     log(f"generating the legacy database at scale {scale:g}, seed {seed} → {path.relative_to(REPO)}")
     t0 = time.monotonic()
-    generate(make_url(f"sqlite:///{path}"), scale, seed, manifest, console=RecordingConsole(), keys=False)
+    migration.generate_legacy(make_url(f"sqlite:///{path}"), scale, seed, manifest, console=RecordingConsole(), keys=False)
     log(f"generated in {time.monotonic() - t0:,.0f} s")
     return path
 
@@ -142,8 +142,9 @@ def legacy_mariadb(scale: float, seed: int) -> Any:
     import pyodbc
     from sqlalchemy.engine import make_url
 
+    import migration
     from migration.console import RecordingConsole
-    from migration.legacy import GENERATOR_VERSION, generate
+    from migration.legacy import GENERATOR_VERSION
 
     gen = GENERATOR_VERSION.replace(".", "_")
     db = f"safestats_bench_legacy_s{scale_tag(scale)}_seed{seed}_g{gen}"
@@ -163,7 +164,7 @@ def legacy_mariadb(scale: float, seed: int) -> Any:
         conn.close()
     log(f"generating the legacy database in MariaDB at scale {scale:g}, seed {seed} → {db}")
     t0 = time.monotonic()
-    generate(url, scale, seed, manifest, console=RecordingConsole(), keys=False)
+    migration.generate_legacy(url, scale, seed, manifest, console=RecordingConsole(), keys=False)
     log(f"generated in {time.monotonic() - t0:,.0f} s")
     return url
 
@@ -245,19 +246,17 @@ def copy_baseline_in_child(path: Path, target: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- the measured child
 def child(args: argparse.Namespace) -> int:
     """Runs in the measured process: exactly what `safestats-migrate run` calls."""
+    import migration
     from migration.console import RichConsole
-    from migration.plan.execute import Orchestrator
-    from migration.settings import load_settings
 
     started = time.monotonic()
     with open(args.log, "a", encoding="utf-8") as logf:
-        settings = load_settings()
-        if args.chunk_rows:
-            settings = replace(settings, chunk_rows=args.chunk_rows)
+        settings = migration.load_settings()
         console = RichConsole(log_json=True, stream=logf)
         # the issue's budget is for loading only; the reconciliation gate is timed with --reconcile
         kwargs: dict[str, Any] = {"reconcile": bool(args.reconcile)}
-        runner = Orchestrator(settings, console, **kwargs)
+        # the facade's orchestrator, kept open for its per-phase timings (`migration.run` closes its own)
+        runner = migration.orchestrator(settings, console, chunk_rows=args.chunk_rows or None, **kwargs)
         try:
             results = runner.run(list(args.stages), all_=not args.stages,
                                  command="run " + (" ".join(args.stages) or "--all") + " (bench)")

@@ -16,22 +16,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from migration.audit.profile import ProfileResult
-    from migration.console import Console
-    from migration.settings import Settings
+# aliased: the package's attribute ``profile`` stays the module (tests patch migration.audit.profile)
+from migration.audit.profile import ProfileResult
+from migration.audit.profile import profile as _profile
+from migration.console import Console
+from migration.mapping.order import parsed_specs
+from migration.settings import Settings
 
 
 def profile_legacy(settings: Settings, *, stages: list[str] | None = None, sample: int | None = None,
                    console: Console | None = None) -> ProfileResult:
     """Profile the legacy database against the mapping files of ``settings`` (read-only)."""
-    from migration.audit.profile import profile
-    from migration.mapping.order import parsed_specs
-
     specs = parsed_specs(settings.mappings_dir)
-    return profile(settings.require_source(), specs, stages=stages, sample=sample, chunk_rows=settings.chunk_rows,
+    return _profile(settings.require_source(), specs, stages=stages, sample=sample, chunk_rows=settings.chunk_rows,
                    checks_dir=settings.checks_dir, target_url=settings.target_url, console=console)
 
 

@@ -9,32 +9,18 @@ target measured at scale 0.1 holds (database size, indexes and ledger included).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.engine import URL
 
+from migration.audit.model import StageEstimate, StageProfile, total_target_bytes
 from migration.ledger import history
-
-if TYPE_CHECKING:
-    from migration.audit.profile import StageProfile
 
 #: rows per second of a whole-migration load (benchmark, scale 0.1, 2 cores)
 BENCH_ROWS_PER_SECOND = 28_000
 #: bytes the target database holds per loaded legacy row, indexes and ledger included (measured at
 #: scale 0.1, seed 42: 672 MB for 1,024,324 loaded rows)
 BENCH_BYTES_PER_ROW = 660
-
-
-@dataclass
-class StageEstimate:
-    rows: int
-    rows_to_load: int
-    seconds: float
-    rows_per_second: float
-    basis: str                  # where the throughput comes from
-    target_bytes: int
-    size_basis: str
 
 
 def _measured(target_url: URL | None) -> dict[str, float]:
@@ -77,10 +63,6 @@ def estimate_stages(stages: list[StageProfile], target_url: URL | None) -> None:
                                    rows_per_second=rps, basis=basis, target_bytes=to_load * BENCH_BYTES_PER_ROW,
                                    size_basis=f"{BENCH_BYTES_PER_ROW} bytes per loaded row, indexes and ledger "
                                               "included (measured at scale 0.1)")
-
-
-def total_target_bytes(stages: list[StageProfile]) -> int:
-    return sum(s.estimate.target_bytes for s in stages if s.estimate is not None)
 
 
 __all__ = ["BENCH_BYTES_PER_ROW", "BENCH_ROWS_PER_SECOND", "StageEstimate", "estimate_stages", "total_target_bytes"]

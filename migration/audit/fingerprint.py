@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from migration.errors import SourceError
+from migration.ledger import Ledger
 from migration.mapping.spec import StageSpec
 from migration.secrets import redact_url, scrub
 
@@ -207,8 +208,6 @@ def mapped_drift(specs: Iterable[StageSpec], live: dict[str, Any], baseline: dic
 # --------------------------------------------------------------------------- the baseline in the ledger
 def latest(conn: Connection) -> dict[str, Any] | None:
     """The baseline: the latest recorded fingerprint, with who recorded it and when."""
-    from migration.ledger import Ledger
-
     ev = Ledger(conn.engine).latest_event(conn, EVENT_KIND)
     if ev is None:
         return None
@@ -220,8 +219,6 @@ def latest(conn: Connection) -> dict[str, Any] | None:
 
 
 def record(conn: Connection, fingerprint: dict[str, Any], *, recorded_by: str, source: str) -> None:
-    from migration.ledger import Ledger
-
     Ledger(conn.engine).event(conn, run_id=None, stage=None, kind=EVENT_KIND,
                               detail={"fingerprint": fingerprint, "recorded_by": recorded_by, "source": source,
                                       "hash": fingerprint.get("hash")})

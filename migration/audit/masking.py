@@ -22,6 +22,7 @@ from typing import Any
 
 from migration.mapping.spec import StageSpec, TableMappingSpec
 from migration.mapping.transforms.scrub import scrub_location_text
+from migration.reconcile.spec import load_check_file
 from migration.secrets import scrub
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -67,10 +68,30 @@ def _is_free_text(type_name: str) -> bool:
     return m is None or int(m.group(1)) > FREE_TEXT_LENGTH
 
 
+def raw_columns(tm: TableMappingSpec, extracted: list[str], ref: str) -> list[str]:
+    """The legacy columns a reference (column, ``derive.output``, ``lookup.column``) is computed from."""
+    out: list[str] = []
+
+    def visit(r: str) -> None:
+        head = r.split(".", 1)[0]
+        if "." in r and head in tm.derive:
+            for a in tm.derive[head].args:
+                visit(a)
+        elif "." in r and head in tm.lookups:
+            for c in tm.lookups[head].match.values():
+                visit(c)
+        elif head == "key" and r not in extracted:  # the business-key rule (key.flags: key_blank)
+            for c in tm.business_key.columns:
+                visit(c)
+        elif r in extracted and r not in out:
+            out.append(r)
+
+    visit(ref)
+    return out
+
+
 def target_sensitive_sources(tm: TableMappingSpec, sensitive: dict[str, list[str]]) -> set[str]:
     """Legacy columns feeding a target column a check file lists as sensitive."""
-    from migration.audit.predict import raw_columns
-
     extracted = list(tm.source.columns)
     out: set[str] = set()
     for tname, cols in sensitive.items():
@@ -91,7 +112,6 @@ def check_sensitive(checks_dir: Path | None, stages: Iterable[StageSpec]) -> dic
     out: dict[str, list[str]] = {}
     if checks_dir is None or not Path(checks_dir).is_dir():
         return out
-    from migration.reconcile.spec import load_check_file
 
     for p in sorted(Path(checks_dir).glob("*.yaml")):
         lc = load_check_file(p)

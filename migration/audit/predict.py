@@ -4,7 +4,7 @@ For each legacy table, in the order ``run`` loads them:
 
 1. **The duplicate rule** (tables that declare one): the partition and winner-ordering
    values of every row come from reconciliation's own code
-   (:meth:`migration.reconcile.extract.ChunkProcessor.dup_rows`); the ranking — first row
+   (:meth:`migration.reconcile.chunks.ChunkProcessor.dup_rows`); the ranking — first row
    of each partition by the declared order, NULLs last, ties to the row read last — is
    the window query reconciliation runs in PostgreSQL, done here in Polars (text in byte
    order, which is PostgreSQL's ``COLLATE "C"``).  The losers are ``merged``; a winner
@@ -31,12 +31,13 @@ from typing import Any
 
 import polars as pl
 
-from migration.audit.masking import mask_example
+from migration.audit.masking import mask_example, raw_columns
 from migration.audit.simulate import SimulatedTarget
 from migration.audit.stats import EXAMPLES_PER_SHAPE, ShapeTally, column_shapes
 from migration.db.source import Chunk
 from migration.mapping.spec import TableMappingSpec
-from migration.reconcile.extract import ChunkProcessor, clean_column, source_keys
+from migration.reconcile.chunks import ChunkProcessor, source_keys
+from migration.reconcile.copying import clean_column
 from migration.reconcile.reference import ChunkReference
 
 
@@ -50,28 +51,6 @@ class ProfileReference(ChunkReference):
               source_keys: list[Any]) -> tuple[list[str | None], list[str]]:
         self.env = env  # the dict evaluate() goes on filling
         return super()._keys(env, n, source_keys)
-
-
-def raw_columns(tm: TableMappingSpec, extracted: list[str], ref: str) -> list[str]:
-    """The legacy columns a reference (column, ``derive.output``, ``lookup.column``) is computed from."""
-    out: list[str] = []
-
-    def visit(r: str) -> None:
-        head = r.split(".", 1)[0]
-        if "." in r and head in tm.derive:
-            for a in tm.derive[head].args:
-                visit(a)
-        elif "." in r and head in tm.lookups:
-            for c in tm.lookups[head].match.values():
-                visit(c)
-        elif head == "key" and r not in extracted:  # the business-key rule (key.flags: key_blank)
-            for c in tm.business_key.columns:
-                visit(c)
-        elif r in extracted and r not in out:
-            out.append(r)
-
-    visit(ref)
-    return out
 
 
 def prediction_spec(tm: TableMappingSpec, keep_tables: set[str], extra_refs: set[str] | None = None) -> TableMappingSpec:

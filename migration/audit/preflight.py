@@ -16,9 +16,20 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from migration.errors import SafeStatsError
+from migration.audit import fingerprint
+from migration.audit.estimate import BENCH_BYTES_PER_ROW
+from migration.audit.fingerprint import diff, mapped_columns, mapped_drift
+from migration.db.engines import check_connect, source_engine, target_engine
+from migration.db.source import SourceReader
+from migration.errors import LockError, SafeStatsError
 from migration.ledger import history
+from migration.ledger.lock import MigrationLock
+from migration.mapping.order import parsed_specs
 from migration.mapping.spec import StageSpec
+from migration.mapping.validate import validate
+from migration.reconcile.spec import load_checks
+from migration.schema import api
+from migration.schema.roles import APP_ROLE, MIGRATOR_ROLE
 from migration.secrets import redact_url, scrub
 from migration.settings import Settings
 
@@ -100,8 +111,6 @@ def _source_checks(report: PreflightReport, engine: Engine, specs: list[StageSpe
         report.add(PASS, "source SELECT", f"SELECT works on all {len(tables)} legacy tables the mappings read")
 
     def mappings() -> None:
-        from migration.mapping.validate import validate
-
         # the files on their own; their columns against the live source: the schema drift lines below
         v = validate(settings.mappings_dir)
         if v.problems:
@@ -114,8 +123,6 @@ def _source_checks(report: PreflightReport, engine: Engine, specs: list[StageSpe
     _guard(report, "mapping files", mappings, "run `safestats-migrate mappings validate`")
 
     def checks() -> None:
-        from migration.reconcile.spec import load_checks
-
         if not Path(settings.checks_dir).is_dir():
             report.add(WARN, "check files", f"no check folder {settings.checks_dir}",
                        "set checks_dir (config show) — without check files no stage can be reconciled")
@@ -132,8 +139,6 @@ def _source_checks(report: PreflightReport, engine: Engine, specs: list[StageSpe
 
 def _drift(report: PreflightReport, specs: list[StageSpec], live: dict[str, Any],
            baseline: dict[str, Any] | None) -> None:
-    from migration.audit.fingerprint import diff, mapped_columns, mapped_drift
-
     problems = mapped_drift(specs, live, baseline)
     fatal = [p for p in problems if p.fatal]
     soft = [p for p in problems if not p.fatal]
@@ -170,9 +175,6 @@ def _drift(report: PreflightReport, specs: list[StageSpec], live: dict[str, Any]
 
 # --------------------------------------------------------------------------- target
 def _target_checks(report: PreflightReport, engine: Engine, settings: Settings, legacy_rows: int | None) -> None:
-    from migration.schema import api
-    from migration.schema.roles import APP_ROLE, MIGRATOR_ROLE
-
     with engine.connect() as conn:
         version = conn.execute(text("SHOW server_version")).scalar_one()
         report.add(PASS, "target reachable", f"PostgreSQL {version} at {redact_url(engine.url)}")
@@ -227,9 +229,6 @@ def _target_checks(report: PreflightReport, engine: Engine, settings: Settings, 
                        f"{me[0] if me else '?'} may act as the migrator")
 
     def lock() -> None:
-        from migration.errors import LockError
-        from migration.ledger.lock import MigrationLock
-
         try:
             with MigrationLock(engine, "preflight"):
                 pass
@@ -241,8 +240,6 @@ def _target_checks(report: PreflightReport, engine: Engine, settings: Settings, 
         _guard(report, "migration lock", lock, "see runbooks/lock.md")
 
     if legacy_rows is not None:
-        from migration.audit.estimate import BENCH_BYTES_PER_ROW
-
         need = legacy_rows * BENCH_BYTES_PER_ROW
         free = _free_disk(engine)
         size = f"about {need / 1e9:,.2f} GB for {legacy_rows:,} legacy rows ({BENCH_BYTES_PER_ROW} bytes a row)"
@@ -272,8 +269,6 @@ def _free_disk(engine: Engine) -> int | None:
 
 
 def _legacy_rows(engine: Engine, specs: list[StageSpec]) -> int | None:
-    from migration.db.source import SourceReader
-
     reader = SourceReader(engine)
     try:
         return sum(reader.count(tm.source.table) for s in specs for tm in s.tables)
@@ -299,10 +294,6 @@ def _open(report: PreflightReport, role: str, make: Callable[[], Engine], check:
 # --------------------------------------------------------------------------- all of it
 def preflight(settings: Settings, *, record: bool = False) -> PreflightReport:
     """Every check, in order; ``record``: re-baseline the legacy schema fingerprint first."""
-    from migration.audit import fingerprint
-    from migration.db.engines import check_connect, source_engine, target_engine
-    from migration.mapping.order import parsed_specs
-
     report = PreflightReport()
     specs: list[StageSpec] = []
     try:

@@ -25,7 +25,6 @@ import multiprocessing
 import time
 from collections import Counter, deque
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,92 +32,26 @@ from typing import Any
 import polars as pl
 from sqlalchemy.engine import URL
 
-from migration import __version__
-from migration.audit.estimate import StageEstimate, estimate_stages
+from migration.audit.estimate import estimate_stages
 from migration.audit.masking import check_sensitive, mask_example, sensitive_columns
+from migration.audit.model import (
+    SCHEMA_VERSION,
+    BatchMismatch,
+    ProfileResult,
+    StageProfile,
+    TableProfile,
+)
 from migration.audit.predict import TablePrediction, TablePredictor, find_losers
 from migration.audit.simulate import SimulatedTarget
 from migration.audit.stats import ColumnStats, frame_shapes
 from migration.console import Console
 from migration.db.engines import check_connect, source_engine
-from migration.db.source import SourceReader
+from migration.db.source import Chunk, SourceReader
 from migration.errors import SettingsError, SourceError
 from migration.mapping.spec import StageSpec
 from migration.reconcile.extract import PARALLEL_ROWS, workers_default
 from migration.secrets import redact_url
-
-SCHEMA_VERSION = 1
-
-
-@dataclass
-class TableProfile:
-    stage: str
-    table: str
-    rows: int
-    seconds: float
-    columns: list[ColumnStats]
-    prediction: TablePrediction
-    unmapped_columns: list[str] = field(default_factory=list)
-    not_read: list[str] = field(default_factory=list)     # personal_data.drop: never read
-    watermark: dict[str, Any] | None = None
-    workers: int = 1                 # processes that evaluated the reference
-
-
-@dataclass
-class StageProfile:
-    stage: str
-    title: str
-    tables: list[TableProfile]
-    dataset: str | None = None
-    estimate: StageEstimate | None = None
-
-    @property
-    def rows(self) -> int:
-        return sum(t.rows for t in self.tables)
-
-    def outcomes(self) -> Counter[tuple[str, str | None]]:
-        c: Counter[tuple[str, str | None]] = Counter()
-        for t in self.tables:
-            c.update(t.prediction.outcomes)
-        return c
-
-    def flags(self) -> Counter[tuple[str, str]]:
-        c: Counter[tuple[str, str]] = Counter()
-        for t in self.tables:
-            c.update(t.prediction.flags)
-        return c
-
-
-@dataclass
-class BatchMismatch:
-    batch_id: str
-    claimed: int | None
-    rows: int
-
-
-@dataclass
-class ProfileResult:
-    source: str
-    generated_at: datetime
-    seconds: float
-    stages: list[StageProfile]
-    sample: int | None
-    batch_mismatches: list[BatchMismatch] = field(default_factory=list)
-    batches_checked: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    def prediction_counts(self) -> dict[str, dict[str, int]]:
-        """stage → "disposition:REASON" → rows (``load`` without a reason), for tests and the JSON."""
-        out: dict[str, dict[str, int]] = {}
-        for s in self.stages:
-            out[s.stage] = {(d if r is None else f"{d}:{r}"): n for (d, r), n in sorted(
-                s.outcomes().items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))}
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        from migration.audit.render import profile_dict
-
-        return profile_dict(self)
+from migration.version import __version__
 
 
 def _closure(specs: list[StageSpec], names: list[str]) -> tuple[list[StageSpec], set[str]]:
@@ -206,8 +139,6 @@ def _table(reader: SourceReader, spec: StageSpec, tm: Any, sim: SimulatedTarget,
         seen = 0
         for chunk in reader.stream(table, columns, key=tm.source.key, key_type=tm.source.key_type, chunk_rows=rows):
             if sample is not None and seen + chunk.size > sample:
-                from migration.db.source import Chunk
-
                 chunk = Chunk(frame=chunk.frame.head(sample - seen), key=chunk.key, last_key=None)
             seen += chunk.size
             yield chunk

@@ -9,80 +9,14 @@ from __future__ import annotations
 
 import json
 from string import Template
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from migration.audit.model import ProfileResult, StageProfile, _classes, _reason_rows, profile_dict
 from migration.report import svg
 from migration.report.html import _asset, _e, _n, _table, when
 from migration.report.model import Chart, Series
 from migration.secrets import scrub
-
-if TYPE_CHECKING:
-    from migration.audit.predict import TablePrediction
-    from migration.audit.profile import ProfileResult, StageProfile
-
-TOP_CLASSES = 8
-
-
-def _reason_rows(p: TablePrediction) -> list[dict[str, Any]]:
-    out = []
-    for (d, r), n in sorted(p.outcomes.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
-        entry: dict[str, Any] = {"disposition": d, "reason": r, "rows": n}
-        kind = d
-        classes = p.classes.get((kind, r or ""), {})
-        entry["value_classes"] = _classes(classes)
-        out.append(entry)
-    return out
-
-
-def _classes(classes: dict[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for col, tally in classes.items():
-        for shape, n in tally.summary.top(TOP_CLASSES):
-            out.append({"column": col, "shape": shape, "rows": n, "examples": tally.examples.get(shape, [])})
-    return sorted(out, key=lambda x: -x["rows"])
-
-
-def _stage_dict(s: StageProfile) -> dict[str, Any]:
-    est = s.estimate
-    return {
-        "stage": s.stage, "title": s.title, "dataset": s.dataset, "rows": s.rows,
-        "predicted": {(d if r is None else f"{d}:{r}"): n for (d, r), n in sorted(
-            s.outcomes().items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))},
-        "flags": [{"table": t, "flag": f, "rows": n} for (t, f), n in sorted(s.flags().items())],
-        "estimate": None if est is None else {
-            "rows": est.rows, "rows_to_load": est.rows_to_load, "seconds": round(est.seconds, 1),
-            "rows_per_second": round(est.rows_per_second), "basis": est.basis,
-            "target_bytes": est.target_bytes, "size_basis": est.size_basis},
-        "tables": [{
-            "table": t.table, "rows": t.rows, "seconds": round(t.seconds, 2), "workers": t.workers,
-            "not_read": t.not_read, "unmapped_columns": t.unmapped_columns,
-            "columns": [c.to_dict() for c in t.columns],
-            "predictions": _reason_rows(t.prediction),
-            "flags": [{"table": tt, "flag": f, "rows": n,
-                       "value_classes": _classes(t.prediction.classes.get(("flag", f), {}))}
-                      for (tt, f), n in sorted(t.prediction.flags.items())],
-            "duplicates": None if t.prediction.duplicates is None else vars(t.prediction.duplicates),
-            "relations": [vars(r) for r in t.prediction.relations.values()],
-            "watermark": t.watermark,
-        } for t in s.tables],
-    }
-
-
-def profile_dict(r: ProfileResult) -> dict[str, Any]:
-    from migration import __version__
-    from migration.audit.estimate import total_target_bytes
-    from migration.audit.profile import SCHEMA_VERSION
-
-    return {
-        "schema_version": SCHEMA_VERSION, "package_version": __version__, "kind": "safestats-profile",
-        "source": r.source, "generated_at": r.generated_at.isoformat(), "seconds": round(r.seconds, 2),
-        "sample": r.sample, "notes": r.notes,
-        "stages": [_stage_dict(s) for s in r.stages],
-        "batches": {"checked": r.batches_checked,
-                    "row_count_disagrees": [vars(m) for m in r.batch_mismatches]},
-        "estimate": {"seconds": round(sum(s.estimate.seconds for s in r.stages if s.estimate), 1),
-                     "target_bytes": total_target_bytes(r.stages)},
-    }
+from migration.version import __version__
 
 
 def render_json(r: ProfileResult) -> str:
@@ -216,8 +150,6 @@ def _prediction_table(t: Any) -> str:
 
 
 def render_html(r: ProfileResult) -> str:
-    from migration import __version__
-
     parts = ['<header class="page"><div class="kicker">SafeStats migration · legacy audit before the first load'
              f'</div><h1>Legacy profile</h1><p class="muted">{_e(r.source)} · {_e(when(r.generated_at))} · '
              f'{r.seconds:,.1f} s</p></header>']

@@ -22,17 +22,17 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Mapping
-from importlib import resources
 from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 
-from migration.mapping.compile import conflict_columns, qident
 from migration.mapping.lookups import load_lookups, load_table_lookups, ref_lookup_keys
 from migration.mapping.spec import SeedSpec, StageSpec, TableMappingSpec
+from migration.refdata import read_refdata
 from migration.schema import models
+from migration.schema.sql import conflict_columns, qident
 
 #: tables :func:`load_lookups` always reads
 _ALWAYS = ("ref.la_alias", "ref.ward", "ref.offence_category", "ref.code_value")
@@ -137,7 +137,7 @@ class SimulatedTarget:
         t = models.table(seed.target) if seed.target in self.tables else None
         if t is None:
             return
-        data = resources.files("migration.refdata").joinpath(seed.file).read_text(encoding="utf-8")
+        data = read_refdata(seed.file)
         rows = []
         for r in csv.DictReader(io.StringIO(data, newline="")):
             rows.append({c: _python_value(t.c[c], r[src] if r[src] != "" else None) for c, src in seed.columns.items()})

@@ -21,10 +21,28 @@ from typing import Any
 import typer
 from typer.core import TyperOption
 
-from migration import __version__, interrupt
+from migration import interrupt
+from migration.cli import (
+    config_cmd,
+    cutover,
+    legacy,
+    mappings,
+    plan,
+    preflight,
+    profile,
+    quarantine,
+    reconcile,
+    report,
+    rollback,
+    run,
+    runs,
+    schema,
+    status,
+)
 from migration.cli.state import AppState
 from migration.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, SafeStatsError
 from migration.secrets import scrub
+from migration.version import __version__
 
 #: the most problems (of mapping or check files) listed above an error line
 MAX_PROBLEMS = 200
@@ -81,24 +99,12 @@ def _root(
     )
 
 
-def _register() -> None:
-    from migration.cli import config_cmd, legacy, schema
-
-    app.add_typer(legacy.app, name="legacy", help="The synthetic legacy SafeStats database.")
-    app.add_typer(schema.app, name="schema", help="The target schema (Alembic).")
-    app.add_typer(config_cmd.app, name="config", help="Show the effective settings.")
-    for extra in ("mappings", "plan", "run", "quarantine", "reconcile", "report", "rollback", "demo", "profile",
-                  "preflight", "runs", "status", "cutover"):
-        try:
-            mod = __import__(f"migration.cli.{extra}", fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name == f"migration.cli.{extra}":
-                continue
-            raise
-        mod.register(app)
-
-
-_register()
+#: every command group, in the order --help lists them; each module's ``register(app)`` adds
+#: its commands (the one way a command is registered)
+COMMANDS = (legacy, schema, config_cmd, mappings, plan, run, quarantine, reconcile, report, rollback, profile,
+            preflight, runs, status, cutover)
+for _module in COMMANDS:
+    _module.register(app)
 
 
 def _one_line(message: str) -> str:

@@ -9,6 +9,10 @@ from migration.cli.state import state
 app = typer.Typer(no_args_is_help=True)
 
 
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="config", help="Show the effective settings.")
+
+
 @app.command("show")
 def show(ctx: typer.Context) -> None:
     """Print every setting (passwords hidden) and where it came from."""

@@ -6,7 +6,10 @@ import json
 
 import typer
 
+from migration import api
+from migration.cli.confirm import confirm
 from migration.cli.state import state
+from migration.errors import CheckFailed
 
 
 def register(app: typer.Typer) -> None:
@@ -20,11 +23,9 @@ def register(app: typer.Typer) -> None:
         """Evaluate the go/no-go checklist; each item with its evidence. Exit 0 all green, 1 otherwise."""
         if ctx.invoked_subcommand is not None:
             return
-        from migration.errors import CheckFailed
-        from migration.ops.cutover import checklist as evaluate
 
         st = state(ctx)
-        cl = evaluate(st.settings)
+        cl = api.cutover_checklist(st.settings)
         if as_json:
             typer.echo(json.dumps(cl.to_dict(), indent=2, ensure_ascii=False))
         else:
@@ -41,13 +42,10 @@ def register(app: typer.Typer) -> None:
     def go_(ctx: typer.Context, yes: bool = typer.Option(False, "--yes", help="Do not ask (required when not on a "
                                                                               "terminal).")) -> None:
         """Check again under the lock, record the go decision, then run the post-cutover checks."""
-        from migration.cli.confirm import confirm
-        from migration.errors import CheckFailed
-        from migration.ops.cutover import go
 
         confirm("record the cutover decision (after it, run, run --delta and rollback refuse)", yes=yes)
         st = state(ctx)
-        g = go(st.settings)
+        g = api.cutover_go(st.settings)
         st.console.info(f"GO recorded (run {g.run_id}) by {g.actor} at {g.at:%Y-%m-%d %H:%M:%S%z} on "
                         f"{g.report['path']} (sha256 {g.report['sha256'][:16]}…)")
         st.console.table("Post-cutover checks", ["check", "", "evidence"],
@@ -61,11 +59,9 @@ def register(app: typer.Typer) -> None:
     @cut.command("post-checks")
     def post_checks_(ctx: typer.Context) -> None:
         """Run the post-cutover checks again (sequences, rows per dataset, row-level security)."""
-        from migration.errors import CheckFailed
-        from migration.ops.cutover import post_checks
 
         st = state(ctx)
-        go_event, items = post_checks(st.settings)
+        go_event, items = api.cutover_post_checks(st.settings)
         st.console.table(f"Post-cutover checks (go of run {go_event['run_id']})", ["check", "", "evidence"],
                          [(i.name, "OK" if i.ok else "NO", i.evidence) for i in items])
         if not all(i.ok for i in items):
@@ -76,9 +72,7 @@ def register(app: typer.Typer) -> None:
     @cut.command("freeze")
     def freeze_(ctx: typer.Context) -> None:
         """Record the freeze: the legacy's rows, highest keys, watermarks and key-set digests, now."""
-        from migration.ops.cutover import freeze
-
         st = state(ctx)
-        f = freeze(st.settings)
+        f = api.cutover_freeze(st.settings)
         st.console.info(f"freeze recorded (run {f.run_id}) by {f.actor} at {f.at:%Y-%m-%d %H:%M:%S%z}: "
                         f"{len(f.tables)} legacy tables, {sum(t['rows'] for t in f.tables.values()):,} rows")

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
-from sqlalchemy.engine import URL
 
+from migration import api
 from migration.cli.state import state
-from migration.errors import SettingsError
-from migration.secrets import register_secret
-from migration.settings import parse_url
-
-PASSWORD_VARIABLE = "SAFESTATS_SOURCE_PASSWORD"
 
 app = typer.Typer(no_args_is_help=True)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="legacy", help="The synthetic legacy SafeStats database.")
 
 
 @app.command("generate")
@@ -33,11 +31,8 @@ def generate_cmd(
     replace: bool = typer.Option(False, "--replace", help="Drop existing legacy tables in the database first."),
 ) -> None:
     """Generate a synthetic legacy SafeStats database and its ground-truth manifest."""
-    from migration.legacy import generate
-
     st = state(ctx)
-    result = generate(_url_without_cli_password(url), scale, seed, manifest, console=st.console, keys=keys,
-                      replace=replace)
+    result = api.generate_legacy(url, scale, seed, manifest, console=st.console, keys=keys, replace=replace)
     st.console.table(
         f"legacy database {result.url} ({result.engine}, scale {result.scale:g}, seed {result.seed})",
         ["table", "rows", "rows with anomalies", "anomaly kinds present"],
@@ -60,10 +55,8 @@ def advance_cmd(
                                             "SQLite: <name>.manifest.json next to the file; required otherwise)."),
 ) -> None:
     """Simulate days of legacy activity (new batches, revisions, deletes, users) and record them in the manifest."""
-    from migration.legacy import advance
-
     st = state(ctx)
-    result = advance(_url_without_cli_password(url), days, seed, manifest, console=st.console)
+    result = api.advance_legacy(url, days, seed, manifest, console=st.console)
     rows = [[name, f"{c['inserted']:,}", f"{c['revised']:,}", f"{c['deleted']:,}"]
             for name, c in result.changes.items() if any(c.values())]
     st.console.table(
@@ -79,19 +72,3 @@ def advance_cmd(
     if not result.anomalies_exact:
         notes.append("anomaly counts no longer exact (the manifest lists no keys)")
     st.console.info(f"manifest {result.manifest_path}: {'; '.join(notes)}")
-
-
-def _url_without_cli_password(text: str) -> URL:
-    """The --url, refusing a password typed on the command line (ps and shell history keep it)."""
-    url = parse_url(text, origin="--url")
-    if url.password:
-        register_secret(str(url.password))
-        raise SettingsError(
-            "a password was given in --url",
-            hint=f"remove it and set {PASSWORD_VARIABLE} in the environment (or use a pgpass file for PostgreSQL)",
-        )
-    password = os.environ.get(PASSWORD_VARIABLE)
-    if password:
-        register_secret(password)
-        url = url.set(password=password)
-    return url

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import typer
 
+from migration import api
 from migration.cli.state import state
-from migration.mapping.validate import language_schema, validate
-from migration.plan.lineage import LINEAGE_COLUMNS, lineage_of
+from migration.plan.lineage import LINEAGE_COLUMNS
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -28,12 +28,7 @@ def validate_cmd(
 ) -> None:
     """Report every problem of the mapping files (file:line: path: message); exit 1 if there is any."""
     st = state(ctx)
-    location = path or st.settings.mappings_dir
-    source = None if offline else st.settings.source_url
-    if location.is_file():  # one file, checked among its neighbours (its dependencies live there)
-        report = validate(location.parent, source_url=source, focus=location)
-    else:
-        report = validate(location, source_url=source)
+    report = api.validate_mappings(st.settings, path, offline=offline)
     for p in report.problems:
         typer.echo(str(p))
     for w in report.warnings:
@@ -53,7 +48,7 @@ def schema_cmd(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
 ) -> None:
     """Write the JSON Schema of the mapping language (for editors: completion and checks)."""
-    text = json.dumps(language_schema(), indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(api.mapping_schema(), indent=2, ensure_ascii=False) + "\n"
     if output is None:
         typer.echo(text, nl=False)
         return
@@ -68,7 +63,7 @@ def show_cmd(
 ) -> None:
     """Show source → target lineage of one legacy table."""
     st = state(ctx)
-    found = lineage_of(st.settings.mappings_dir, table)
+    found = api.lineage(st.settings, table)
     rows = [(r.legacy_column or "—", r.through, r.target, r.note) for r in found.rows]
     st.console.table(f"{found.source_table} (stage {found.stage}, {found.file})", LINEAGE_COLUMNS, rows)
     if found.mapping_problems:

@@ -8,21 +8,9 @@ import json
 
 import typer
 
+from migration import api
 from migration.cli.state import AppState, state
-from migration.plan import PLAN_COLUMNS, Plan, plan_rows, plan_to_dict, prepare_plan, summary_lines
-
-
-def build(st: AppState, stages: list[str] | None, *, mode: str = "load", gate: bool = True,
-          count_rows: bool = True) -> Plan:
-    """The plan `run` would execute: from the mapping files, the source's row counts and the
-    target's ledger (an unreachable target is exit 3; without one every stage is fresh)."""
-    s = st.settings
-    plan = prepare_plan(s.mappings_dir, source_url=s.source_url if count_rows else None, target_url=s.target_url,
-                        only=stages or None, mode=mode, gate=gate)
-    if s.target_url is None:
-        st.console.info("no target database is configured: the plan is the one of a fresh target "
-                        "(set SAFESTATS_TARGET_URL or pass --target to see what `run` would do there)")
-    return plan
+from migration.plan import PLAN_COLUMNS, Plan, plan_rows, plan_to_dict, summary_lines
 
 
 def show_plan(st: AppState, plan: Plan, *, as_json: bool, title: str = "Migration plan") -> None:
@@ -42,7 +30,7 @@ def plan_cmd(
 ) -> None:
     """Show the stages in run order: tables, dependencies, source rows, state and what `run` would do."""
     st = state(ctx)
-    show_plan(st, build(st, stages), as_json=as_json)
+    show_plan(st, api.make_plan(st.settings, st.console, stages), as_json=as_json)
 
 
 def register(app: typer.Typer) -> None:

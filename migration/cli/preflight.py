@@ -6,6 +6,7 @@ import json
 
 import typer
 
+from migration import api
 from migration.cli.state import state
 
 
@@ -18,10 +19,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the lines as JSON."),
     ) -> None:
         """Check source, target, roles, lock, mapping files and legacy schema drift: PASS / WARN / FAIL lines."""
-        from migration.audit.preflight import preflight as run_preflight
-
         st = state(ctx)
-        report = run_preflight(st.settings, record=record)
+        report = api.preflight(st.settings, record=record)
         if as_json:
             typer.echo(json.dumps(report.to_dict(), indent=2))
         else:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from migration import api
+from migration.audit.render import class_lines, fact_lines, render_html, render_json, summary_rows
 from migration.cli.state import state
 
 
@@ -31,19 +33,10 @@ def register(app: typer.Typer) -> None:
                                           help="Read only the first N rows of each table (predictions inexact)."),
     ) -> None:
         """Profile the legacy database against the mappings and predict what `run` will do (read-only)."""
-        from migration.audit import profile_legacy
-        from migration.audit.render import (
-            class_lines,
-            fact_lines,
-            render_html,
-            render_json,
-            summary_rows,
-        )
-
         st = state(ctx)
         if html == "-" and json_ == "-":
             raise typer.BadParameter("only one of --html and --json can go to stdout (-)")
-        result = profile_legacy(st.settings, stages=list(stages or []), sample=sample, console=st.console)
+        result = api.profile(st.settings, st.console, stages or [], sample=sample)
         to_stdout = "-" in (html, json_)
         if not to_stdout:
             st.console.table(f"Predictions ({result.seconds:,.1f} s, read-only)",

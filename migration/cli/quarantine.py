@@ -2,35 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import typer
-from sqlalchemy.engine import Engine
 
+from migration import api
 from migration.cli.state import state
-from migration.errors import UsageError
-
-
-@contextmanager
-def _engine(ctx: typer.Context, *, stage: str | None = None, reason: str | None = None,
-            run_id: int | None = None) -> Iterator[Engine]:
-    """The target, checked: reachable (3), with the ledger schema (3), every name known (2); disposed after."""
-    from migration.db.engines import check_connect, target_engine
-    from migration.ledger import quarantine
-    from migration.mapping.order import parsed_specs as load_specs
-
-    st = state(ctx)
-    eng = target_engine(st.settings.require_target())
-    try:
-        check_connect(eng, role="target")
-        stages = [s.stage for s in load_specs(st.settings.mappings_dir)] if stage is not None else []
-        quarantine.check_names(eng, stages=stages, stage=stage, reason=reason, run_id=run_id)
-        yield eng
-    finally:
-        eng.dispose()
 
 
 def _decision_text(d: tuple[str, str, datetime] | None) -> str:
@@ -46,12 +24,8 @@ def register(app: typer.Typer) -> None:
               run: int | None = typer.Option(None, "--run", help="Only the records of this run."),
               all_: bool = typer.Option(False, "--all", help="Include redriven and rolled-back records.")) -> None:
         """Quarantined rows per stage, table and reason."""
-        from migration.ledger import quarantine
-        from migration.ops.decide import decision_counts
-
-        with _engine(ctx, stage=stage, run_id=run) as eng:
-            groups = quarantine.summary(eng, stage=stage, include_closed=all_, run_id=run)
-            decided = decision_counts(eng, stage=stage)
+        found = api.quarantine_summary(state(ctx).settings, stage=stage, run_id=run, include_closed=all_)
+        groups, decided = found.groups, found.decided
         state(ctx).console.table("Quarantine", ["stage", "table", "reason", "rows", "blank business key", "runs"],
                                  [(g.stage, g.source_table, g.reason_code, f"{g.rows:,}", f"{g.blank_keys:,}", g.runs)
                                   for g in groups])
@@ -73,21 +47,9 @@ def register(app: typer.Typer) -> None:
              run: int | None = typer.Option(None, "--run", help="Only the records of this run."),
              limit: int = typer.Option(50, "--limit", min=1, help="Show at most this many records.")) -> None:
         """Records by quarantine id, legacy key or business key (or all of a stage/reason with `show all`)."""
-        from migration.ledger import quarantine
-        from migration.ops.decide import record_decisions
-
-        qid = int(what) if what.isdigit() and len(what) < 12 else None
-        key = None if qid is not None or what == "all" else what
-        with _engine(ctx, stage=stage, reason=reason, run_id=run) as eng:
-            recs = quarantine.records(eng, stage=stage, reason=reason, key=key, quarantine_id=qid, run_id=run,
-                                      limit=limit)
-            if not recs and qid is not None:  # a number may be a legacy key too
-                key, qid = what, None
-                recs = quarantine.records(eng, stage=stage, reason=reason, key=key, run_id=run, limit=limit)
-            total = len(recs) if len(recs) < limit else quarantine.count_records(
-                eng, stage=stage, reason=reason, key=key, quarantine_id=qid, run_id=run)
-            decided = record_decisions(eng, [r.quarantine_id for r in recs])
         st = state(ctx)
+        found = api.quarantine_records(st.settings, what, stage=stage, reason=reason, run_id=run, limit=limit)
+        recs, total, decided = found.records, found.total, found.decisions
         st.console.table("Quarantine records", ["id", "run", "stage", "table", "legacy key", "business key",
                                                 "reason", "fields", "at", "status", "decision"],
                          [(r.quarantine_id, r.run_id, r.stage, r.source_table, r.source_key,
@@ -114,9 +76,7 @@ def register(app: typer.Typer) -> None:
                 reason: str | None = typer.Option(None, "--reason", help="Only this reason code (with --stage)."),
                 by: str | None = typer.Option(None, "--by", help="Who decides (default: OS user@host).")) -> None:
         """Record a decision about open quarantined rows: by key, or by stage and reason (rows open now)."""
-        from migration.ops.decide import decide
-
-        done = decide(state(ctx).settings, decision=as_, note=note, keys=keys, stage=stage, reason=reason, by=by)
+        done = api.quarantine_decide(state(ctx).settings, decision=as_, note=note, keys=keys, stage=stage, reason=reason, by=by)
         d = done.decision
         state(ctx).console.info(f"decision {d.decision_id}: {d.record_count:,} open record(s) of {done.subject} "
                                 f"marked {d.decision} by {d.actor} at {d.at:%Y-%m-%d %H:%M:%S%z}: {d.note}")
@@ -127,10 +87,5 @@ def register(app: typer.Typer) -> None:
                stage: str | None = typer.Option(None, "--stage", help="Only this stage."),
                all_: bool = typer.Option(False, "--all", help="Include redriven and rolled-back records.")) -> None:
         """Write the quarantine records (legacy and business keys, reasons, fields) to CSV or JSON for a ticket."""
-        from migration.ledger import quarantine
-
-        if fmt not in ("csv", "json"):
-            raise UsageError(f"unknown export format {fmt}", hint="use --format csv or --format json")
-        with _engine(ctx, stage=stage) as eng:
-            n = quarantine.export(eng, out, stage=stage, fmt=fmt, include_closed=all_)
+        n = api.quarantine_export(state(ctx).settings, out, fmt=fmt, stage=stage, include_closed=all_)
         state(ctx).console.info(f"wrote {n:,} quarantine records to {out}")

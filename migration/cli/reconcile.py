@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from migration import api
 from migration.cli.state import state
 from migration.console import Console
 from migration.ledger.verdict import MigrationVerdict
+from migration.reconcile.gate import render
 
 
 def register(app: typer.Typer) -> None:
@@ -25,11 +27,6 @@ def register(app: typer.Typer) -> None:
         With --all the exit code is the migration's verdict over every planned stage: 0 PASS
         (or PASS_WITH_ACCEPTED), 1 FAIL, 3 INCOMPLETE. With stages: 0 their checks passed, 1 a
         check failed, 3 the checks could not run. Warnings under --strict: 1. Lock held: 4."""
-        from migration.errors import CheckFailed, ChecksCouldNotRun, MigrationIncomplete
-        from migration.ledger.verdict import FAIL, INCOMPLETE
-        from migration.reconcile import accept, reconcile
-        from migration.reconcile.gate import render
-
         st = state(ctx)
         names = list(stages or [])
         if names and names[0] == "accept":
@@ -37,7 +34,7 @@ def register(app: typer.Typer) -> None:
                 raise typer.BadParameter("accept takes exactly one stage: `reconcile accept STAGE --reason \"…\"`")
             if not reason:
                 raise typer.BadParameter("accepting a failed stage needs --reason \"…\"")
-            done = accept(st.settings, st.console, names[1], reason)
+            done = api.accept(st.settings, st.console, names[1], reason)
             st.console.info(f"{done['stage']}: the failed checks of load run {done['run_id']} "
                             f"({', '.join(done['failed']) or 'none recorded'}) are accepted by {done['actor']} at "
                             f"{done['at']:%Y-%m-%d %H:%M:%S%z}: {done['reason']}")
@@ -46,42 +43,25 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("--reason goes with `reconcile accept STAGE`")
         if not names and not all_:
             raise typer.BadParameter("name the stages to reconcile, or pass --all")
-        outcome = reconcile(st.settings, st.console, names, all_=all_)
+        outcome = api.reconcile_stages(st.settings, st.console, names, all_=all_)
         for rec in outcome.stages:
             if not rec.skipped:
                 render(st.console, rec)
-        failed = [(s.stage, r) for s in outcome.stages for r in s.results if r.status == "fail"]
-        errors = [(s.stage, r) for s in outcome.stages for r in s.results if r.status == "error"]
-        warned = [(s.stage, r) for s in outcome.stages for r in s.results if r.status == "warn"]
+        results = [r for s in outcome.stages for r in s.results]
         verdict = outcome.verdict
         assert verdict is not None
         checked = sum(1 for s in outcome.stages if not s.skipped)
         if outcome.run_id is not None:
-            st.console.info(f"checked {checked} stage(s) in run {outcome.run_id}: "
-                            f"{sum(len(s.results) for s in outcome.stages)} checks, {len(failed)} failed, "
-                            f"{len(errors)} could not run, {len(warned)} warning(s)")
+            count = {k: sum(1 for r in results if r.status == k) for k in ("fail", "error", "warn")}
+            st.console.info(f"checked {checked} stage(s) in run {outcome.run_id}: {len(results)} checks, "
+                            f"{count['fail']} failed, {count['error']} could not run, {count['warn']} warning(s)")
         if all_:
             render_verdict(st.console, verdict)
-            if verdict.status == FAIL:
-                raise CheckFailed(verdict.summary, hint="fix and reconcile again, roll the stage back, or accept it "
-                                  "(`safestats-migrate reconcile accept STAGE --reason \"…\"`)")
-            if verdict.status == INCOMPLETE:
-                raise MigrationIncomplete(verdict.summary, hint=next_step(verdict))
         else:
             st.console.info(f"the migration as a whole: {verdict.summary}")
-            if failed:
-                stage, r = failed[0]
-                raise CheckFailed(f"{len(failed)} check(s) failed (run {outcome.run_id}); first: {stage} {r.check}: "
-                                  f"{r.summary}", hint="fix and reconcile again, roll the stage back, or accept it "
-                                  "(`safestats-migrate reconcile accept STAGE --reason \"…\"`)")
-            if errors:
-                stage, r = errors[0]
-                raise ChecksCouldNotRun(f"{len(errors)} check(s) could not run (run {outcome.run_id}); first: {stage} "
-                                        f"{r.check}: {r.summary}", hint="fix the cause and reconcile again")
-        if warned and strict:
-            raise CheckFailed(f"{len(warned)} warning(s) under --strict (run {outcome.run_id}); first: "
-                              f"{warned[0][0]} {warned[0][1].check}: {warned[0][1].summary}",
-                              hint="fix the cause, or reconcile without --strict")
+        failure = api.reconcile_failure(outcome, all_=all_, strict=strict)
+        if failure is not None:
+            raise failure
 
 
 def render_verdict(console: Console, verdict: MigrationVerdict) -> None:
@@ -90,14 +70,3 @@ def render_verdict(console: Console, verdict: MigrationVerdict) -> None:
                   [(s.stage, s.state.replace("_", " "), s.reason) for s in verdict.stages])
     if verdict.exit_code == 0:
         console.info(verdict.summary)
-
-
-def next_step(verdict: MigrationVerdict) -> str:
-    """What to do about an INCOMPLETE verdict, for the first stage that is not reconciled."""
-    todo = verdict.not_reconciled
-    if not todo:
-        return "see the table above"
-    first = todo[0]
-    if first.state in ("stale", "not_reconciled", "checks_error"):
-        return f"reconcile it (`safestats-migrate reconcile {first.stage}`)"
-    return f"load the stages not started or failed (`safestats-migrate run --all` resumes), first {first.stage}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from migration import api
+from migration.cli.confirm import confirm
 from migration.cli.state import state
 
 
@@ -21,26 +23,13 @@ def register(app: typer.Typer) -> None:
         yes: bool = typer.Option(False, "--yes", help="With --all: do not ask (required when not on a terminal)."),
     ) -> None:
         """Undo the data a run wrote: inserted rows go, updated rows get their old values, deleted rows return."""
-        from migration.db.engines import check_connect, target_engine
-        from migration.mapping.order import parsed_specs
-        from migration.rollback import Rollback
-
         st = state(ctx)
         if not stage and not all_:
             raise typer.BadParameter("name a stage, or pass --all")
         if all_ and not dry_run:
-            from migration.cli.confirm import confirm
-
             confirm("undo every run of every stage (rollback --all)", yes=yes)
-        engine = target_engine(st.settings.require_target())
-        check_connect(engine, role="target")
-        try:
-            rb = Rollback(engine, parsed_specs(st.settings.mappings_dir), st.console, after_cutover=after_cutover)
-            results = rb.all(dry_run=dry_run) if all_ else rb.run(
-                str(stage), run, cascade=cascade, dry_run=dry_run,
-                command=f"rollback {stage}" + (f" --run {run}" if run else ""))
-        finally:
-            engine.dispose()
+        results = api.roll_back(st.settings, st.console, stage, run_id=run, all_=all_, cascade=cascade,
+                                dry_run=dry_run, after_cutover=after_cutover)
         if not results:
             return  # the console said why (nothing loaded, or already rolled back)
         title = "Rollback plan (dry run: nothing changed)" if dry_run else "Rolled back"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
-from migration.cli.state import state
+from migration import api
+from migration.cli.plan import show_plan
+from migration.cli.state import AppState, state
 
 
 def register(app: typer.Typer) -> None:
@@ -25,11 +29,6 @@ def register(app: typer.Typer) -> None:
                                           help="Do not reconcile each stage after loading it (recorded)."),
     ) -> None:
         """Load stages: streamed extract, Polars transforms, COPY, one transaction per chunk with its checkpoint."""
-        from dataclasses import replace
-
-        from migration.cli.plan import build, show_plan
-        from migration.plan.execute import Orchestrator
-
         st = state(ctx)
         if not stages and not all_ and not (delta or redrive):
             raise typer.BadParameter("name the stages to run, or pass --all")
@@ -39,19 +38,18 @@ def register(app: typer.Typer) -> None:
         names = list(stages or [])
         if dry_run and (mode == "load" or as_json):
             # the explainer: the plan `plan` shows, from the same builder
-            plan = build(st, None if all_ or not names else names, mode=mode, gate=not no_reconcile)
+            plan = api.make_plan(st.settings, st.console, None if all_ or not names else names, mode=mode,
+                                 gate=not no_reconcile)
             show_plan(st, plan, as_json=as_json, title="What `run` would do (nothing changed)")
             return
-        settings = st.settings if chunk_rows is None else replace(st.settings, chunk_rows=chunk_rows)
-        runner = Orchestrator(settings, st.console, reconcile=not no_reconcile)
         if delta or redrive:
-            _delta(st, runner, names, all_=all_ or not stages, dry_run=dry_run,
-                   accept=accept_mapping_change, redrive=redrive)
+            _delta(st, api.delta(st.settings, st.console, names, all_=all_ or not stages, dry_run=dry_run,
+                                 accept_mapping_change=accept_mapping_change, redrive=redrive,
+                                 chunk_rows=chunk_rows, reconcile=not no_reconcile),
+                   dry_run=dry_run, redrive=redrive)
             return
-        try:
-            results = runner.run(names, all_=all_, command="run " + " ".join(["--all"] if all_ else names))
-        finally:
-            runner.close()
+        results = api.run(st.settings, st.console, names, all_=all_, chunk_rows=chunk_rows,
+                          reconcile=not no_reconcile)
         rows = []
         for r in results:
             if not r.counts:
@@ -66,13 +64,9 @@ def register(app: typer.Typer) -> None:
                                             "quarantined", "filtered", "seconds"], rows)
 
 
-def _delta(st, runner, stages: list[str], *, all_: bool, dry_run: bool, accept: bool,  # type: ignore[no-untyped-def]
-           redrive: bool) -> None:
-    try:
-        results = runner.delta(stages, all_=all_, dry_run=dry_run, accept_mapping_change=accept,
-                               redrive=redrive, command="run --redrive-quarantine" if redrive else "run --delta")
-    finally:
-        runner.close()
+def _delta(st: AppState, results: list[Any], *, dry_run: bool, redrive: bool) -> None:
+    """The delta's (or redrive's) results as a table; with ``dry_run`` what it would do (``Any``:
+    the executor's results are a union, and only a delta's carry ``plans``)."""
     if dry_run:
         plan_rows = [(r.stage, p.source_table, p.strategy, p.watermark_from or "", f"{p.new_keys:,}", f"{p.gone_keys:,}",
                  f"{p.changed_rows:,}", f"{p.groups:,}", f"{p.target_rows:,}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from migration import api
 from migration.cli.state import state
 
 
@@ -15,24 +16,8 @@ def register(app: typer.Typer) -> None:
         limit: int = typer.Option(20, "--limit", min=1, help="Show at most this many runs (newest first)."),
     ) -> None:
         """List the runs: id, kind, stages, state, who, when and legacy rows read (newest first)."""
-        from migration.db.engines import check_connect, target_engine
-        from migration.errors import UnknownNameError
-        from migration.ledger import Ledger
-        from migration.mapping.order import parsed_specs as load_specs
-
         st = state(ctx)
-        if stage is not None:
-            names = [s.stage for s in load_specs(st.settings.mappings_dir)]
-            if stage not in names:
-                raise UnknownNameError(f"unknown stage {stage!r}", hint=f"stages are: {', '.join(names)}")
-        engine = target_engine(st.settings.require_target())
-        try:
-            check_connect(engine, role="target")
-            ledger = Ledger(engine)
-            ledger.require_installed()
-            found, total = ledger.runs(limit=limit, stage=stage)
-        finally:
-            engine.dispose()
+        found, total = api.runs(st.settings, stage=stage, limit=limit)
         st.console.table("Runs (newest first)", ["run", "kind", "stages", "state", "who", "started", "rows read"],
                          [(r.run_id, r.kind, ", ".join(r.stages), r.state.replace("_", " "), r.actor,
                            f"{r.started_at:%Y-%m-%d %H:%M:%S}", f"{r.rows_read:,}") for r in found])

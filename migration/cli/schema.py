@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import typer
 
+from migration import api
 from migration.cli.state import state
 from migration.errors import SchemaError
-from migration.schema import api
 
 app = typer.Typer(no_args_is_help=True)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="schema", help="The target schema (Alembic).")
 
 
 def _revs(revisions: tuple[str, ...]) -> str:
@@ -26,9 +30,9 @@ def upgrade(
     """Upgrade the target schema (both branches, ledger and data, by default)."""
     st = state(ctx)
     if sql:
-        typer.echo(api.upgrade(None, revision, sql=True).sql, nl=False)
+        typer.echo(api.upgrade_schema(None, revision, sql=True).sql, nl=False)
         return
-    change = api.upgrade(st.settings.require_target(), revision)
+    change = api.upgrade_schema(st.settings.require_target(), revision)
     if change.changed:
         st.console.info(f"upgraded {change.target}: {_revs(change.before)} → {_revs(change.after)}")
     else:
@@ -45,11 +49,11 @@ def downgrade(
     """Downgrade the target schema; refuses to drop loaded data or a used ledger without --force."""
     st = state(ctx)
     if sql:
-        typer.echo(api.downgrade(None, revision, sql=True, force=force).sql, nl=False)
+        typer.echo(api.downgrade_schema(None, revision, sql=True, force=force).sql, nl=False)
         return
     if force:
         st.console.warn("--force: tables will be dropped with any rows they hold")
-    change = api.downgrade(st.settings.require_target(), revision, force=force)
+    change = api.downgrade_schema(st.settings.require_target(), revision, force=force)
     if change.changed:
         st.console.info(f"downgraded {change.target}: {_revs(change.before)} → {_revs(change.after)}")
     else:
@@ -60,7 +64,7 @@ def downgrade(
 def current(ctx: typer.Context) -> None:
     """Show the revisions the target database is at."""
     st = state(ctx)
-    status = api.current(st.settings.require_target())
+    status = api.schema_status(st.settings.require_target())
     if not status.applied:
         st.console.info(f"{status.target}: nothing installed; run `safestats-migrate schema upgrade`")
         return
@@ -75,7 +79,7 @@ def history(ctx: typer.Context) -> None:
     """List every revision of both branches, base first (no database needed)."""
     st = state(ctx)
     rows = [(r.revision, r.branch, r.down_revision or "base", "head" if r.is_head else "", r.message)
-            for r in api.history()]
+            for r in api.schema_history()]
     st.console.table("Schema history", ["revision", "branch", "after", "", "description"], rows)
 
 
@@ -83,7 +87,7 @@ def history(ctx: typer.Context) -> None:
 def check(ctx: typer.Context, limit: int | None = typer.Option(50, help="Show at most this many differences.")) -> None:
     """Compare the target database with the model (like `alembic check`); fails on any difference."""
     st = state(ctx)
-    result = api.check(st.settings.require_target())
+    result = api.check_schema(st.settings.require_target())
     if result.ok:
         st.console.info(f"{result.target} matches the model")
         return

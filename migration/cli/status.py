@@ -7,7 +7,9 @@ from datetime import timedelta
 
 import typer
 
+from migration import api
 from migration.cli.state import state
+from migration.errors import CheckFailed, MigrationIncomplete
 
 
 def _age(seconds: float | None) -> str:
@@ -31,10 +33,8 @@ def register(app: typer.Typer) -> None:
 
         Reads only the ledger (the legacy only for the lag, 5 s at most). Exit 0 whenever the
         ledger was read; with --check, the verdict's code."""
-        from migration.ops.status import migration_status
-
         st = state(ctx)
-        s = migration_status(st.settings, lag=not no_lag, stalled_after=timedelta(minutes=stalled_after))
+        s = api.migration_status(st.settings, lag=not no_lag, stalled_after=timedelta(minutes=stalled_after))
         if as_json:
             typer.echo(json.dumps(s.to_dict(), indent=2, ensure_ascii=False, default=str))
         else:
@@ -70,7 +70,6 @@ def register(app: typer.Typer) -> None:
                 st.console.warn(note)
             st.console.info(f"verdict: {s.verdict.summary}")
         if check and s.exit_code:
-            from migration.errors import CheckFailed, MigrationIncomplete
 
             err = CheckFailed if s.exit_code == CheckFailed.exit_code else MigrationIncomplete
             raise err(f"status --check: {s.verdict.summary}", hint="see each stage's verdict above "

@@ -90,6 +90,17 @@ def to_text(v: Any) -> str | None:
     return str(v)
 
 
+def datetime_from_text(text: str) -> datetime | None:
+    """The inverse of :func:`to_text` for a datetime (``YYYY-MM-DD HH:MM:SS[.ffffff]``, as a
+    watermark is recorded); None for any other text."""
+    for fmt in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return datetime.strptime(text.strip(), fmt)
+        except ValueError:
+            continue
+    return None
+
+
 def column_to_text(values: list[Any]) -> list[str | None]:
     """Decode one column of values (fast path for all-str / all-int columns)."""
     out: list[str | None] = []

@@ -19,8 +19,14 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from migration.db.codec import decode_column, repair_column
-from migration.db.engines import source_reader_kind
+from migration.db.codec import (
+    datetime_from_text,
+    decode_bytes,
+    decode_column,
+    repair_column,
+    to_text,
+)
+from migration.db.engines import source_reader_kind, sqlite_path
 from migration.errors import SourceError
 from migration.secrets import scrub
 
@@ -92,8 +98,6 @@ class SourceReader:
 
     def max_value(self, table: str, column: str) -> Any:
         """The largest value of a column (a watermark), decoded as text like every value."""
-        from migration.db.codec import to_text
-
         with self.engine.connect() as conn:
             v = conn.execute(text(f"SELECT MAX({self._q(column)}) FROM {self._q(table)}")).scalar_one()
         return v if isinstance(v, int) else to_text(v)
@@ -102,8 +106,6 @@ class SourceReader:
         """Keys of rows whose datetime ``column`` is at or after ``since`` (every non-NULL one when
         since is None).  Compared as datetimes by the legacy engine (SQLite through julianday,
         since it keeps datetimes as text)."""
-        from migration.mapping.transforms.dates import parse_local_datetime
-
         q = self._q
         params: dict[str, Any]
         if since is None:
@@ -111,7 +113,7 @@ class SourceReader:
         elif self.dialect == "sqlite":
             cond, params = f"julianday({q(column)}) >= julianday(:since)", {"since": since}
         else:
-            cond, params = f"{q(column)} >= :since", {"since": parse_local_datetime(since)}
+            cond, params = f"{q(column)} >= :since", {"since": datetime_from_text(since)}
         with self.engine.connect() as conn:
             return [str(r[0]) for r in conn.execute(text(f"SELECT {q(key)} FROM {q(table)} WHERE {cond}"), params)]
 
@@ -147,8 +149,6 @@ class SourceReader:
         """SQLite through ADBC (Arrow, no Python object per value) when the result is sure to be
         the same text: integer or no key (rows come in rowid order, which is checked), and no
         REAL or BLOB column (their text would differ from :func:`migration.db.codec.to_text`)."""
-        from migration.db.engines import sqlite_path
-
         if self.dialect != "sqlite" or (key is not None and key_type != "int") or not _adbc_available():
             return False
         if sqlite_path(self.engine.url) is None:
@@ -169,9 +169,6 @@ class SourceReader:
     def _stream_sqlite_adbc(self, table: str, columns: list[str], key: str | None, after: Any, upto: Any,
                             chunk_rows: int) -> Iterator[Chunk]:
         import adbc_driver_sqlite.dbapi as adbc
-
-        from migration.db.engines import sqlite_path
-
         path = sqlite_path(self.engine.url)
         # a first row of empty strings makes ADBC type every column as text (it infers types
         # from the first batch, and an all-NULL column would otherwise become an integer)
@@ -360,9 +357,6 @@ def _valid_utf8(batch: Any) -> Any:
     vectorised) validation is decoded value by value with :func:`decode_bytes` (invalid
     values as Windows-1252): rare, and only that column of that batch."""
     import pyarrow as pa
-
-    from migration.db.codec import decode_bytes
-
     columns = list(batch.columns)
     changed = False
     for i, col in enumerate(columns):

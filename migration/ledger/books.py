@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from migration import __version__
 from migration.errors import TargetError
+from migration.version import __version__
 
 #: the kinds of event a stage goes through (the last one decides its state)
 EVENT_KINDS = {

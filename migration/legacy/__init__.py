@@ -19,7 +19,7 @@ from migration.legacy.generate import (
 )
 from migration.legacy.kinds import KINDS, Kind
 from migration.legacy.manifest import read_manifest
-from migration.legacy.tables import TABLE_NAMES, TABLES, metadata
+from migration.schema.legacy import TABLE_NAMES, TABLES, metadata
 
 __all__ = [
     "GENERATOR_VERSION",

@@ -21,7 +21,7 @@ from typing import Any
 from migration.legacy import vocab
 from migration.legacy.common import misspellings_by_id
 from migration.legacy.context import WARD_2014_FROM, Context
-from migration.legacy.geo import LONDON_E, LONDON_N
+from migration.legacy.geo import LONDON_E, LONDON_N, weighted_table
 from migration.legacy.inject import Injector, Rotation, rate_targets
 from migration.legacy.manifest import DuplicateGroup, Manifest
 from migration.legacy.plan import DATA_LAST_DAY, Batch, Plan
@@ -526,8 +526,6 @@ class MpsGenerator:
 
 
 def _type_table(types: list[CrimeType], *, include_retired: bool) -> tuple[int, ...]:
-    from migration.legacy.geo import weighted_table
-
     chosen = [t for t in types if include_retired or not t.retired]
     return weighted_table([t.id for t in chosen], [t.weight for t in chosen], 4000)
 

@@ -23,10 +23,10 @@ from typing import Any
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+import migration.schema.legacy as t
 from migration.console import Console
 from migration.db.engines import sqlite_path, writable_engine
 from migration.errors import GeneratorError, GeneratorUsageError, SafeStatsError, SourceError
-from migration.legacy import tables as t
 from migration.legacy.context import Context, build_context
 from migration.legacy.facts_istv import IstvGenerator
 from migration.legacy.facts_mps import MpsGenerator

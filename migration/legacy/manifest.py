@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from migration.legacy.kinds import KINDS
-from migration.legacy.tables import ROW_KEYS, TABLE_NAMES
+from migration.schema.legacy import ROW_KEYS, TABLE_NAMES
 
 MANIFEST_FORMAT = 1
 Key = Any  # int, str, or a list for composite keys

@@ -27,7 +27,7 @@ from sqlalchemy import Boolean, Table, inspect
 from sqlalchemy.engine import Dialect, Engine
 
 from migration.errors import GeneratorError
-from migration.legacy.tables import TABLES
+from migration.schema.legacy import TABLES
 from migration.secrets import redact_url, scrub
 
 Row = tuple[Any, ...]

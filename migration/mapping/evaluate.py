@@ -1,7 +1,7 @@
 """The Python reference of a table mapping: one legacy row in, its fate and target rows out.
 
 Reconciliation computes expected target values with this (never with the load's engine),
-and tests prove :mod:`migration.mapping.engine` gives the same on the same rows.  It reads
+and tests prove :mod:`migration.steps.engine` gives the same on the same rows.  It reads
 every transform's ``py`` reference only.
 """
 
@@ -13,6 +13,7 @@ from typing import Any
 
 from migration.mapping import keys as key_rule
 from migration.mapping import transforms
+from migration.mapping.order import derive_order
 from migration.mapping.sourcetext import CONTROL_FLAG, TextCleaning
 from migration.mapping.spec import ColumnSpec, ConditionSpec, TableMappingSpec
 from migration.mapping.transforms.text import clean
@@ -47,9 +48,7 @@ class RowEvaluator:
         self.extracted = [c for c in tm.source.columns if c not in set(tm.personal_data.drop)]
         self._params = {name: transforms.get(d.transform).parse_params(d.params) for name, d in tm.derive.items()}
         self._via_params: dict[tuple[str, int], Any] = {}
-        from migration.mapping.engine import ChunkEvaluator  # derive order only
-
-        self._order = ChunkEvaluator(tm, lookups, {}).derive_order()
+        self._order = derive_order(tm)
         self.text = TextCleaning.of(tm)
 
     def evaluate(self, row: Mapping[str, Any], source_key: Any = None) -> RowOutcome:

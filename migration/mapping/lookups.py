@@ -21,10 +21,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from migration.mapping import transforms
-from migration.mapping.compile import qident
-from migration.mapping.engine import lookup_frame
 from migration.mapping.spec import StageSpec, TableMappingSpec
 from migration.schema import models
+from migration.schema.sql import qident
 
 
 def ref_lookup_keys(specs: list[StageSpec]) -> set[tuple[str, str, str]]:
@@ -79,3 +78,13 @@ def load_table_lookups(conn: Connection, tm: TableMappingSpec) -> tuple[dict[str
         tables[name] = {tuple(None if v is None else str(v) for v in r[:len(keys)]):
                         dict(zip(spec.columns, r[len(keys):], strict=True)) for r in rows}
     return tables, frames
+
+
+def lookup_frame(rows: list[tuple[Any, ...]], key_count: int, columns: list[str]) -> pl.DataFrame:
+    """A lookup table as a frame: key columns ``_k0…`` (as text) then the looked-up columns."""
+    data: dict[str, list[Any]] = {f"_k{i}": [None if r[i] is None else str(r[i]) for r in rows]
+                                  for i in range(key_count)}
+    for j, c in enumerate(columns):
+        data[c] = [r[key_count + j] for r in rows]
+    schema = {f"_k{i}": pl.String for i in range(key_count)}
+    return pl.DataFrame(data, schema_overrides=schema, strict=False)

@@ -1,4 +1,5 @@
-"""The one run order of the stages, and the validated, ordered stage specs of a mapping folder.
+"""The one run order of the stages, the validated, ordered stage specs of a mapping folder,
+and the order a table mapping's derives are computed in (:func:`derive_order`).
 
 Every part that needs the stages in order (the plan, reconciliation, rollback, reports,
 audits) takes them from here: dependencies first, otherwise by file name, then stage
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from migration.errors import MappingError
 from migration.mapping.loader import load_file, mapping_files
-from migration.mapping.spec import StageSpec
+from migration.mapping.spec import StageSpec, TableMappingSpec
 from migration.mapping.validate import validate
 
 
@@ -80,4 +81,27 @@ def parsed_specs(directory: Path) -> list[StageSpec]:
     return stage_order(specs)
 
 
-__all__ = ["load_stage_specs", "parsed_specs", "stage_order", "validated_specs"]
+def derive_order(tm: TableMappingSpec) -> list[str]:
+    """The derives of a table mapping, each after the derives whose outputs it reads (the
+    Polars engine and the row-by-row reference both compute them in this order)."""
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(name: str, stack: tuple[str, ...]) -> None:
+        if name in seen:
+            return
+        if name in stack:
+            raise ValueError(f"derive cycle: {' → '.join(stack + (name,))}")
+        for a in tm.derive[name].args:
+            head = a.split(".", 1)[0]
+            if "." in a and head in tm.derive:
+                visit(head, stack + (name,))
+        seen.add(name)
+        order.append(name)
+
+    for name in tm.derive:
+        visit(name, ())
+    return order
+
+
+__all__ = ["derive_order", "load_stage_specs", "parsed_specs", "stage_order", "validated_specs"]

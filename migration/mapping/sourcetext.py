@@ -4,7 +4,7 @@ TARGET-MODEL: "NUL and other control characters removed (line breaks and tabs ke
 free text), the row flagged … no text value ever stops a stage".  PostgreSQL text cannot
 hold NUL at all, and the other controls are noise no analyst wants.  Every column a table
 mapping extracts whose declared type is text (``char``/``varchar``/``nvarchar`` in the data
-dictionary, :mod:`migration.legacy.tables`; an undeclared column counts as text) is cleaned
+dictionary, :mod:`migration.schema.legacy`; an undeclared column counts as text) is cleaned
 with one precompiled character class (:data:`migration.mapping.transforms.text.CONTROL_CLASS`:
 ``free`` for the columns the mapping lists in ``source.free_text``, ``text`` for the
 others), except
@@ -28,6 +28,7 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
+from sqlalchemy import String
 
 from migration.mapping.spec import TableMappingSpec
 from migration.mapping.transforms.text import (
@@ -36,6 +37,7 @@ from migration.mapping.transforms.text import (
     pl_remove_controls,
     remove_controls,
 )
+from migration.schema.legacy import metadata as legacy_tables
 
 __all__ = ["CONTROL_FLAG", "TextCleaning", "key_source_columns"]
 
@@ -63,11 +65,7 @@ def non_text_columns(table: str) -> set[str]:
     ``datetime``, ``bit``, ``money``): their values reach the transforms as canonical text
     (:mod:`migration.db.codec`) and need no cleaning.  A table or column the dictionary does
     not declare is treated as text."""
-    from sqlalchemy import String
-
-    from migration.legacy.tables import metadata
-
-    t = metadata.tables.get(table)
+    t = legacy_tables.tables.get(table)
     if t is None:
         return set()
     return {c.name for c in t.columns if not isinstance(c.type, String)}

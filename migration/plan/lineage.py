@@ -14,7 +14,9 @@ from pathlib import Path
 
 from migration.mapping import transforms
 from migration.mapping.keys import legacy_key_prefix
+from migration.mapping.sourcetext import CONTROL_FLAG, TextCleaning
 from migration.mapping.spec import ColumnSpec, StageSpec, TableMappingSpec
+from migration.mapping.validate import suggest, validate
 from migration.plan.stages import PlanError
 
 LINEAGE_COLUMNS = ("legacy column", "through", "target", "note")
@@ -46,7 +48,6 @@ def find_table(specs: Iterable[StageSpec], table: str) -> tuple[StageSpec, Table
             known.append(tm.source.table)
             if tm.source.table.lower() == table.lower():
                 return spec, tm
-    from migration.mapping.validate import suggest
 
     raise PlanError(f"no mapping file maps the legacy table '{table}'{suggest(table, known)}",
                     hint=f"mapped tables: {', '.join(sorted(known)) or '(none)'}")
@@ -110,7 +111,6 @@ class _Tracer:
                     row = LineageRow(col, " → ".join(steps), target, "data-quality flags")
                     if row not in flag_rows:
                         flag_rows.append(row)
-            from migration.mapping.sourcetext import CONTROL_FLAG, TextCleaning
 
             if TextCleaning.of(self.tm).kinds:
                 flag_rows.append(LineageRow("", f"{CONTROL_FLAG} when text cleaning removed control characters",
@@ -166,8 +166,6 @@ def lineage(specs: Iterable[StageSpec], table: str) -> TableLineage:
 
 def lineage_of(location: Path, table: str) -> TableLineage:
     """Lineage of a legacy table from the mapping files, even when some of them have problems."""
-    from migration.mapping.validate import validate
-
     report = validate(location)
     found = lineage(report.specs, table)
     return replace(found, mapping_problems=len(report.problems))

@@ -28,13 +28,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from migration.db.source import SourceReader
-from migration.mapping.compile import qident
 from migration.mapping.spec import StageSpec
 from migration.reconcile.compare import display_key, key_text
 from migration.reconcile.normalise import kind_of, sql_field, sql_join
 from migration.reconcile.results import CheckResult
 from migration.reconcile.tableplan import TablePlan
 from migration.schema import models
+from migration.schema.sql import qident
 
 PATTERNS = {
     "nhs_number": r"(^|[^0-9])[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}([^0-9]|$)",

@@ -3,7 +3,7 @@
 Reconciliation computes what the target must hold with the Python reference of each
 mapping — :class:`migration.mapping.evaluate.RowEvaluator`, which applies every
 transform's ``py`` form row by row — and never with the load's vectorised engine
-(:mod:`migration.mapping.engine`, Polars).  ``RowEvaluator.evaluate`` costs 200–330 µs a
+(:mod:`migration.steps.engine`, Polars).  ``RowEvaluator.evaluate`` costs 200–330 µs a
 row here (it re-reads the pydantic specs for every column of every row): ten times the
 whole load of tblMPSCrime.  :class:`ChunkReference` computes the *same function* over a
 chunk of rows at a time:

@@ -31,12 +31,14 @@ from migration.ledger import Ledger, TableCount, history, records
 from migration.mapping.lookups import load_lookups, load_table_lookups, ref_lookup_keys
 from migration.mapping.spec import StageSpec, TableMappingSpec
 from migration.reconcile import compare
+from migration.reconcile.copying import CopyWriter, staging_name
 from migration.reconcile.expectations import GxWorker, suite_request, suite_result
-from migration.reconcile.extract import CopyWriter, ExpectedTable, TablePass, Totals, staging_name
+from migration.reconcile.extract import ExpectedTable, TablePass
 from migration.reconcile.leaks import password_check, patient_identifier_check, secret_digests
 from migration.reconcile.results import CheckResult, StageReconciliation
 from migration.reconcile.spec import CheckFileSpec
 from migration.reconcile.tableplan import TablePlan, build_plans, read_ref_maps
+from migration.reconcile.totals import Totals
 from migration.secrets import scrub
 
 

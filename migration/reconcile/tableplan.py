@@ -25,7 +25,6 @@ from typing import Any
 from sqlalchemy import Column, Table
 from sqlalchemy.engine import Connection
 
-from migration.mapping.compile import conflict_columns, qident
 from migration.mapping.spec import StageSpec
 from migration.reconcile.normalise import (
     FIELD_SEP,
@@ -38,6 +37,7 @@ from migration.reconcile.normalise import (
     sql_value,
 )
 from migration.schema import models
+from migration.schema.sql import conflict_columns, qident
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from migration import __version__
 from migration.errors import SafeStatsError, UnknownNameError
 from migration.ledger import Ledger, history, records
 from migration.ledger import verdict as lv
@@ -54,6 +53,7 @@ from migration.report.model import (
     Verdict,
 )
 from migration.secrets import redact_url, scrub
+from migration.version import __version__
 
 #: months are the calendar months of London, like every date a person reads in SafeStats
 REPORT_TZ = "Europe/London"

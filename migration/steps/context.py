@@ -9,12 +9,9 @@ the loader.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 from collections.abc import Callable
-from importlib import resources
-from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -25,21 +22,8 @@ from migration.errors import StageError
 from migration.mapping.loader import files_hash
 from migration.mapping.order import validated_specs
 from migration.mapping.spec import StageSpec
+from migration.refdata import refdata_version
 from migration.settings import Settings
-
-REFDATA = "migration.refdata"
-
-
-def refdata_dir() -> Path:
-    return Path(str(resources.files(REFDATA)))
-
-
-def refdata_version() -> str:
-    h = hashlib.sha256()
-    d = refdata_dir()
-    for p in sorted(d.glob("*.csv")):
-        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
-    return h.hexdigest()[:16]
 
 
 def fault_from_environment() -> Callable[..., None] | None:
@@ -111,4 +95,4 @@ class RunContext:
         self._target = self._source = None
 
 
-__all__ = ["REFDATA", "RunContext", "fault_from_environment", "refdata_dir", "refdata_version"]
+__all__ = ["RunContext", "fault_from_environment"]

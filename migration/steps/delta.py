@@ -41,10 +41,10 @@ from migration.db.source import SourceReader, fetch_by_keys
 from migration.errors import StageError
 from migration.ledger import Ledger, TableCount, history, images, records
 from migration.ledger.history import run_groups, watermarks
-from migration.mapping.compile import qident
 from migration.mapping.lookups import load_lookups, load_table_lookups, ref_lookup_keys
 from migration.mapping.spec import StageSpec, TableMappingSpec
 from migration.schema import models
+from migration.schema.sql import pg_type, qident
 from migration.secrets import redact_url
 from migration.steps.context import RunContext
 from migration.steps.load import LoadContext, TableLoad, keys_table, losers_table
@@ -360,8 +360,6 @@ class TableDelta:
 
 
 def _pg(table: Any, column: str) -> str:
-    from migration.mapping.compile import pg_type
-
     return pg_type(table, column)
 
 

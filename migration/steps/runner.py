@@ -22,12 +22,13 @@ from sqlalchemy.schema import AddConstraint
 from migration.db.source import SourceReader
 from migration.errors import Interrupted, StageError
 from migration.ledger import Ledger, TableCount, history, images
-from migration.mapping.compile import conflict_columns, qident
 from migration.mapping.lookups import load_lookups, load_table_lookups, ref_lookup_keys
 from migration.mapping.spec import SeedSpec, StageSpec
+from migration.refdata import refdata_path
 from migration.schema import models
+from migration.schema.sql import conflict_columns, qident
 from migration.secrets import redact_url
-from migration.steps.context import RunContext, refdata_dir
+from migration.steps.context import RunContext
 from migration.steps.delta import record_watermarks
 from migration.steps.load import LoadContext, TableLoad
 
@@ -198,7 +199,7 @@ class StageLoader:
               runs: list[int] | None = None) -> int:
         """Upsert a refdata CSV under its own run: unchanged rows are left alone, changed rows of
         other runs are imaged first (so rollback restores them)."""
-        path = refdata_dir() / seed.file
+        path = refdata_path(seed.file)
         with path.open(newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
         table = models.table(seed.target)

@@ -260,8 +260,11 @@ def test_the_checker_catches_what_sqlalchemy_renders_for_newer_servers() -> None
 
 # ------------------------------------------------------------------ independence
 def test_generator_never_imports_the_migration_mapping() -> None:
+    # migration.schema.legacy is the legacy schema as the data dictionary declares it (tables,
+    # columns, types): a description the generator writes and the migration reads, not one of the
+    # migration's transforms, alias tables or code lists the independence rule is about
     allowed = ("migration.legacy", "migration.console", "migration.errors", "migration.secrets",
-               "migration.db.engines")
+               "migration.db.engines", "migration.schema.legacy")
     for path in (REPO / "migration" / "legacy").glob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):

@@ -1,6 +1,6 @@
 """Shared helpers of the transform tests: small reference lookups in the shapes
 :mod:`migration.mapping.lookups` reads from the target, and the engine's own execution path
-for one transform (:meth:`migration.mapping.engine.ChunkEvaluator._apply`)."""
+for one transform (:meth:`migration.steps.engine.ChunkEvaluator._apply`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 import polars as pl
 import pytest
 
-from migration.mapping.engine import ChunkEvaluator, to_python_value
 from migration.mapping.transforms.base import Transform
+from migration.steps.engine import ChunkEvaluator, to_python_value
 
 CAMDEN, HACKNEY, HILLINGDON = "E09000007", "E09000012", "E09000017"
 CITY, KENSINGTON, KINGSTON, WESTMINSTER = "E09000001", "E09000020", "E09000021", "E09000033"

@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 
 import migration.refdata
-from migration.mapping.engine import lookup_frame
+from migration.mapping.lookups import lookup_frame
 
 REFDATA = Path(migration.refdata.__file__).parent
 

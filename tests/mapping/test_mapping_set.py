@@ -23,8 +23,6 @@ import polars as pl
 import pytest
 
 from migration.mapping import transforms
-from migration.mapping.compile import build_apply, extracted_columns
-from migration.mapping.engine import ChunkEvaluator
 from migration.mapping.evaluate import RowEvaluator, RowOutcome
 from migration.mapping.loader import load_file, mapping_files
 from migration.mapping.lookups import ref_lookup_keys
@@ -32,6 +30,8 @@ from migration.mapping.spec import ColumnSpec, StageSpec, TableMappingSpec
 from migration.mapping.transforms.geo import normalise_borough
 from migration.mapping.validate import validate
 from migration.schema import models
+from migration.steps.compile import build_apply, extracted_columns
+from migration.steps.engine import ChunkEvaluator
 
 REPO = Path(__file__).resolve().parents[2]
 MAPPINGS = REPO / "mappings"

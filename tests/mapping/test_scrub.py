@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from migration.mapping import transforms
-from migration.mapping.transforms import scrub
+from migration.mapping.transforms import scrub_tokens
 from migration.mapping.transforms.base import NoParams
 from migration.mapping.transforms.scrub import FLAG_ORDER, scrub_location_text
 
@@ -474,8 +474,8 @@ def test_property_names_are_not_vocabulary() -> None:
     """The precondition of the name property: none of the test's names is a place word."""
     for n in FIRST_NAMES + LAST_NAMES:
         key = n.lower().replace("'", "")
-        assert scrub._lookup(key) is None, n
-        assert key not in scrub._PHRASE_FIRST, n
+        assert scrub_tokens._lookup(key) is None, n
+        assert key not in scrub_tokens._PHRASE_FIRST, n
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

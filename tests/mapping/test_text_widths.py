@@ -3,15 +3,15 @@
 PostgreSQL counts ``char(n)``/``varchar(n)`` in characters, so Windows-1252 → UTF-8 (one
 byte to two or three) changes no length; what matters is that no target column a legacy
 text column reaches is narrower than the legacy column.  Widths come from the declared
-legacy schema (migration/legacy/tables.py, the data dictionary's types)."""
+legacy schema (migration/schema/legacy.py, the data dictionary's types)."""
 
 from __future__ import annotations
 
 from sqlalchemy import CHAR, VARCHAR
 from test_mapping_set import BY_TABLE
 
-from migration.legacy.tables import metadata as legacy
 from migration.schema import models
+from migration.schema.legacy import metadata as legacy
 
 
 def test_every_target_column_fed_by_legacy_text_is_at_least_as_wide() -> None:

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from migration.mapping import transforms
-from migration.mapping.engine import PL_TYPES, to_python_value
 from migration.mapping.transforms import extra
 from migration.mapping.transforms.base import PlPlan
+from migration.steps.engine import PL_TYPES, to_python_value
 
 EXTRA = ["coalesce", "flag_default", "offence_parent", "differs", "after", "present", "flag_map", "code_key",
          "user_datasets",

@@ -21,6 +21,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from migration.cli import main
+from migration.db.catalog import SourceCatalog
 from migration.errors import MappingError
 from migration.mapping import transforms
 from migration.mapping.loader import Problem
@@ -338,7 +339,7 @@ def _legacy_sqlite(path: Path) -> str:
 
 def test_the_live_source_is_compared_with_source_columns(tmp_path: Path) -> None:
     url = make_url(_legacy_sqlite(tmp_path / "legacy.db"))
-    report = validate([CODES_VALID, LAS_VALID], source_url=url)
+    report = validate([CODES_VALID, LAS_VALID], source=SourceCatalog(url))
     assert report.source_checked
     got = [str(p) for p in _file_problems(report)]
     assert got == [
@@ -357,7 +358,7 @@ def test_an_unreachable_source_is_a_source_error(tmp_path: Path) -> None:
     from migration.errors import SourceError
 
     with pytest.raises(SourceError, match="does not exist"):
-        validate(CODES_VALID, source_url=make_url(f"sqlite:///{tmp_path / 'missing.db'}"))
+        validate(CODES_VALID, source=SourceCatalog(make_url(f"sqlite:///{tmp_path / 'missing.db'}")))
 
 
 # --------------------------------------------------------------------------- the CLI
@@ -494,7 +495,7 @@ def test_the_shipped_mappings_match_a_generated_legacy_database(tmp_path: Path,
     url = f"sqlite:///{tmp_path / 'legacy.db'}"
     assert main(["legacy", "generate", "--url", url, "--scale", "0.0002", "--seed", "7"]) == 0
     capsys.readouterr()
-    report = validate(SHIPPED, source_url=make_url(url))
+    report = validate(SHIPPED, source=SourceCatalog(make_url(url)))
     assert report.source_checked
     assert report.problems == [], "\n".join(map(str, report.problems))
     assert not [w for w in report.warnings if "source database" in w.message]

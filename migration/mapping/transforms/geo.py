@@ -12,6 +12,7 @@ point outside London's box grown by 5 km → no point (flagged).  A point is the
 
 from __future__ import annotations
 
+import csv
 import re
 from functools import lru_cache
 from typing import Any, Literal
@@ -29,6 +30,7 @@ from migration.mapping.transforms.text import (
     pl_clean,
     pl_int_text,
 )
+from migration.refdata import refdata_path
 
 E_MIN, E_MAX = 503_568, 561_957
 N_MIN, N_MAX = 155_851, 200_934
@@ -234,11 +236,7 @@ def normalise_borough(text: str | None) -> str | None:
 
 def _near_misses() -> frozenset[str]:
     """Real places one slip from a borough name that are NOT that borough (refdata, with reasons)."""
-    import csv
-    from importlib import resources
-
-    path = resources.files("migration.refdata") / "borough_near_misses.csv"
-    with path.open(encoding="utf-8") as fh:
+    with refdata_path("borough_near_misses.csv").open(encoding="utf-8") as fh:
         return frozenset(normalise_borough(r["name"]) or "" for r in csv.DictReader(fh))
 
 

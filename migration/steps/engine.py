@@ -1,4 +1,5 @@
-"""Run a table mapping over a chunk of legacy rows, vectorised with Polars.
+"""Run a table mapping over a chunk of legacy rows, vectorised with Polars: *how* the loader
+transforms (the mapping language, *what* is transformed, is in :mod:`migration.mapping`).
 
 Input: a DataFrame of the extracted legacy columns, every value decoded to text (or
 null), plus ``_row_no`` and ``_src_key``.  Output: one row per input row with
@@ -30,6 +31,7 @@ import polars as pl
 
 from migration.mapping import keys as key_rule
 from migration.mapping import transforms
+from migration.mapping.order import derive_order
 from migration.mapping.sourcetext import CONTROL_FLAG, TextCleaning
 from migration.mapping.spec import ColumnSpec, ConditionSpec, TableMappingSpec
 from migration.mapping.transforms.base import PlPlan, Transform
@@ -194,24 +196,7 @@ class ChunkEvaluator:
         return work.select(outputs)
 
     def derive_order(self) -> list[str]:
-        order: list[str] = []
-        seen: set[str] = set()
-
-        def visit(name: str, stack: tuple[str, ...]) -> None:
-            if name in seen:
-                return
-            if name in stack:
-                raise ValueError(f"derive cycle: {' → '.join(stack + (name,))}")
-            for a in self.tm.derive[name].args:
-                head = a.split(".", 1)[0]
-                if "." in a and head in self.tm.derive:
-                    visit(head, stack + (name,))
-            seen.add(name)
-            order.append(name)
-
-        for name in self.tm.derive:
-            visit(name, ())
-        return order
+        return derive_order(self.tm)
 
     def _condition(self, cond: ConditionSpec) -> pl.Expr:
         assert cond.column is not None
@@ -287,13 +272,3 @@ def _text_of(x: Any) -> str:
     if isinstance(x, bool):
         return "true" if x else "false"
     return str(x)
-
-
-def lookup_frame(rows: list[tuple[Any, ...]], key_count: int, columns: list[str]) -> pl.DataFrame:
-    """A lookup table as a frame: key columns ``_k0…`` (as text) then the looked-up columns."""
-    data: dict[str, list[Any]] = {f"_k{i}": [None if r[i] is None else str(r[i]) for r in rows]
-                                  for i in range(key_count)}
-    for j, c in enumerate(columns):
-        data[c] = [r[key_count + j] for r in rows]
-    schema = {f"_k{i}": pl.String for i in range(key_count)}
-    return pl.DataFrame(data, schema_overrides=schema, strict=False)

@@ -1,4 +1,9 @@
-"""The 14 tables of the legacy ``SafeStats.dbo`` database, declared once.
+"""The 14 tables of the legacy ``SafeStats.dbo`` database, declared once: the legacy data dictionary.
+
+It lives beside the target model (:mod:`migration.schema.models`) because both sides read it:
+the synthetic generator (:mod:`migration.legacy`) creates these tables, and the mapping layer
+asks it which columns cannot hold text.  Under ``legacy/`` it made ``mapping`` depend on the
+generator (a layer above it).
 
 Names and columns are exactly those of ``LEGACY-DATA-DICTIONARY.md``.  Each legacy type
 is one SQLAlchemy type with per-engine variants, so the same ``MetaData`` creates the

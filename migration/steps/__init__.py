@@ -1,0 +1,1 @@
+"""How stages are loaded: the streamed extract, the Polars engine, COPY, checkpoints, deltas."""
