@@ -37,7 +37,7 @@ def fingerprint(conn: Connection) -> dict[str, Any] | None:
     fp = detail.get("fingerprint") if isinstance(detail.get("fingerprint"), dict) else {}
     return {"hash": detail.get("hash") or fp.get("hash"), "dialect": fp.get("dialect"),
             "server_version": fp.get("server_version") or detail.get("server_version"),
-            "recorded_by": detail.get("recorded_by") or row["actor"], "source": detail.get("source"),
+            "recorded_by": detail.get("recorded_by"), "actor": row["actor"], "source": detail.get("source"),
             "at": row["at"]}
 
 

@@ -192,7 +192,9 @@ class SignoffPack:
 # --------------------------------------------------------------------------- building
 def _origin(r: Mapping[str, Any]) -> RunOrigin:
     source = r.get("source_url")
-    return RunOrigin(run_id=int(r["run_id"]), kind=r["kind"], who=f"{r['actor']}@{r['host']}", at=r["started_at"],
+    # ledger.run.actor is already user@host (books.actor); older rows may hold a bare user
+    who = r["actor"] if "@" in str(r["actor"]) else f"{r['actor']}@{r['host']}"
+    return RunOrigin(run_id=int(r["run_id"]), kind=r["kind"], who=who, at=r["started_at"],
                      tool_version=r["package_version"], mapping_hash=r.get("mapping_hash"),
                      refdata_version=r.get("refdata_version"),
                      source=redact_url(source) if source else None)
@@ -253,7 +255,8 @@ def build_pack(conn: Connection, report: Report, specs: Sequence[StageSpec] = ()
     prov = Provenance(
         sources=tuple(dict.fromkeys(o.source for o in loads if o.source)),
         server=server, fingerprint=fp.get("hash") if fp else None,
-        fingerprint_recorded=(f"by {fp['recorded_by']} at {iso(fp['at'])}" if fp else None),
+        fingerprint_recorded=(f"by {fp['actor']}" + (f" ({fp['recorded_by']})" if fp.get("recorded_by") else "")
+                              + f" at {iso(fp['at'])}" if fp else None),
         target=report.target, tool_version=report.package_version,
         mapping_hashes=tuple(dict.fromkeys(o.mapping_hash for o in loads if o.mapping_hash)),
         refdata_versions=tuple(dict.fromkeys(o.refdata_version for o in loads if o.refdata_version)),
@@ -335,7 +338,8 @@ def markdown_lines(pack: SignoffPack) -> list[str]:
         out += _wrap("No row was filtered, merged or quarantined.")
     for e in pack.exclusions:
         still = f", {e.open_rows:,} still open" if e.open_rows else ""
-        out += _wrap(f"{e.stage} / {e.source_table}: {e.kind} `{e.rule}` {e.rows:,} rows{still}")
+        out += _wrap(f"{e.stage} / {e.source_table}: {e.kind} `{e.rule}` {e.rows:,} "
+                     f"row{'' if e.rows == 1 else 's'}{still}")
     if not pack.decisions_recorded:
         out += _wrap("Quarantine decisions: this ledger has no decision table yet.")
     for d in pack.decisions:

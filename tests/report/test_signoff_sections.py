@@ -35,7 +35,7 @@ def test_provenance_coverage_and_exclusions_in_every_format(loaded_url: URL, eng
                        "CAST(:d AS jsonb))"),
                   dict(d=json.dumps({"hash": "abc123def4567890", "recorded_by": "ops@box",
                                      "fingerprint": {"dialect": "mssql", "hash": "abc123def4567890"}})))
-        loaders = c.execute(text("SELECT DISTINCT actor || '@' || host FROM ledger.run WHERE kind = 'full'")).scalars()
+        loaders = c.execute(text("SELECT DISTINCT actor FROM ledger.run WHERE kind = 'full'")).scalars()
         loaders = sorted(loaders)
         filtered = c.execute(text("SELECT count(*) FROM ledger.disposition WHERE rolled_back_at IS NULL "
                                   "AND disposition IN ('filter', 'merged')")).scalar_one()
@@ -46,7 +46,7 @@ def test_provenance_coverage_and_exclusions_in_every_format(loaded_url: URL, eng
 
     # provenance: who loaded (user@host from ledger.run), who checked, the fingerprint, the mapping hash
     assert loaders and {o.who for o in pack.provenance.loads} == set(loaders)
-    assert {o.who for o in pack.provenance.checks} == {"qa@test@test"}
+    assert {o.who for o in pack.provenance.checks} == {"qa@test"}  # reconcile_run: actor 'qa@test', host 'test'
     assert pack.provenance.fingerprint == "abc123def4567890" and pack.provenance.server == "mssql"
     assert all("@" not in s.split("//", 1)[-1].split("/", 1)[0] or ":" not in s.split("//", 1)[-1].split("@")[0]
                for s in pack.provenance.sources)  # never a password in a URL
