@@ -13,7 +13,7 @@ def register(group: typer.Typer) -> None:
     @group.command("sign")
     def sign(
         ctx: typer.Context,
-        folder: Path | None = typer.Argument(None, metavar="[DIR]",
+        folder: Path | None = typer.Argument(None, metavar="DIR",
                                              help="The report folder (default: the newest report under the "
                                                   "reports folder)."),
         role: str = typer.Option(..., "--as", help="The signer's role, e.g. QA."),
