@@ -52,6 +52,7 @@ from migration.errors import (
 from migration.ledger import Ledger, RunSummary
 from migration.ledger import quarantine as _quarantine
 from migration.ledger.quarantine import QuarantineGroup, QuarantineRecord
+from migration.ledger.signatures import Signature
 from migration.ledger.verdict import EXIT_CODES as VERDICT_EXIT_CODES
 from migration.ledger.verdict import FAIL, INCOMPLETE, MigrationVerdict
 from migration.legacy import AdvanceResult, GenerateResult
@@ -61,10 +62,12 @@ from migration.mapping.order import parsed_specs
 from migration.mapping.validate import ValidationReport, language_schema
 from migration.mapping.validate import validate as _validate
 from migration.ops import cutover as _ops_cutover
+from migration.ops import sign as _sign
 from migration.ops import status as _ops_status
 from migration.ops.cutover import Checklist, FreezeResult, GoResult, Item
 from migration.ops.decide import DecideResult, decision_counts, record_decisions
 from migration.ops.decide import decide as _decide
+from migration.ops.sign import ReportFile
 from migration.ops.status import MigrationStatus
 from migration.plan import Plan, TableLineage, lineage_of, prepare_plan
 from migration.plan.execute import Executor, Orchestrator, Result
@@ -252,9 +255,9 @@ def write_report(settings: Settings, run_id: int | None = None, *, out: Path | N
     wanted = parse_formats(formats)
     folder = out or settings.reports_dir / (now or datetime.now(ZoneInfo("Europe/London"))).strftime(
         "%Y%m%d-%H%M%S")
-    planned = _stage_names(settings)
+    specs = parsed_specs(settings.mappings_dir)
     with _target(settings) as engine:
-        result = build_report(engine, run_id, planned=planned)
+        result = build_report(engine, run_id, planned=[s.stage for s in specs], specs=specs)
     paths = write_reports(result, folder, wanted)
     outcome = ReportOutcome(result, paths)
     v = result.verdict
@@ -264,6 +267,22 @@ def write_report(settings: Settings, run_id: int | None = None, *, out: Path | N
         hint = f"the report is in {paths[0].parent}; see runbooks/report.md"
         outcome.failure = CheckFailed(what, hint=hint) if v.status == "FAIL" else MigrationIncomplete(what, hint=hint)
     return outcome
+
+
+def sign_report(settings: Settings, folder: Path | None, *, name: str, role: str,
+                incomplete: bool = False) -> tuple[ReportFile, Signature]:
+    """Append a sign-off record for the report in ``folder`` (default: the newest under the
+    reports folder): refused unless the verdict is PASS(_WITH_ACCEPTED) and no quarantine is
+    undecided, or ``incomplete``, which the record shows."""
+    if folder is None:
+        newest = _ops_cutover.latest_report(settings.reports_dir)
+        if newest is None:
+            raise UsageError(f"no report under {settings.reports_dir}",
+                             hint="write one with `safestats-migrate report`, or name its folder")
+        folder = Path(newest["path"])
+    rep = _sign.read_report(folder)
+    with _target(settings) as engine:
+        return rep, _sign.sign(engine, rep, name=name, role=role, incomplete=incomplete)
 
 
 # ---------------------------------------------------------------------------- runs and quarantine
@@ -449,6 +468,7 @@ def cutover_post_checks(settings: Settings) -> tuple[dict[str, Any], list[Item]]
 
 
 __all__ = [
+    "sign_report",
     "cutover_checklist", "cutover_freeze", "cutover_go", "cutover_post_checks", "migration_status",
     "Orchestrator", "Plan", "QuarantineRecords", "QuarantineSummary", "ReportOutcome", "Result", "Settings",
     "accept", "advance_legacy", "check_schema", "delta", "downgrade_schema", "generate_legacy", "legacy_url",

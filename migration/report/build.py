@@ -18,6 +18,7 @@ even while a stage is loading.  Nothing is written.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections import defaultdict
@@ -33,6 +34,7 @@ from migration.errors import SafeStatsError, UnknownNameError
 from migration.ledger import Ledger, history, records
 from migration.ledger import verdict as lv
 from migration.report import details as dt
+from migration.report import signoff
 from migration.report.blank_keys import blank_key_rows
 from migration.report.model import (
     FAIL,
@@ -101,6 +103,7 @@ class _RawCheck:
 
 
 def build_report(engine: Engine, run_id: int | None = None, *, planned: Sequence[str] | None = None,
+                 specs: Sequence[Any] = (),
                  now: datetime | None = None) -> Report:
     """Read the ledger and the target and return the report (nothing is written).
 
@@ -120,7 +123,13 @@ def build_report(engine: Engine, run_id: int | None = None, *, planned: Sequence
     Ledger(engine).require_installed()
     with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
         with conn.begin():
-            return _Builder(conn, engine).build(run_id, now or datetime.now(UTC), planned)
+            builder = _Builder(conn, engine)
+            report = builder.build(run_id, now or datetime.now(UTC), planned)
+            if report.empty:
+                return report
+            # the sign-off sections read the same snapshot (REPEATABLE READ) as the rest
+            pack = signoff.build_pack(conn, report, specs, builder.raw_details)
+            return dataclasses.replace(report, signoff=pack)
 
 
 class _Builder:
@@ -129,6 +138,7 @@ class _Builder:
         self.engine = engine
         self.ledger = Ledger(engine)
         self.notes: list[str] = []
+        self.raw_details: dict[tuple[str, int], Any] = {}  # (stage, result id) → detail, for coverage
 
     # ------------------------------------------------------------------ scope
     def _stage_runs(self) -> dict[str, list[_StageRun]]:
@@ -309,6 +319,7 @@ class _Builder:
                 raw = [c for c in raw if c.row.run_id == sc.check_run]
             acct = self._accounting(sc)
             for c in raw:
+                self.raw_details[(sc.stage, c.row.result_id)] = c.detail if isinstance(c.detail, dict) else {}
                 found = dt.find_differences(sc.stage, c.row.check, c.detail)
                 buckets, bucket_keys = dt.find_buckets(c.detail)
                 if found.differences:

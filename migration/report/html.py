@@ -18,7 +18,7 @@ from importlib import resources
 from string import Template
 from zoneinfo import ZoneInfo
 
-from migration.report import blank_keys, svg
+from migration.report import blank_keys, signoff, svg
 from migration.report.model import (
     FAIL,
     INCOMPLETE,
@@ -424,6 +424,7 @@ def render_html(report: Report) -> str:
                   "not add up is highlighted.</p>", _accounting(r.accounting),
                   '<h2 id="quarantine">Quarantine by reason</h2>', _quarantine(r),
                   blank_keys.html_section(r.blank_keys),
+                  signoff.html_section(r.signoff) if r.signoff is not None else "",
                   '<h2 id="differences">Differences</h2>', _differences(r),
                   '<h2 id="charts">Counts per month and borough</h2><p class="lead">Source beside target. A red '
                   "mark under a bucket means the two differ there.</p>", _charts(r)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 #: version of the JSON layout (``Report.to_dict``); bump when a key or a value's vocabulary is
 #: renamed or removed (2: the verdicts are the migration's: PASS, PASS_WITH_ACCEPTED, FAIL,
@@ -298,6 +298,8 @@ class Report:
     notes: tuple[str, ...] = field(default=())
     #: rows loaded under their legacy key (blank business key), per stage and batch status
     blank_keys: tuple[BlankKeyRow, ...] = field(default=())
+    #: provenance, coverage and exclusions (migration.report.signoff); None for a target never loaded
+    signoff: SignoffPack | None = None
 
     @property
     def empty(self) -> bool:
@@ -342,8 +344,13 @@ class Report:
             "check_details": [d.to_dict() for d in self.details],
             "notes": list(self.notes),
             "blank_keys": [b.to_dict() for b in self.blank_keys],
+            **(self.signoff.to_dict() if self.signoff else {"provenance": None, "coverage": None,
+                                                              "exclusions": None, "signoff": None}),
         }
 
 
 # the report's "Blank business keys" section lives in its own module
 from migration.report.blank_keys import BlankKeyRow  # noqa: E402
+
+if TYPE_CHECKING:  # signoff imports this module; the annotation is enough here
+    from migration.report.signoff import SignoffPack

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from migration.report import blank_keys
+from migration.report import blank_keys, signoff
 from migration.report.html import when
 from migration.report.model import Report, verdict_label
 
@@ -109,6 +109,8 @@ def render_markdown(report: Report) -> str:
                            [(q.stage, q.source_table, q.reason, f"{q.rows:,}", f"{q.open_rows:,}")
                             for q in r.quarantine], right=(3, 4)) + [""]
     lines += blank_keys.markdown_section(r.blank_keys)
+    if r.signoff is not None:
+        lines += signoff.markdown_lines(r.signoff)
     if r.notes:
         lines += ["## Notes", ""] + [f"- {_cell(n)}" for n in r.notes] + [""]
     lines.append("_Sensitive fields are masked (`***`); the HTML report has the charts and every check's detail._")

@@ -505,6 +505,24 @@ quarantine_decision = Table(
             "decision; undecided revokes. Append-only.",
 )
 
+#: sign-off records (revision l0007): a ledger record, not a cryptographic signature
+signature = Table(
+    "signature", metadata,
+    Column("signature_id", BigInteger, Identity(always=False), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("at", TZ, nullable=False, server_default=text("clock_timestamp()")),
+    Column("report_sha256", Text, nullable=False),
+    Column("report_path", Text, nullable=False),
+    Column("verdict", Text, nullable=False),
+    Column("incomplete", Boolean, nullable=False, server_default=text("false")),
+    CheckConstraint("report_sha256 ~ '^[0-9a-f]{64}$'", name="report_sha256"),
+    schema="ledger",
+    comment="Sign-off records (report sign): name, role, user@host, when, the report's SHA-256 and verdict. "
+            "A ledger record, not a cryptographic signature. Append-only.",
+)
+
 before_image = Table(
     "before_image", metadata,
     Column("image_id", BigInteger, Identity(always=False), primary_key=True),

@@ -36,7 +36,8 @@ REPO = Path(__file__).resolve().parents[2]
 EXTERNAL = re.compile(r"(?i)https?://|//cdn|@import|<link\b|\bsrc\s*=|url\s*\(|<iframe|<object|<embed")
 DOCUMENTED_KEYS = ["format_version", "generated_at", "package_version", "target", "scope", "empty", "verdict",
                    "totals", "stages", "checks", "accounting", "quarantine", "differences", "difference_counts",
-                   "charts", "check_details", "notes", "blank_keys"]
+                   "charts", "check_details", "notes", "blank_keys", "provenance", "coverage", "exclusions",
+                   "signoff"]
 
 
 def outputs(report: Any) -> dict[str, str]:
