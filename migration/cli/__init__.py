@@ -23,7 +23,7 @@ from typer.core import TyperOption
 
 from migration import __version__, interrupt
 from migration.cli.state import AppState
-from migration.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, SafeStatsError
+from migration.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_NOT_READY, EXIT_USAGE, SafeStatsError
 from migration.secrets import scrub
 
 #: the most problems (of mapping or check files) listed above an error line
@@ -101,6 +101,15 @@ def _register() -> None:
 _register()
 
 
+def _connection_lost(exc: BaseException) -> bool:
+    """A database error that means the server or its connection went away (not a bug)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from migration.db.source import is_transient
+
+    return isinstance(exc, DBAPIError) and is_transient(exc)
+
+
 def _one_line(message: str) -> str:
     """Redacted, on one line (a driver's message may span several: "…failed\n\tIs the server running…")."""
     return " ".join(scrub(message).split())
@@ -170,6 +179,12 @@ def _outcome(args: list[str], *, debug: bool, log_json: bool) -> int:
     except Exception as exc:  # an internal error still gets one line, redacted, and exit 70
         if debug:
             _traceback()
+        if _connection_lost(exc):  # a server gone mid-command is no bug: exit 3 (unreachable)
+            _emit(f"error: a database connection was lost: {_one_line(str(getattr(exc, 'orig', exc)))} — "
+                  "run the same command again when the database is back: a load resumes from its last "
+                  "committed chunk, nothing half-written is kept",
+                  log_json=log_json, code=EXIT_NOT_READY, kind="ConnectionLost")
+            return EXIT_NOT_READY
         _emit(f"internal error: {type(exc).__name__}: {exc} — this is a bug; rerun with --debug for the traceback "
               "and report it", log_json=log_json, code=EXIT_BUG, kind="InternalError")
         return EXIT_BUG

@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 from migration import interrupt
 from migration.console import Console
 from migration.db.source import Chunk, SourceReader, is_transient
-from migration.errors import Interrupted, StageError
+from migration.errors import ConnectionLost, Interrupted, LockError, StageError
 from migration.ledger import Ledger, TableCount, history, images, records
 from migration.mapping import keys as key_rule
 from migration.mapping.compile import ApplyPlan, build_apply, qident, staging_table
@@ -197,6 +197,8 @@ class LoadContext:
     retries: int = 4
     #: test hook called at named points ("before_commit", "after_copy", "after_commit")
     fault: Callable[..., None] | None = None
+    #: called before each chunk is written: holds the migration lock (re-taken after its session died)
+    guard: Callable[[], None] | None = None
 
 
 class TableLoad:
@@ -530,11 +532,27 @@ class TableLoad:
         return ("CREATE TEMP TABLE _chunk (" + ", ".join(f"{qident(n)} {t}" for n, t in types)
                 + ") ON COMMIT DROP", data)
 
+    def _committed(self, chunk_no: int) -> bool:
+        """After a connection lost mid-write: did chunk ``chunk_no`` commit after all?  (A COMMIT
+        whose reply was lost may have succeeded; its checkpoint commits with it, so reading the
+        checkpoint back tells.)  Read on a fresh connection, before anything is redone."""
+        with self.lc.target.connect() as conn:
+            last = self.lc.ledger.last_checkpoint(conn, run_id=self.run_id, stage=self.stage.stage,
+                                                  source_table=self.table, phase="load")
+        return last is not None and last[0] >= chunk_no
+
     def _write_chunk(self, payload: Any, *, chunk_no: int, last_key: Any, rows: int, fresh: bool) -> None:
         attempt = 0
+        lost = False
         while True:
             attempt += 1
             try:
+                if lost and self._committed(chunk_no):
+                    self.lc.console.warn(f"{self.stage.stage}/{self.table} chunk {chunk_no}: its commit had "
+                                         "succeeded before the connection dropped; not written again")
+                    return
+                if self.lc.guard:  # the lock's session may have died with the others: hold it again first
+                    self.lc.guard()
                 with self.lc.target.begin() as conn:
                     if fresh:
                         self._apply_fresh(conn, payload, chunk_no=chunk_no)
@@ -548,16 +566,18 @@ class TableLoad:
                 if self.lc.fault:
                     self.lc.fault("after_commit", chunk_no, self.table)
                 return
-            except StageError:
+            except (StageError, LockError):
                 raise
             except Exception as exc:
+                lost = lost or is_transient(exc)
                 if is_transient(exc) and attempt <= self.lc.retries:
                     self.lc.console.warn(
                         f"{self.stage.stage}/{self.table} chunk {chunk_no}: connection problem, retrying "
                         f"({attempt}/{self.lc.retries}): {scrub(getattr(exc, 'orig', exc))}".strip())
                     time.sleep(min(2 ** attempt * 0.25, 8))
                     continue
-                raise StageError(
+                cls = ConnectionLost if is_transient(exc) else StageError  # unreachable after retries: exit 3
+                raise cls(
                     f"stage {self.stage.stage} stopped loading {self.table} at chunk {chunk_no} "
                     f"(rows after key {last_key!r} back to the last checkpoint): {scrub(getattr(exc, 'orig', exc))}"
                     .strip(),

@@ -165,7 +165,8 @@ class StageLoader:
         if tm.source.key is not None and tm.source.key_type == "int" and tm.duplicates is not None:
             upto = self._snapshot_bound(ledger, spec, tm, run_id, reader)
         lc = LoadContext(source=reader, target=self.ctx.target, ledger=ledger, console=self.ctx.console,
-                         chunk_rows=self.ctx.settings.chunk_rows, fault=self.ctx.fault)
+                         chunk_rows=self.ctx.settings.chunk_rows, fault=self.ctx.fault,
+                         guard=self.ctx.lock_guard)
         load = TableLoad(lc, spec, tm, run_id, lookups, tables, frames)
         with self.ctx.console.progress(f"{spec.stage}: {tm.source.table}", total) as bar:
             load.run(fresh=fresh, upto=upto, progress=bar)
