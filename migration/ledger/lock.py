@@ -104,7 +104,12 @@ class MigrationLock:
             except DBAPIError as exc:
                 if not exc.connection_invalidated:
                     raise
-            self.release()  # the dead session: nothing to release, its connection is closed
+            # the dead session: nothing to release (PostgreSQL dropped the lock with it); the
+            # invalidated connection refuses every further statement, so it is only closed
+            try:
+                self.conn.close()
+            finally:
+                self.conn = None
         self.retaken = True
         self.acquire()
 

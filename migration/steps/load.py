@@ -572,7 +572,7 @@ class TableLoad:
                 lost = lost or is_transient(exc)
                 if is_transient(exc) and attempt <= self.lc.retries:
                     self.lc.console.warn(
-                        f"{self.stage.stage}/{self.table} chunk {chunk_no}: connection problem, retrying "
+                        f"{self.stage.stage}/{self.table} chunk {chunk_no}: database connection problem, retrying "
                         f"({attempt}/{self.lc.retries}): {scrub(getattr(exc, 'orig', exc))}".strip())
                     time.sleep(min(2 ** attempt * 0.25, 8))
                     continue
