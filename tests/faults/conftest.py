@@ -86,6 +86,8 @@ class Reference:
     rows: dict[str, list[tuple[Any, ...]]]
     accounting: list[tuple[Any, ...]]
     quarantine: list[tuple[Any, ...]]
+    #: the loaded target itself, only ever cloned (a template) after this
+    template: URL
 
 
 @pytest.fixture(scope="session")
@@ -93,9 +95,7 @@ def reference(legacy: Path, empty_template: URL, targets: Targets) -> Reference:
     """What an uninterrupted `run --all` leaves (rows by (dataset, source_ref), accounting, quarantine)."""
     url = targets.clone(empty_template, "ss_flt_ref")
     run_all(legacy, url, chunk_rows=int(CHUNK_ROWS))
-    ref = Reference(snapshot(url), accounting(url), quarantine(url))
-    targets.drop(url)
-    return ref
+    return Reference(snapshot(url), accounting(url), quarantine(url), url)
 
 
 def assert_identical(url: URL, ref: Reference, what: str) -> None:
@@ -136,7 +136,7 @@ def wait_paused(proc: subprocess.Popen[str], directory: Path, timeout: float = 2
         time.sleep(0.05)
 
 
-def terminate_target_backends(url: URL) -> int:
+def terminate_target_backends(url: URL, keep: int | None = None) -> int:
     """``pg_terminate_backend`` every session of the target but this one (the user's scenario:
     every backend of the run killed, its lock's session included)."""
     eng = create_engine(url, poolclass=NullPool)
@@ -144,6 +144,7 @@ def terminate_target_backends(url: URL) -> int:
         with eng.connect() as conn:
             return int(conn.execute(text(
                 "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one())
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid <> :keep"),
+                dict(keep=keep or 0)).scalar_one())
     finally:
         eng.dispose()
