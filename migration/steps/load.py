@@ -415,6 +415,8 @@ class TableLoad:
                 for ch in lc.source.stream(self.table, self.extracted, key=self.tm.source.key,
                                            key_type=self.tm.source.key_type, after=after, upto=upto,
                                            chunk_rows=stream_rows):
+                    if lc.fault:  # the n-th chunk read from the legacy (kill matrix: extract)
+                        lc.fault("extract", 0, self.table)
                     while not stop.is_set():
                         try:
                             q.put(ch, timeout=0.5)
@@ -469,6 +471,8 @@ class TableLoad:
                     t0 = self._t("frame", t0)
                     out = self.evaluator.evaluate(df)
                     t0 = self._t("transform", t0)
+                    if lc.fault:  # kill matrix: transform
+                        lc.fault("transform", chunk_no, self.table)
                     out = self.mark_merged(out, losers)
                     payload = self._payload(out, fresh)
                     self._t("payload", t0)
