@@ -426,6 +426,7 @@ def _stage_delta(ctx: RunContext, ledger: Ledger, spec: StageSpec, base_run: int
     started = time.monotonic()
     kind = "redrive" if redrive else "delta"
     reader = SourceReader(ctx.source)
+    reader.on_retry = ctx.console.warn
     with ctx.target.begin() as conn:
         run_id = ledger.new_run(conn, kind=kind, mapping_hash=ctx.mapping_hash,
                                 refdata_version=ctx.refdata_version,

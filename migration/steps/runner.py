@@ -144,6 +144,7 @@ class StageLoader:
 
     def _load_table(self, ledger: Ledger, spec: StageSpec, tm: Any, run_id: int) -> TableCount:
         reader = SourceReader(self.ctx.source)
+        reader.on_retry = self.ctx.console.warn
         with self.ctx.target.connect() as conn:
             lookups = load_lookups(conn, ref_lookup_keys(self.ctx.specs))
             tables, frames = load_table_lookups(conn, tm)

@@ -37,7 +37,7 @@ def _kill_sessions(database: str) -> int:
         root.close()
 
 
-def test_the_source_connection_killed_mid_read_is_retried_or_stops_cleanly_and_the_rerun_is_identical(
+def test_the_source_connection_killed_mid_read_costs_nothing_and_the_load_is_identical(
         mariadb_url: URL, target: URL, reference: Reference, tmp_path: Path) -> None:
     generate(mariadb_url, SCALE, SEED, tmp_path / "m.manifest.json", console=RecordingConsole())
     args = ["run", "--all", "--chunk-rows", CHUNK_ROWS]
@@ -49,12 +49,9 @@ def test_the_source_connection_killed_mid_read_is_retried_or_stops_cleanly_and_t
     assert _kill_sessions(str(mariadb_url.database)) >= 1
     (pause / "resume").write_text("")
     out, err = proc.communicate(timeout=300)
-    assert "internal error" not in err, err[-3000:]
-    print(f"exit {proc.returncode}: {err[-1500:]}")
-    assert proc.returncode in (0, 3), err[-3000:]
-    if proc.returncode == 3:  # a clean stop names the table and the cause
-        assert "tblMPSCrime" in err, err[-3000:]
-        again = start(args, cli_env(mariadb_url, target))
-        out, err = again.communicate(timeout=300)
-        assert again.returncode == 0, err[-3000:]
+    assert "internal error" not in err and "Traceback" not in err, err[-3000:]
+    # MariaDB Connector/ODBC receives a result set whole, so the KILL finds the read done and breaks
+    # its connection's end; a driver that streams breaks fetchmany, and the read is opened again
+    # after its last key (keyset order) — either way no row is skipped or read twice
+    assert proc.returncode == 0, err[-3000:]
     assert_identical(target, reference, "the source connection was killed mid-read")
