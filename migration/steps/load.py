@@ -320,6 +320,8 @@ class TableLoad:
         dup = self.tm.duplicates
         lc, ledger = self.lc, self.lc.ledger
         keys, losers = into or self.keys_table, self.losers_table
+        if lc.fault:  # kill matrix: key snapshot
+            lc.fault("key_snapshot", 0, self.table)
         with lc.target.connect() as conn:
             done = history.keys_snapshot_taken(conn, run_id=self.run_id, stage=self.stage.stage,
                                                source_table=self.table)

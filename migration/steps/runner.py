@@ -295,6 +295,8 @@ class StageLoader:
                         add(tname, cons)
                 for idx in t.indexes:
                     idx.create(conn, checkfirst=True)
+                    if self.ctx.fault:  # kill matrix: index/key rebuild (n-th index, its transaction open)
+                        self.ctx.fault("index_rebuild", 0, spec.stage)
             for t in models.metadata.sorted_tables:
                 refs = {fk.referred_table.fullname for fk in t.foreign_key_constraints}
                 if t.fullname in tables or refs & tables:
@@ -306,6 +308,8 @@ class StageLoader:
             conn.execution_options(isolation_level="AUTOCOMMIT")
             for tname in sorted(tables):
                 conn.execute(text(f"ANALYZE {tname}"))
+                if self.ctx.fault:  # kill matrix: ANALYZE (after the n-th table's)
+                    self.ctx.fault("analyze", 0, spec.stage)
 
 
 __all__ = ["StageLoader", "StageResult"]
