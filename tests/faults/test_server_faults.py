@@ -125,14 +125,16 @@ def _live_members(pgid: int) -> list[int]:
     return live
 
 
-@pytest.mark.parametrize("point", ["mid_copy:2:tblMPSCrime", "after_commit:1:tblLFBIncident"])
+@pytest.mark.parametrize("point", ["mid_copy:2:tblMPSCrime",
+                                   pytest.param("after_commit:1:tblLFBIncident", marks=pytest.mark.slow)])
 def test_sigkill_of_the_process_group_then_the_same_command_completes_identical(
         point: str, legacy: Path, target: URL, reference: Reference) -> None:
     args = ["run", "--all", "--chunk-rows", CHUNK_ROWS]
     proc = start(args, cli_env(legacy, target, {"SAFESTATS_FAULT_KILL": point}))
     proc.communicate(timeout=300)
     assert proc.returncode == -signal.SIGKILL
-    assert _live_members(proc.pid) == []  # the group died with it (zombies left to init do not count)
+    # the group died with it (members still exiting are given a moment; zombies left to init do not count)
+    wait_until(lambda: not _live_members(proc.pid), timeout=15, what="the process group to end")
     again = start(args, cli_env(legacy, target))
     out, err = again.communicate(timeout=300)
     assert again.returncode == 0, err[-3000:]
