@@ -64,6 +64,11 @@ class TargetError(SafeStatsError):
     exit_code = EXIT_NOT_READY
 
 
+class ConnectionLost(TargetError):
+    """A database connection dropped and did not come back within the retries (exit 3); the message
+    names the stage, table and chunk in flight and the cause; the same command resumes."""
+
+
 class SchemaError(TargetError):
     """An Alembic schema operation was refused or failed."""
 

@@ -40,7 +40,7 @@ from migration.cli import (
     status,
 )
 from migration.cli.state import AppState
-from migration.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, SafeStatsError
+from migration.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_NOT_READY, EXIT_USAGE, SafeStatsError
 from migration.secrets import scrub
 from migration.version import __version__
 
@@ -105,6 +105,15 @@ COMMANDS = (legacy, schema, config_cmd, mappings, plan, run, quarantine, reconci
             preflight, runs, status, cutover)
 for _module in COMMANDS:
     _module.register(app)
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """A database error that means the server or its connection went away (not a bug)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from migration.db.source import is_transient
+
+    return isinstance(exc, DBAPIError) and is_transient(exc)
 
 
 def _one_line(message: str) -> str:
@@ -176,6 +185,12 @@ def _outcome(args: list[str], *, debug: bool, log_json: bool) -> int:
     except Exception as exc:  # an internal error still gets one line, redacted, and exit 70
         if debug:
             _traceback()
+        if _connection_lost(exc):  # a server gone mid-command is no bug: exit 3 (unreachable)
+            _emit(f"error: a database connection was lost: {_one_line(str(getattr(exc, 'orig', exc)))} — "
+                  "run the same command again when the database is back: a load resumes from its last "
+                  "committed chunk, nothing half-written is kept",
+                  log_json=log_json, code=EXIT_NOT_READY, kind="ConnectionLost")
+            return EXIT_NOT_READY
         _emit(f"internal error: {type(exc).__name__}: {exc} — this is a bug; rerun with --debug for the traceback "
               "and report it", log_json=log_json, code=EXIT_BUG, kind="InternalError")
         return EXIT_BUG

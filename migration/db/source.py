@@ -10,7 +10,8 @@ checkpoint (``WHERE key > :last ORDER BY key``): no OFFSET, no per-chunk re-sort
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,9 @@ ARROW_BATCH_BYTES = 64 * 2**20
 #: without a cap arrow-odbc sizes it by the declared 2–4 GB and refuses; a longer value fails its
 #: chunk loudly (a truncation indicator, exit 3), never cut
 ARROW_MAX_TEXT_BYTES = 65_536
+
+#: how often a keyset read whose connection dropped is opened again after its last key
+STREAM_RETRIES = 4
 
 #: errors worth retrying for the current chunk (connection dropped, server restarting)
 TRANSIENT_SQLSTATES = ("08", "40", "57P01", "57P02", "57P03", "HYT00", "HYT01")
@@ -77,6 +81,8 @@ class Chunk:
 class SourceReader:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        #: told (one line) each time a dropped read is opened again — the run's console warns
+        self.on_retry: Callable[[str], None] | None = None
         self.dialect = engine.dialect.name
         self._q = engine.dialect.identifier_preparer.quote
 
@@ -300,15 +306,60 @@ class SourceReader:
             yield from self._stream_arrow_odbc(table, columns, key, key_type, after, upto, chunk_rows)
             return
         kidx = columns.index(key) if key is not None else None
-        with self.engine.connect() as conn:
-            sql, params = self.select_sql(conn, table, columns, key, key_type, after, upto)
-            result = conn.execution_options(stream_results=True, max_row_buffer=chunk_rows).execute(
-                text(sql), params)
+        conn: Connection | None = None
+        result: Any = None
+        last, attempt = after, 0
+        try:
             while True:
-                rows = result.fetchmany(chunk_rows)
+                try:
+                    if result is None:
+                        conn = self.engine.connect()
+                        sql, params = self.select_sql(conn, table, columns, key, key_type, last, upto)
+                        result = conn.execution_options(stream_results=True, max_row_buffer=chunk_rows).execute(
+                            text(sql), params)
+                    rows = result.fetchmany(chunk_rows)
+                except DBAPIError as exc:
+                    _close_quietly(conn, dead=True)
+                    conn = result = None
+                    # keyset order lets a dropped read continue after the last key handed out; a
+                    # keyless table cannot, and a non-transient error is no dropped connection
+                    if key is None or not is_transient(exc) or attempt >= STREAM_RETRIES:
+                        raise SourceError(
+                            f"reading legacy table {table} stopped after key {last!r}: "
+                            f"{scrub(getattr(exc, 'orig', exc))}".strip(),
+                            hint="check the legacy database is reachable, then run the same command again: it "
+                                 "resumes from the last committed chunk") from exc
+                    attempt += 1
+                    if self.on_retry is not None:
+                        self.on_retry(f"legacy table {table}: connection lost after key {last!r}, reading again "
+                                      f"({attempt}/{STREAM_RETRIES}): {scrub(getattr(exc, 'orig', exc))}")
+                    time.sleep(min(2 ** attempt * 0.25, 8))
+                    continue
                 if not rows:
                     break
-                yield _chunk(rows, columns, key, kidx)
+                chunk = _chunk(rows, columns, key, kidx)
+                last, attempt = chunk.last_key, 0
+                yield chunk
+        finally:
+            _close_quietly(conn)
+
+
+def _close_quietly(conn: Connection | None, *, dead: bool = False) -> None:
+    """Close a source connection; one that failed (``dead``) is discarded, not handed back to the
+    pool, whose reset would roll back on a connection the server has dropped."""
+    if conn is None or conn.closed:
+        return
+    if not dead:
+        try:
+            conn.rollback()  # ends the read here, so a dropped connection shows now, not in the pool
+        except DBAPIError:
+            dead = True
+    try:
+        if dead:
+            conn.invalidate()
+        conn.close()
+    except DBAPIError:  # noqa: S110 - dropped by the server already: nothing left to close
+        pass
 
 
 def _arrow_to_text(batch: Any, columns: list[str], table: str) -> pl.DataFrame:

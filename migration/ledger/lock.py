@@ -42,6 +42,8 @@ class MigrationLock:
         self.command = command
         self.conn: Connection | None = None
         self.freed_stale: dict[str, Any] | None = None
+        #: True once :meth:`ensure` had to take the lock again after its session died
+        self.retaken = False
 
     def __enter__(self) -> MigrationLock:
         self.acquire()
@@ -89,6 +91,27 @@ class MigrationLock:
             "acquired_at = clock_timestamp(), backend_pid = EXCLUDED.backend_pid"),
             dict(n=LOCK_NAME, holder=actor(), host=socket.gethostname(), pid=os.getpid(), cmd=self.command))
         self.conn = conn
+
+    def ensure(self) -> None:
+        """Before a write after a reconnect: make sure this command still holds the lock, taking it
+        again if its session died (a terminated backend or a restarted server drops the advisory
+        lock with it, and another command may have taken it since — then :class:`LockError`, exit 4).
+        One round trip on the lock's own connection; called before every chunk is written."""
+        if self.conn is not None:
+            try:
+                self.conn.execute(text("SELECT 1"))
+                return
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+            # the dead session: nothing to release (PostgreSQL dropped the lock with it); the
+            # invalidated connection refuses every further statement, so it is only closed
+            try:
+                self.conn.close()
+            finally:
+                self.conn = None
+        self.retaken = True
+        self.acquire()
 
     def release(self) -> None:
         if self.conn is None:

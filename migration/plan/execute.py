@@ -208,8 +208,12 @@ class Orchestrator:
                 # the legacy schema's fingerprint, the baseline of `preflight`'s drift check (once)
                 record_first_baseline(target, self.ctx.source)
 
-            return execute(plan, StepExecutor(self.ctx, plan, accept_mapping_change=accept_mapping_change,
-                                              before_first_write=baseline if mode == "load" else None))
+            self.ctx.lock_guard = lock.ensure  # chunk writers re-check the lock (issue 13: dropped connections)
+            try:
+                return execute(plan, StepExecutor(self.ctx, plan, accept_mapping_change=accept_mapping_change,
+                                                  before_first_write=baseline if mode == "load" else None))
+            finally:
+                self.ctx.lock_guard = None
 
 
 

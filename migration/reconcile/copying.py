@@ -96,7 +96,12 @@ class CopyWriter:
                             raw.commit()
                         except BaseException as exc:
                             self.error = exc
-                            raw.rollback()
+                            try:
+                                raw.rollback()
+                            except Exception:  # noqa: S110 - the connection itself is gone (a terminated
+                                # backend): nothing to roll back, and this thread must keep taking items
+                                # or put() and flush() wait for ever
+                                pass
                         self.seconds += time.perf_counter() - t0
                     finally:
                         self.q.task_done()

@@ -81,6 +81,9 @@ def reconcile_after_load(run: GateContext, ledger: Ledger, spec: StageSpec, run_
             raise ChecksCouldNotRun(f"no check file for stage {spec.stage}",
                                     hint=f"add {run.settings.checks_dir}/{spec.stage}.yaml")
         rec = StageCheck(ctx, spec, run_id, run_id).run()
+        fault = getattr(run, "fault", None)
+        if fault:  # kill matrix: reconcile, its workers done, its results not yet recorded
+            fault("reconcile", 0, spec.stage)
     except Exception as exc:  # the stage must not count as done when its checks cannot run
         rec = StageReconciliation(spec.stage, run_id, run_id, results=[CheckResult(
             spec.stage, "reconcile/prepare", "error", f"the checks of {spec.stage} could not run: {_err(exc)}", {})])

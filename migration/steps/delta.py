@@ -424,6 +424,7 @@ def _stage_delta(ctx: RunContext, ledger: Ledger, spec: StageSpec, base_run: int
     started = time.monotonic()
     kind = "redrive" if redrive else "delta"
     reader = SourceReader(ctx.source)
+    reader.on_retry = ctx.console.warn
     with ctx.target.begin() as conn:
         run_id = ledger.new_run(conn, kind=kind, mapping_hash=ctx.mapping_hash,
                                 refdata_version=ctx.refdata_version,
@@ -443,7 +444,8 @@ def _stage_delta(ctx: RunContext, ledger: Ledger, spec: StageSpec, base_run: int
                 if redrive:
                     force = records.open_keys(conn, spec.stage, tm.source.table)
             lc = LoadContext(source=reader, target=ctx.target, ledger=ledger, console=ctx.console,
-                             chunk_rows=ctx.settings.chunk_rows, fault=ctx.fault)
+                             chunk_rows=ctx.settings.chunk_rows, fault=ctx.fault,
+                             guard=ctx.lock_guard)
             load = TableLoad(lc, spec, tm, run_id, lookups, tables, frames)
             td = TableDelta(lc, spec, tm, run_id, base_run, load)
             if redrive and td.strategy != "reference":

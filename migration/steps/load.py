@@ -38,7 +38,7 @@ from sqlalchemy.engine import Connection, Engine
 from migration import interrupt
 from migration.console import Console
 from migration.db.source import Chunk, SourceReader, is_transient
-from migration.errors import Interrupted, StageError
+from migration.errors import ConnectionLost, Interrupted, LockError, StageError
 from migration.ledger import Ledger, TableCount, history, images, records
 from migration.mapping import keys as key_rule
 from migration.mapping.sourcetext import key_source_columns
@@ -87,6 +87,8 @@ class LoadContext:
     retries: int = 4
     #: test hook called at named points ("before_commit", "after_copy", "after_commit")
     fault: Callable[..., None] | None = None
+    #: called before each chunk is written: holds the migration lock (re-taken after its session died)
+    guard: Callable[[], None] | None = None
 
 
 class TableLoad:
@@ -208,6 +210,8 @@ class TableLoad:
         dup = self.tm.duplicates
         lc, ledger = self.lc, self.lc.ledger
         keys, losers = into or self.keys_table, self.losers_table
+        if lc.fault:  # kill matrix: key snapshot
+            lc.fault("key_snapshot", 0, self.table)
         with lc.target.connect() as conn:
             done = history.keys_snapshot_taken(conn, run_id=self.run_id, stage=self.stage.stage,
                                                source_table=self.table)
@@ -303,6 +307,8 @@ class TableLoad:
                 for ch in lc.source.stream(self.table, self.extracted, key=self.tm.source.key,
                                            key_type=self.tm.source.key_type, after=after, upto=upto,
                                            chunk_rows=stream_rows):
+                    if lc.fault:  # the n-th chunk read from the legacy (kill matrix: extract)
+                        lc.fault("extract", 0, self.table)
                     while not stop.is_set():
                         try:
                             q.put(ch, timeout=0.5)
@@ -357,6 +363,8 @@ class TableLoad:
                     t0 = self._t("frame", t0)
                     out = self.evaluator.evaluate(df)
                     t0 = self._t("transform", t0)
+                    if lc.fault:  # kill matrix: transform
+                        lc.fault("transform", chunk_no, self.table)
                     out = self.mark_merged(out, losers)
                     payload = self._payload(out, fresh)
                     self._t("payload", t0)
@@ -420,11 +428,27 @@ class TableLoad:
         return ("CREATE TEMP TABLE _chunk (" + ", ".join(f"{qident(n)} {t}" for n, t in types)
                 + ") ON COMMIT DROP", data)
 
+    def _committed(self, chunk_no: int) -> bool:
+        """After a connection lost mid-write: did chunk ``chunk_no`` commit after all?  (A COMMIT
+        whose reply was lost may have succeeded; its checkpoint commits with it, so reading the
+        checkpoint back tells.)  Read on a fresh connection, before anything is redone."""
+        with self.lc.target.connect() as conn:
+            last = self.lc.ledger.last_checkpoint(conn, run_id=self.run_id, stage=self.stage.stage,
+                                                  source_table=self.table, phase="load")
+        return last is not None and last[0] >= chunk_no
+
     def _write_chunk(self, payload: Any, *, chunk_no: int, last_key: Any, rows: int, fresh: bool) -> None:
         attempt = 0
+        lost = False
         while True:
             attempt += 1
             try:
+                if lost and self._committed(chunk_no):
+                    self.lc.console.warn(f"{self.stage.stage}/{self.table} chunk {chunk_no}: its commit had "
+                                         "succeeded before the connection dropped; not written again")
+                    return
+                if self.lc.guard:  # the lock's session may have died with the others: hold it again first
+                    self.lc.guard()
                 with self.lc.target.begin() as conn:
                     if fresh:
                         self._apply_fresh(conn, payload, chunk_no=chunk_no)
@@ -438,16 +462,18 @@ class TableLoad:
                 if self.lc.fault:
                     self.lc.fault("after_commit", chunk_no, self.table)
                 return
-            except StageError:
+            except (StageError, LockError):
                 raise
             except Exception as exc:
+                lost = lost or is_transient(exc)
                 if is_transient(exc) and attempt <= self.lc.retries:
                     self.lc.console.warn(
-                        f"{self.stage.stage}/{self.table} chunk {chunk_no}: connection problem, retrying "
+                        f"{self.stage.stage}/{self.table} chunk {chunk_no}: database connection problem, retrying "
                         f"({attempt}/{self.lc.retries}): {scrub(getattr(exc, 'orig', exc))}".strip())
                     time.sleep(min(2 ** attempt * 0.25, 8))
                     continue
-                raise StageError(
+                cls = ConnectionLost if is_transient(exc) else StageError  # unreachable after retries: exit 3
+                raise cls(
                     f"stage {self.stage.stage} stopped loading {self.table} at chunk {chunk_no} "
                     f"(rows after key {last_key!r} back to the last checkpoint): {scrub(getattr(exc, 'orig', exc))}"
                     .strip(),

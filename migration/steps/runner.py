@@ -145,6 +145,7 @@ class StageLoader:
 
     def _load_table(self, ledger: Ledger, spec: StageSpec, tm: Any, run_id: int) -> TableCount:
         reader = SourceReader(self.ctx.source)
+        reader.on_retry = self.ctx.console.warn
         with self.ctx.target.connect() as conn:
             lookups = load_lookups(conn, ref_lookup_keys(self.ctx.specs))
             tables, frames = load_table_lookups(conn, tm)
@@ -166,7 +167,8 @@ class StageLoader:
         if tm.source.key is not None and tm.source.key_type == "int" and tm.duplicates is not None:
             upto = self._snapshot_bound(ledger, spec, tm, run_id, reader)
         lc = LoadContext(source=reader, target=self.ctx.target, ledger=ledger, console=self.ctx.console,
-                         chunk_rows=self.ctx.settings.chunk_rows, fault=self.ctx.fault)
+                         chunk_rows=self.ctx.settings.chunk_rows, fault=self.ctx.fault,
+                         guard=self.ctx.lock_guard)
         load = TableLoad(lc, spec, tm, run_id, lookups, tables, frames)
         with self.ctx.console.progress(f"{spec.stage}: {tm.source.table}", total) as bar:
             load.run(fresh=fresh, upto=upto, progress=bar)
@@ -294,6 +296,8 @@ class StageLoader:
                         add(tname, cons)
                 for idx in t.indexes:
                     idx.create(conn, checkfirst=True)
+                    if self.ctx.fault:  # kill matrix: index/key rebuild (n-th index, its transaction open)
+                        self.ctx.fault("index_rebuild", 0, spec.stage)
             for t in models.metadata.sorted_tables:
                 refs = {fk.referred_table.fullname for fk in t.foreign_key_constraints}
                 if t.fullname in tables or refs & tables:
@@ -305,6 +309,8 @@ class StageLoader:
             conn.execution_options(isolation_level="AUTOCOMMIT")
             for tname in sorted(tables):
                 conn.execute(text(f"ANALYZE {tname}"))
+                if self.ctx.fault:  # kill matrix: ANALYZE (after the n-th table's)
+                    self.ctx.fault("analyze", 0, spec.stage)
 
 
 __all__ = ["StageLoader", "StageResult"]

@@ -1,0 +1,78 @@
+"""The kill matrix (issue 13): ``SAFESTATS_FAULT_KILL`` SIGKILLs the CLI's whole process group at a
+named point chosen by event counts; the same command is then run again and the target must equal
+an uninterrupted run (rows by (dataset, source_ref), the ledger's accounting, the quarantine set).
+
+CI runs one chain hitting every covered phase once; the slow profile runs every point on a
+target of its own and prints the table of points per phase."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import URL
+
+from tests.faults.conftest import CHUNK_ROWS, Reference, assert_identical, cli_env, start
+from tests.rollback.conftest import Targets
+
+pytestmark = pytest.mark.postgres
+
+RUN = ["run", "--all", "--chunk-rows", CHUNK_ROWS]
+
+#: phase → kill points (point:n[:legacy table or stage]); n counts chunks, or calls of the point
+POINTS: dict[str, list[str]] = {
+    "key snapshot": ["key_snapshot:1", "key_snapshot:4", "key_snapshot:7", "key_snapshot:10", "key_snapshot:13"],
+    "extract": ["extract:1:tblBorough", "extract:2:tblMPSCrime", "extract:6:tblMPSCrime", "extract:1:tblUser",
+                "extract:2:tblLFBIncident"],
+    "transform": ["transform:1:tblLSOA", "transform:3:tblMPSCrime", "transform:8:tblMPSCrime",
+                  "transform:1:tblISTVAssault", "transform:1:tblLASAssault"],
+    "COPY": ["mid_copy:1:tblMPSCrime", "mid_copy:4:tblMPSCrime", "mid_copy:1:tblLFBIncident",
+             "after_copy:2:tblLSOA", "after_copy:1:tblTransportCrime"],
+    "chunk commit": ["before_commit:1:tblMPSCrime", "before_commit:5:tblMPSCrime", "after_commit:2:tblMPSCrime",
+                     "after_commit:1:tblLFBIncident", "after_commit:1:tblUser"],
+    "index/key rebuild": ["index_rebuild:1", "index_rebuild:3", "index_rebuild:6", "index_rebuild:10",
+                          "index_rebuild:15"],
+    "ANALYZE": ["analyze:1", "analyze:2", "analyze:4", "analyze:6", "analyze:8"],
+    "reconcile": ["reconcile:1", "reconcile:3", "reconcile:5", "reconcile:7", "reconcile:9"],
+}
+
+#: the CI chain: one point per phase, in run order — each kill lands in the run that resumes the one
+#: killed before (counts restart with each process, chunk numbers continue)
+CI_CHAIN = ["extract:1:tblBorough", "key_snapshot:2", "reconcile:1", "transform:3:tblMPSCrime",
+            "mid_copy:5:tblMPSCrime", "before_commit:7:tblMPSCrime", "index_rebuild:2", "analyze:1"]
+
+
+def _kill(point: str, legacy: Path, target: URL) -> str:
+    proc = start(RUN, cli_env(legacy, target, {"SAFESTATS_FAULT_KILL": point}))
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == -signal.SIGKILL, f"{point}: not reached (exit {proc.returncode}): {err[-2000:]}"
+    return err
+
+
+def _finish(legacy: Path, target: URL) -> None:
+    proc = start(RUN, cli_env(legacy, target))
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+
+
+def test_ci_chain_kills_once_in_every_covered_phase_and_the_rerun_is_identical(
+        legacy: Path, target: URL, reference: Reference) -> None:
+    assert {p.split(":")[0] for p in CI_CHAIN} >= {ps[0].split(":")[0] for ps in POINTS.values()} - {"after_copy"}
+    for point in CI_CHAIN:
+        _kill(point, legacy, target)
+    _finish(legacy, target)
+    assert_identical(target, reference, f"kills at {CI_CHAIN}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", [p for ps in POINTS.values() for p in ps])
+def test_kill_at_every_point_then_the_same_command_gives_the_uninterrupted_target(
+        point: str, legacy: Path, empty_template: URL, targets: Targets, reference: Reference) -> None:
+    target = targets.clone(empty_template, "ss_flt_km")
+    try:
+        _kill(point, legacy, target)
+        _finish(legacy, target)
+        assert_identical(target, reference, f"SIGKILL at {point}")
+    finally:
+        targets.drop(target)
