@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -23,7 +22,7 @@ from migration.cli.state import state
 class ReportGroup(TyperGroup):
     """A group whose first positional token, when it is not a subcommand, is the run to report on."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
         if ctx.meta.get("report.run_rewritten"):  # Click re-enters parse_args with what is left
             return super().parse_args(ctx, args)
         ctx.meta["report.run_rewritten"] = True

@@ -34,7 +34,8 @@ def fingerprint(conn: Connection) -> dict[str, Any] | None:
     if row is None:
         return None
     detail = dict(row["detail"] or {})
-    fp = detail.get("fingerprint") if isinstance(detail.get("fingerprint"), dict) else {}
+    got = detail.get("fingerprint")
+    fp: dict[str, Any] = got if isinstance(got, dict) else {}
     return {"hash": detail.get("hash") or fp.get("hash"), "dialect": fp.get("dialect"),
             "server_version": fp.get("server_version") or detail.get("server_version"),
             "recorded_by": detail.get("recorded_by"), "actor": row["actor"], "source": detail.get("source"),

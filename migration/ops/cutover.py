@@ -25,7 +25,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from migration.errors import SourceError
 from migration.ledger import cutover as books
@@ -144,7 +144,7 @@ def latest_report(reports_dir: Path) -> dict[str, Any] | None:
         except (OSError, ValueError, KeyError, TypeError):
             continue  # not a report this tool wrote
         found.append({"path": str(path), "generated_at": at, "sha256": hashlib.sha256(raw).hexdigest()})
-    return max(found, key=lambda r: r["generated_at"]) if found else None
+    return max(found, key=lambda r: cast(datetime, r["generated_at"])) if found else None
 
 
 def preflight_item(settings: Settings) -> Item:

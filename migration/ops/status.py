@@ -151,8 +151,8 @@ def migration_status(settings: Settings, *, lag: bool = True,
     lines = []
     for sp in plan.stages:
         v = by_stage[sp.stage]
-        st = states.get(sp.stage)
-        lines.append(StageLine(plan=sp, state=_WORDS.get(st.state if st else "not_started", "not started"),
+        found = states.get(sp.stage)
+        lines.append(StageLine(plan=sp, state=_WORDS.get(found.state if found else "not_started", "not started"),
                                verdict_state=v.state, why=v.reason, checked_at=v.checked_at,
                                loading=loading.get(sp.stage), last_delta=deltas.get(sp.stage),
                                lag=lags.get(sp.stage)))
