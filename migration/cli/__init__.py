@@ -88,7 +88,7 @@ def _register() -> None:
     app.add_typer(schema.app, name="schema", help="The target schema (Alembic).")
     app.add_typer(config_cmd.app, name="config", help="Show the effective settings.")
     for extra in ("mappings", "plan", "run", "quarantine", "reconcile", "report", "rollback", "demo", "profile",
-                  "preflight", "runs", "status", "cutover"):
+                  "preflight", "runs", "status", "cutover", "diagnose"):
         try:
             mod = __import__(f"migration.cli.{extra}", fromlist=["register"])
         except ModuleNotFoundError as exc:
