@@ -39,8 +39,9 @@ from pathlib import Path
 # Variables every shell needs to find programs and files, and no migration setting among them.
 BASE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME")
 
-_FENCE = re.compile(r"^```(?P<info>[^\n`]*)$")
-_COMMENT = re.compile(r"^<!--\s*(?P<key>env|expect|exit)\s*:\s*(?P<value>.*?)\s*-->\s*$")
+# a block may sit indented in a list item; its lines are taken relative to the fence's indent
+_FENCE = re.compile(r"^(?P<indent>\s*)```(?P<info>[^\n`]*)$")
+_COMMENT = re.compile(r"^\s*<!--\s*(?P<key>env|expect|exit)\s*:\s*(?P<value>.*?)\s*-->\s*$")
 
 
 class RunbookError(Exception):
@@ -85,10 +86,11 @@ def parse(path: Path) -> Page:
             info = fence.group("info").split()
             if info[:2] == ["sh", "exec"]:
                 start = i
+                indent = len(fence.group("indent"))
                 body: list[str] = []
                 i += 1
-                while i < len(lines) and not lines[i].startswith("```"):
-                    body.append(lines[i])
+                while i < len(lines) and not lines[i].lstrip().startswith("```"):
+                    body.append(lines[i][indent:] if lines[i][:indent].isspace() else lines[i].lstrip())
                     i += 1
                 if i == len(lines):
                     raise RunbookError(f"{path.name}:{start + 1}: executable block never closed")
@@ -110,7 +112,7 @@ def parse(path: Path) -> Page:
                 steps.append(step)
                 continue
             in_other_fence = True
-        elif line.startswith("```") and in_other_fence:
+        elif line.lstrip().startswith("```") and in_other_fence:
             in_other_fence = False
         elif not in_other_fence:
             m = _COMMENT.match(line)

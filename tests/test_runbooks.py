@@ -47,7 +47,7 @@ import time  # noqa: E402
 
 import pytest  # noqa: E402
 
-EXECUTABLE_PAGES = ("rehearsal.md", "parallel-run.md", "cutover.md")
+EXECUTABLE_PAGES = ("rehearsal.md", "parallel-run.md", "cutover.md", "backout.md")
 # Tiny on purpose: CI runs the three pages in well under the 5 minutes the issue allows.
 SCALE, SEED = "0.0005", "42"
 
@@ -98,6 +98,11 @@ def test_executor_fails_on_missing_success_line_on_exit_code_and_on_unlisted_env
     page.write_text(page.read_text().replace("<!-- exit: 3 -->", ""), encoding="utf-8")
     with pytest.raises(rx.RunbookError, match="exited 3, the page expects 0"):
         rx.execute([page], tmp_path, source_env=env)
+    listed = tmp_path / "listed.md"  # a block indented in a list item runs dedented
+    listed.write_text("<!-- env: -->\n1. Step\n\n   ```sh exec\n   printf 'a\\n'\n     printf 'b\\n'\n   ```\n"
+                      "   <!-- expect: a -->\n", encoding="utf-8")
+    assert rx.parse(listed).steps[0].script == "printf 'a\\n'\n  printf 'b\\n'\n"
+    assert rx.execute([listed], tmp_path, source_env=env)[0].output == "a\nb\n"
     bare = tmp_path / "bare.md"
     bare.write_text("<!-- env: -->\n```sh exec\ntrue\n```\n", encoding="utf-8")
     with pytest.raises(rx.RunbookError, match="without <!-- expect"):
