@@ -62,6 +62,7 @@ from migration.mapping.order import parsed_specs
 from migration.mapping.validate import ValidationReport, language_schema
 from migration.mapping.validate import validate as _validate
 from migration.ops import cutover as _ops_cutover
+from migration.ops import diagnose as _diagnose
 from migration.ops import sign as _sign
 from migration.ops import status as _ops_status
 from migration.ops.cutover import Checklist, FreezeResult, GoResult, Item
@@ -285,6 +286,12 @@ def sign_report(settings: Settings, folder: Path | None, *, name: str, role: str
         return rep, _sign.sign(engine, rep, name=name, role=role, incomplete=incomplete)
 
 
+def diagnose(settings: Settings, out: Path) -> dict[str, Any]:
+    """Write the bundle to send when calling for help (versions, redacted settings, the plan, the
+    lock holder, latest runs and events — no password, no row data); returns what was written."""
+    return _diagnose.write_bundle(settings, out)
+
+
 # ---------------------------------------------------------------------------- runs and quarantine
 def runs(settings: Settings, *, stage: str | None = None, limit: int = 20) -> tuple[list[RunSummary], int]:
     """The runs in the ledger, newest first (at most ``limit``), and how many there are."""
@@ -468,6 +475,7 @@ def cutover_post_checks(settings: Settings) -> tuple[dict[str, Any], list[Item]]
 
 
 __all__ = [
+    "diagnose",
     "sign_report",
     "cutover_checklist", "cutover_freeze", "cutover_go", "cutover_post_checks", "migration_status",
     "Orchestrator", "Plan", "QuarantineRecords", "QuarantineSummary", "ReportOutcome", "Result", "Settings",

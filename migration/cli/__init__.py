@@ -25,6 +25,7 @@ from migration import interrupt
 from migration.cli import (
     config_cmd,
     cutover,
+    diagnose,
     legacy,
     mappings,
     plan,
@@ -102,7 +103,7 @@ def _root(
 #: every command group, in the order --help lists them; each module's ``register(app)`` adds
 #: its commands (the one way a command is registered)
 COMMANDS = (legacy, schema, config_cmd, mappings, plan, run, quarantine, reconcile, report, rollback, profile,
-            preflight, runs, status, cutover)
+            preflight, runs, status, cutover, diagnose)
 for _module in COMMANDS:
     _module.register(app)
 
