@@ -8,7 +8,7 @@ PYTEST_WORKERS ?= 2
 DEMO_SCALE ?= 0.002
 BENCH_SCALE ?= 0.1
 
-.PHONY: setup system-deps demo test test-fast test-properties-slow lint bench bench-peers clean
+.PHONY: setup system-deps demo test test-fast test-proofs test-properties-slow lint bench bench-peers clean
 
 $(VENV)/.installed: pyproject.toml scripts/install-system-deps.sh
 	./scripts/install-system-deps.sh
@@ -27,10 +27,14 @@ demo: setup
 	DEMO_SCALE=$(DEMO_SCALE) BIN=$(BIN) ./scripts/demo.sh
 
 test: setup
-	SAFESTATS_CI=1 $(BIN)/pytest -n $(PYTEST_WORKERS) -q
+	SAFESTATS_CI=1 $(BIN)/pytest -n $(PYTEST_WORKERS) -q -m "not proof" --durations=25
 
 test-fast: setup
-	$(BIN)/pytest -n $(PYTEST_WORKERS) -q -m "not slow"
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -q -m "not slow and not proof"
+
+# issue 13's long proofs: every kill point, the tamper matrix after a delta and after a rollback
+test-proofs: setup
+	SAFESTATS_CI=1 $(BIN)/pytest -n $(PYTEST_WORKERS) -q -m proof
 
 # issue 10's property tests with >= 200 drawn tables per legacy table and engine (hours, not CI)
 test-properties-slow: setup

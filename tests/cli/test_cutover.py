@@ -29,6 +29,7 @@ def test_cutover_is_refused_for_each_unmet_item_then_green(module_pg: Any, legac
                                                            monkeypatch: pytest.MonkeyPatch,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)  # reports/ is relative to the working folder
+    monkeypatch.setenv("COLUMNS", "200")  # the checks' evidence is read from the tables: no folding
     src = tmp_path / "legacy.sqlite"
     shutil.copy(legacy, src)
     url = module_pg.create("ss_cutover").render_as_string(hide_password=False)

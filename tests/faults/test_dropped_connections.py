@@ -34,7 +34,7 @@ def _resume(directory: Path) -> None:
 
 
 @pytest.mark.parametrize("point", ["mid_copy:3:tblMPSCrime", "before_commit:2:tblMPSCrime",
-                                   pytest.param("after_copy:1:tblLFBIncident", marks=pytest.mark.slow)])
+                                   pytest.param("after_copy:1:tblLFBIncident", marks=pytest.mark.proof)])
 def test_every_backend_terminated_mid_chunk_is_retried_and_the_run_completes_identical(
         point: str, legacy: Path, target: URL, reference: Reference, tmp_path: Path) -> None:
     proc = start(RUN, cli_env(legacy, target, {"SAFESTATS_FAULT_PAUSE": point, "SAFESTATS_FAULT_DIR": str(tmp_path)}))

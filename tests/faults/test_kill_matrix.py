@@ -2,7 +2,7 @@
 named point chosen by event counts; the same command is then run again and the target must equal
 an uninterrupted run (rows by (dataset, source_ref), the ledger's accounting, the quarantine set).
 
-CI runs one chain hitting every covered phase once; the slow profile runs every point on a
+CI runs one chain hitting every covered phase once; the proof profile (`make test-proofs`) runs every point on a
 target of its own and prints the table of points per phase."""
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def test_ci_chain_kills_once_in_every_covered_phase_and_the_rerun_is_identical(
     assert_identical(target, reference, f"kills at {CI_CHAIN}")
 
 
-@pytest.mark.slow
+@pytest.mark.proof
 @pytest.mark.parametrize("point", [p for ps in POINTS.values() for p in ps])
 def test_kill_at_every_point_then_the_same_command_gives_the_uninterrupted_target(
         point: str, legacy: Path, empty_template: URL, targets: Targets, reference: Reference) -> None:

@@ -126,7 +126,7 @@ def _live_members(pgid: int) -> list[int]:
 
 
 @pytest.mark.parametrize("point", ["mid_copy:2:tblMPSCrime",
-                                   pytest.param("after_commit:1:tblLFBIncident", marks=pytest.mark.slow)])
+                                   pytest.param("after_commit:1:tblLFBIncident", marks=pytest.mark.proof)])
 def test_sigkill_of_the_process_group_then_the_same_command_completes_identical(
         point: str, legacy: Path, target: URL, reference: Reference) -> None:
     args = ["run", "--all", "--chunk-rows", CHUNK_ROWS]

@@ -9,7 +9,7 @@ of the SQLite file): a late row whose watermark equals the last recorded one, an
 delete the target never saw.
 
 Situations: after a full load (every class, CI); after a delta over `legacy advance`d
-activity, and after that delta was rolled back (the ``slow`` marker).  The matrix — class ×
+activity, and after that delta was rolled back (the ``proof`` marker, `make test-proofs`).  The matrix — class ×
 situation → found / missed, with the checks that named the defect — is written as Markdown
 to ``<pytest basetemp>/tamper-matrix*.md`` and, when ``SAFESTATS_TAMPER_MATRIX`` names a
 file, there as well (see the docstring of :func:`matrix`).
@@ -39,8 +39,8 @@ from tests.steps.conftest import REPO, settings_for
 pytestmark = pytest.mark.postgres
 
 FULL, AFTER_DELTA, AFTER_ROLLBACK = "after full load", "after delta", "after rollback"
-SITUATIONS = [FULL, pytest.param(AFTER_DELTA, marks=pytest.mark.slow),
-              pytest.param(AFTER_ROLLBACK, marks=pytest.mark.slow)]
+SITUATIONS = [FULL, pytest.param(AFTER_DELTA, marks=pytest.mark.proof),
+              pytest.param(AFTER_ROLLBACK, marks=pytest.mark.proof)]
 SITUATION_ORDER = [FULL, AFTER_DELTA, AFTER_ROLLBACK]
 
 
@@ -438,7 +438,7 @@ def _copy_legacy(src: Path, into: Path) -> Path:
 @pytest.fixture(scope="module")
 def situations(clean_target: URL, legacy_sqlite: Path, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[Callable[[str], Situation]]:
-    """Each situation's loaded target, built once (the slow ones only when asked for) and
+    """Each situation's loaded target, built once (the proof ones only when asked for) and
     never connected to afterwards: it is the template of every copy."""
     built: dict[str, Situation] = {FULL: Situation(FULL, clean_target, legacy_sqlite)}
     dbs = PgDatabases()

@@ -132,10 +132,11 @@ def test_reconciliation_sees_a_record_with_the_wrong_business_key(keyed: tuple[P
 
 
 def _table(out: Any) -> list[list[str]]:
-    """The rows of the one table a `--log-json` command printed."""
+    """The rows of the first table a `--log-json` command printed (`quarantine list` adds a
+    Decisions table after it)."""
     assert out.returncode == 0, out.stderr
     lines = [json.loads(x) for x in out.stderr.splitlines() if x.startswith("{")]
-    (table,) = [x for x in lines if "rows" in x]
+    table = next(x for x in lines if "rows" in x)
     return [dict(zip(table["columns"], r, strict=True)) for r in table["rows"]]  # type: ignore[misc]
 
 
