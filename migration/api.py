@@ -65,9 +65,10 @@ from migration.ops import cutover as _ops_cutover
 from migration.ops import diagnose as _diagnose
 from migration.ops import sign as _sign
 from migration.ops import status as _ops_status
-from migration.ops.cutover import Checklist, FreezeResult, GoResult, Item
+from migration.ops.cutover import Checklist, FreezeResult, GoResult
 from migration.ops.decide import DecideResult, decision_counts, record_decisions
 from migration.ops.decide import decide as _decide
+from migration.ops.items import Item
 from migration.ops.sign import ReportFile
 from migration.ops.status import MigrationStatus
 from migration.plan import Plan, TableLineage, lineage_of, prepare_plan

@@ -30,17 +30,9 @@ from typing import Any, cast
 from migration.errors import SourceError
 from migration.ledger import cutover as books
 from migration.ledger import decisions
+from migration.ops.items import Item
+from migration.ops.postcutover import post_cutover_checks
 from migration.settings import Settings
-
-
-@dataclass(frozen=True)
-class Item:
-    name: str
-    ok: bool
-    evidence: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"item": self.name, "ok": self.ok, "evidence": self.evidence}
 
 
 @dataclass(frozen=True)
@@ -242,8 +234,6 @@ def go(settings: Settings) -> GoResult:
     from migration.db.engines import check_connect, target_engine
     from migration.errors import CheckFailed
     from migration.ledger import Ledger, MigrationLock
-    from migration.ops.postcutover import post_cutover_checks
-
     pf = preflight_item(settings)  # before the lock: preflight probes the lock itself
     target = target_engine(settings.require_target())
     try:
@@ -277,8 +267,6 @@ def post_checks(settings: Settings) -> tuple[dict[str, Any], list[Item]]:
     post-checks``: after a fix, or when ``go`` was interrupted after recording)."""
     from migration.db.engines import check_connect, target_engine
     from migration.errors import TargetError
-    from migration.ops.postcutover import post_cutover_checks
-
     target = target_engine(settings.require_target())
     try:
         check_connect(target, role="target")

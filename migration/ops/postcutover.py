@@ -20,7 +20,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from migration.ops.cutover import Item
+from migration.ops.items import Item
 from migration.schema.models import DATA_SCHEMAS
 from migration.schema.roles import APP_ROLE, act_for_user
 
