@@ -23,6 +23,13 @@ MASK = "***"
 _KV_PASSWORD = re.compile(r"(?i)\b(password|pwd)\s*=\s*([^;&\s]+)")
 # scheme://user:password@host
 _URL_PASSWORD = re.compile(r"(?i)([a-z][a-z0-9+.\-]*://[^:/@\s]+:)([^@\s]+)(@)")
+#: where a database error quotes a row's values: PostgreSQL's constraint details and the bound
+#: parameters SQLAlchemy appends — a legacy row may hold personal data, and an error line is
+#: printed, logged and kept in the ledger (`stage_failed`)
+_FAILING_ROW = re.compile(r"(Failing row contains ).*")
+_KEY_VALUE = re.compile(r"(Key \([^)\n]*\)=)\(.*?\)( already exists| is not present| conflicts)")
+_PARAMETERS = re.compile(r"\[parameters: .*?\](?=\s*(\(Background on this error|$))", re.S)
+WITHHELD = "(values withheld)"
 
 
 def register_secret(value: str | None) -> None:
@@ -33,10 +40,14 @@ def register_secret(value: str | None) -> None:
 
 
 def scrub(text: Any) -> str:
-    """Return ``text`` with every registered secret and every URL/ODBC password masked."""
+    """Return ``text`` with every registered secret and every URL/ODBC password masked, and the row
+    values a database error quotes withheld."""
     s = str(text)
     s = _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + m.group(3), s)
     s = _KV_PASSWORD.sub(lambda m: f"{m.group(1)}={MASK}", s)
+    s = _FAILING_ROW.sub(lambda m: m.group(1) + WITHHELD, s)
+    s = _KEY_VALUE.sub(lambda m: m.group(1) + WITHHELD + m.group(2), s)
+    s = _PARAMETERS.sub("[parameters: " + WITHHELD + "]", s)
     with _lock:
         secrets = sorted(_secrets, key=len, reverse=True)
     for secret in secrets:

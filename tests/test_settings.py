@@ -175,3 +175,22 @@ def test_a_mapping_problem_met_by_run_is_printed_in_full(
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: 1 problem(s) in the mapping files: ") and "nowhere" in err
     assert len(err.splitlines()) == 1
+
+
+def test_a_database_error_never_shows_the_row_values_it_quotes() -> None:
+    """A constraint error quotes the failing row (issue 13: a stage stopped by a target constraint
+    printed a legacy row's values); the error line keeps what failed and withholds the values."""
+    from migration.secrets import WITHHELD, scrub
+
+    nhs = "943 476 5919"
+    err = ('(psycopg2.errors.CheckViolation) new row for relation "ed_assault" violates check constraint '
+           f'"ck_age"\nDETAIL:  Failing row contains (17, {nhs}, Kings College Hospital, 2010-03-09).\n'
+           f'[SQL: INSERT INTO istv.ed_assault (a, b) VALUES (%(a)s, %(b)s)]\n'
+           f"[parameters: {{'a': 17, 'b': '{nhs}'}}]\n(Background on this error at: https://sqlalche.me/e/20/gkpj)")
+    out = scrub(err)
+    assert nhs not in out and "Kings College" not in out
+    assert 'violates check constraint "ck_age"' in out and out.count(WITHHELD) == 2
+    assert "Background on this error" in out
+    dup = scrub('duplicate key value violates unique constraint "pk"\nDETAIL:  Key (source_ref)=(MP10SD0002442) '
+                'already exists.')
+    assert "MP10SD0002442" not in dup and f"Key (source_ref)={WITHHELD} already exists" in dup
