@@ -48,6 +48,17 @@ def run_groups(conn: Connection, stage: str) -> dict[int, list[int]]:
     return dict(sorted(groups.items()))
 
 
+def completed_runs(conn: Connection, stage: str) -> list[int]:
+    """Stage runs (group ids) not undone whose run finished (its ``stage_loaded``, ``delta_loaded``
+    or ``redrive_loaded`` event is written), oldest first.  A delta builds on the newest of
+    these: one that stopped half-way (crash, dropped connection, Ctrl-C) took a key snapshot
+    and watermarks it did not finish applying, so a delta built on it would miss changes."""
+    done = {int(r[0]) for r in conn.execute(text(
+        "SELECT DISTINCT run_id FROM ledger.event WHERE stage = :s "
+        "AND kind IN ('stage_loaded', 'delta_loaded', 'redrive_loaded')"), dict(s=stage))}
+    return [r for r in run_groups(conn, stage) if r in done]
+
+
 def active_runs(conn: Connection, stage: str) -> list[int]:
     """Stage runs (group ids) not undone yet, oldest first."""
     return list(run_groups(conn, stage))
@@ -206,7 +217,8 @@ def stage_run_history(conn: Connection, kinds: Sequence[str]) -> list[Any]:
         "(SELECT max(x.at) FROM ledger.event x WHERE x.run_id = e.run_id AND x.stage = e.stage "
         " AND x.kind = replace(e.kind, '_started', '_loaded')) AS loaded_at, "
         "(SELECT max(x.at) FROM ledger.event x WHERE x.run_id = e.run_id AND x.stage = e.stage "
-        " AND x.kind = replace(e.kind, '_started', '_failed')) AS failed_at, "
+        " AND x.kind IN (replace(e.kind, '_started', '_failed'), replace(e.kind, '_started', '_interrupted'))) "
+        "  AS failed_at, "
         "EXISTS (SELECT 1 FROM ledger.event u WHERE u.kind = 'run_rolled_back' AND u.stage = e.stage "
         " AND u.detail->>'run_id' = e.run_id::text) AS undone "
         "FROM ledger.event e WHERE e.kind = ANY(:kinds) AND e.stage IS NOT NULL ORDER BY e.event_id"),

@@ -59,8 +59,8 @@ STAGE_STATES = (RECONCILED, ACCEPTED, CHECK_FAILED, CHECKS_ERROR, STALE, NOT_REC
 
 #: events that mean a run wrote (or removed) a stage's rows
 WRITE_EVENTS = ("stage_started", "stage_resumed", "stage_loaded", "stage_failed", "stage_interrupted", "seed_loaded",
-                "delta_started", "delta_loaded", "delta_failed",
-                "redrive_started", "redrive_loaded", "redrive_failed",
+                "delta_started", "delta_loaded", "delta_failed", "delta_interrupted",
+                "redrive_started", "redrive_loaded", "redrive_failed", "redrive_interrupted",
                 "run_rolled_back", "stage_rolled_back")
 #: events that start a run loading a stage (their run ids order the runs)
 _RUN_STARTS = ("stage_started", "stage_resumed", "delta_started", "redrive_started")

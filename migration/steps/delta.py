@@ -37,8 +37,9 @@ import polars as pl
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from migration import interrupt
 from migration.db.source import SourceReader, fetch_by_keys
-from migration.errors import StageError
+from migration.errors import Interrupted, StageError
 from migration.ledger import Ledger, TableCount, history, images, records
 from migration.ledger.history import run_groups, watermarks
 from migration.mapping.lookups import load_lookups, load_table_lookups, ref_lookup_keys
@@ -226,22 +227,32 @@ class TableDelta:
             chunks = fetch_by_keys(lc.source, self.table, extracted, key=self.tm.source.key,
                                    key_type=self.tm.source.key_type, keys=keys, batch=lc.chunk_rows)
         row_no = 1
-        for chunk in chunks:
-            chunk_no += 1
-            df = load._frame(chunk, row_no)
-            row_no += chunk.size
-            out = load.mark_merged(load.evaluator.evaluate(df), losers)
-            loaded = out.filter(pl.col("_disp") == "load")
-            loaded_keys += loaded.get_column("_src_key").to_list()
-            produced.append(loaded.select([pl.col(primary.chunk_column[c].removeprefix("c.")).cast(pl.String)
-                                           .alias(c) for c in primary.conflict]))
-            reevaluated = out.get_column("_src_key").to_list()
-            with lc.target.begin() as conn:
-                records.mark_redriven(conn, run_id=self.run_id, stage=self.stage.stage, source_table=self.table,
-                                      keys=reevaluated)
-            load._write_chunk(load._payload(out, False), chunk_no=chunk_no, last_key=chunk.last_key,
-                              rows=chunk.size, fresh=False)
-            self._replace_exploded(out)
+        with interrupt.deferred():  # Ctrl-C/SIGTERM: the chunk in flight commits whole, then the delta stops
+            for chunk in chunks:
+                if interrupt.requested():
+                    raise Interrupted(f"{interrupt.requested()}: the delta of {self.stage.stage}/{self.table} "
+                                      f"stopped at a chunk boundary")
+                chunk_no += 1
+                df = load._frame(chunk, row_no)
+                row_no += chunk.size
+                out = load.mark_merged(load.evaluator.evaluate(df), losers)
+                loaded = out.filter(pl.col("_disp") == "load")
+                loaded_keys += loaded.get_column("_src_key").to_list()
+                produced.append(loaded.select([pl.col(primary.chunk_column[c].removeprefix("c.")).cast(pl.String)
+                                               .alias(c) for c in primary.conflict]))
+                reevaluated = out.get_column("_src_key").to_list()
+
+                def redriven(conn: Connection, keys: list[str] = reevaluated) -> None:
+                    # in the chunk's own transaction: a record is closed only with its row's new outcome
+                    records.mark_redriven(conn, run_id=self.run_id, stage=self.stage.stage,
+                                          source_table=self.table, keys=keys)
+
+                load._write_chunk(load._payload(out, False), chunk_no=chunk_no, last_key=chunk.last_key,
+                                  rows=chunk.size, fresh=False, also=redriven)
+                self._replace_exploded(out)
+        if interrupt.requested():
+            raise Interrupted(f"{interrupt.requested()}: the delta of {self.stage.stage}/{self.table} stopped "
+                              "at a chunk boundary")
         if self.strategy == "reference":
             self._delete_unproduced(pl.concat(produced) if produced else None)
             return
@@ -404,10 +415,16 @@ def stage_delta(ctx: RunContext, ledger: Ledger, spec: StageSpec, *, dry_run: bo
     with ctx.target.connect() as conn:
         st = ledger.stage_state(spec.stage, conn)
         groups = run_groups(conn, spec.stage)
-    if not groups:
+        completed = history.completed_runs(conn, spec.stage)
+    if not completed:
         raise StageError(f"stage {spec.stage} is not loaded (state {st.state}): nothing to bring up to date",
                          hint=f"run `safestats-migrate run {spec.stage}` first")
-    base_run = max(groups)
+    base_run = completed[-1]
+    stopped = [r for r in groups if r > base_run]
+    if stopped and not dry_run:
+        ctx.console.warn(f"{spec.stage}: run(s) {', '.join(map(str, stopped))} stopped before their end; this "
+                         f"{'redrive' if redrive else 'delta'} builds on run {base_run}, the last that finished, "
+                         "and reads again everything since")
     with ctx.target.connect() as conn:
         info = ledger.run_info(conn, base_run) or {}
     if not redrive and info.get("mapping_hash") and info["mapping_hash"] != ctx.mapping_hash \
@@ -447,6 +464,9 @@ def _stage_delta(ctx: RunContext, ledger: Ledger, spec: StageSpec, base_run: int
                              chunk_rows=ctx.settings.chunk_rows, fault=ctx.fault,
                              guard=ctx.lock_guard)
             load = TableLoad(lc, spec, tm, run_id, lookups, tables, frames)
+            flag = "--redrive-quarantine" if redrive else "--delta"
+            load.retry_hint = (f"fix the cause and run `safestats-migrate run {flag} {spec.stage}` again: it builds "
+                               f"on run {base_run}, the last that finished, and reads again everything since")
             td = TableDelta(lc, spec, tm, run_id, base_run, load)
             if redrive and td.strategy != "reference":
                 td.strategy = "redrive"
@@ -471,6 +491,8 @@ def _stage_delta(ctx: RunContext, ledger: Ledger, spec: StageSpec, base_run: int
                                      "plans": [p.__dict__ for p in result.plans],
                                      "seconds": delta_timing(started)})
     except BaseException as exc:
+        if isinstance(exc, (Interrupted, KeyboardInterrupt)):
+            raise _interrupted(ctx, ledger, spec, kind, run_id, base_run, exc, dry_run=dry_run) from exc
         if not dry_run:
             try:
                 with ctx.target.begin() as conn:
@@ -481,3 +503,25 @@ def _stage_delta(ctx: RunContext, ledger: Ledger, spec: StageSpec, base_run: int
         raise
     result.seconds = time.monotonic() - started
     return result
+
+
+def _interrupted(ctx: RunContext, ledger: Ledger, spec: StageSpec, kind: str, run_id: int, base_run: int,
+                 exc: BaseException, *, dry_run: bool) -> Interrupted:
+    """Ctrl-C/SIGTERM: the delta stopped at a chunk boundary.  Recorded as interrupted; the next
+    delta builds on ``base_run`` (the last run that finished) and so finds every change again."""
+    signame = str(exc.args[0]) if isinstance(exc, KeyboardInterrupt) and exc.args else ""
+    signame = signame or (exc.what.split(":")[0] if isinstance(exc, Interrupted) else "SIGINT")
+    done: dict[str, Any] = {"chunks": "?", "rows": "?"}
+    if not dry_run:
+        try:
+            with ctx.target.begin() as conn:
+                done = ledger.committed(conn, run_id=run_id, stage=spec.stage)
+                ledger.event(conn, run_id=run_id, stage=spec.stage, kind=f"{kind}_interrupted",
+                             detail={"signal": signame, "base_run": base_run, **done})
+        except Exception:  # the target may be gone too; the next delta starts from base_run anyway
+            pass
+    flag = "--redrive-quarantine" if kind == "redrive" else "--delta"
+    what = (f"interrupted ({signame}): the {kind} of stage {spec.stage} (run {run_id}) stopped at a chunk boundary"
+            + ("" if dry_run else f" with {done['chunks']} chunk(s) committed"))
+    return Interrupted(what, hint=f"`safestats-migrate run {flag} {spec.stage}` brings it up to date: it builds on "
+                                  f"run {base_run}, the last that finished, and reads again everything since")

@@ -109,6 +109,8 @@ class TableLoad:
         self.extracted = [c for c in tm.source.columns if c not in set(tm.personal_data.drop)]
         #: seconds spent per phase of the main pass (reported with the stage, used by the benchmark)
         self.timings: dict[str, float] = {}
+        #: what to do after a chunk could not be written (a delta says its own)
+        self.retry_hint = "fix the cause and run the same command again: it resumes from the last committed chunk"
 
     def _t(self, phase: str, since: float) -> float:
         now = time.perf_counter()
@@ -437,7 +439,10 @@ class TableLoad:
                                                   source_table=self.table, phase="load")
         return last is not None and last[0] >= chunk_no
 
-    def _write_chunk(self, payload: Any, *, chunk_no: int, last_key: Any, rows: int, fresh: bool) -> None:
+    def _write_chunk(self, payload: Any, *, chunk_no: int, last_key: Any, rows: int, fresh: bool,
+                     also: Callable[[Connection], None] | None = None) -> None:
+        """Write one chunk and its checkpoint in one transaction (``also``: more ledger writes that
+        must commit with it); retried on a dropped connection, never written twice."""
         attempt = 0
         lost = False
         while True:
@@ -450,6 +455,8 @@ class TableLoad:
                 if self.lc.guard:  # the lock's session may have died with the others: hold it again first
                     self.lc.guard()
                 with self.lc.target.begin() as conn:
+                    if also is not None:
+                        also(conn)
                     if fresh:
                         self._apply_fresh(conn, payload, chunk_no=chunk_no)
                     else:
@@ -477,7 +484,7 @@ class TableLoad:
                     f"stage {self.stage.stage} stopped loading {self.table} at chunk {chunk_no} "
                     f"(rows after key {last_key!r} back to the last checkpoint): {scrub(getattr(exc, 'orig', exc))}"
                     .strip(),
-                    hint="fix the cause and run the same command again: it resumes from the last committed chunk",
+                    hint=self.retry_hint,
                 ) from exc
 
     # -- fresh bulk load: COPY straight into the final tables
