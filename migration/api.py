@@ -73,9 +73,10 @@ from migration.ops.sign import ReportFile
 from migration.ops.status import MigrationStatus
 from migration.plan import Plan, TableLineage, lineage_of, prepare_plan
 from migration.plan.execute import Executor, Orchestrator, Result
+from migration.plan.undo import RollbackRunner
 from migration.reconcile import ReconcileOutcome
 from migration.report import Report, build_report, parse_formats, write_reports
-from migration.rollback import Rollback, RunUndo
+from migration.rollback import RunUndo
 from migration.schema import api as _schema
 from migration.schema.api import RevisionInfo, SchemaChange, SchemaCheck, SchemaStatus
 from migration.settings import Settings, command_line_url, load_settings
@@ -233,7 +234,7 @@ def roll_back(settings: Settings, console: Console, stage: str | None = None, *,
         raise UsageError("name a stage, or pass --all", hint="`safestats-migrate rollback STAGE` or `--all`")
     specs = parsed_specs(settings.mappings_dir)
     with _target(settings) as engine:
-        rb = Rollback(engine, specs, console, after_cutover=after_cutover)
+        rb = RollbackRunner(engine, specs, console, after_cutover=after_cutover)
         if all_:
             return rb.all(dry_run=dry_run)
         return rb.run(str(stage), run_id, cascade=cascade, dry_run=dry_run,

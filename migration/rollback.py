@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from migration.console import Console
 from migration.errors import SafeStatsError, UnknownNameError
-from migration.ledger import Ledger, MigrationLock, cutover, history, images, records
+from migration.ledger import Ledger, MigrationLock, history, images, records
 from migration.ledger.history import active_runs, run_groups
 from migration.mapping.order import stage_order
 from migration.mapping.spec import StageSpec
@@ -60,132 +60,54 @@ def stage_tables(spec: StageSpec) -> list[str]:
     return [t.fullname for t in models.metadata.sorted_tables if t.fullname in mine]
 
 
-def dependants(specs: list[StageSpec], stage: str) -> list[str]:
-    """Stages that depend on ``stage``, directly or not, nearest last."""
-    out: list[str] = []
-
-    def visit(name: str) -> None:
-        for s in specs:
-            if name in s.depends_on and s.stage not in out:
-                visit(s.stage)
-                out.append(s.stage)
-
-    visit(stage)
-    return out
-
-
 class Rollback:
-    def __init__(self, engine: Engine, specs: list[StageSpec], console: Console, *,
-                 after_cutover: bool = False) -> None:
+    """The mechanics of undoing one run (:meth:`undo`, :meth:`count`) and the ledger reads a
+    rollback plan is built from.  Which runs of which stages, in which order, is the plan's to
+    say (:func:`migration.plan.builder.build_rollback_plan`); :mod:`migration.plan.undo` takes
+    the lock and walks it."""
+
+    def __init__(self, engine: Engine, specs: list[StageSpec], console: Console) -> None:
         self.engine = engine
-        #: ``rollback --after-cutover``: allowed after a go while no row of the target is foreign
-        self.after_cutover = after_cutover
         self.specs = {s.stage: s for s in specs}
         #: load (dependency) order; its reverse is a safe order to undo stages in
         self.order = [s.stage for s in stage_order(specs)]
         self.console = console
         self.ledger = Ledger(engine)
 
-    def plan(self, stage: str, run_id: int | None, *, cascade: bool) -> list[tuple[str, int]]:
-        """(stage, run) pairs to undo, in order, or an error saying why not."""
+    def groups(self) -> dict[str, list[int]]:
+        """Every stage's runs not undone yet (group ids, oldest first): what a rollback plan is built from."""
+        with self.engine.connect() as conn:
+            return {s: active_runs(conn, s) for s in self.order}
+
+    def resolve(self, stage: str, run_id: int) -> int | None:
+        """The group id of ``run_id`` among the stage's runs not undone, or None when it was
+        already rolled back (said on the console: not an error); an unknown run, or one that did
+        not load the stage, is an :class:`UnknownNameError`."""
         if stage not in self.specs:
             raise UnknownNameError(f"unknown stage {stage}", hint=f"stages are: {', '.join(self.order)}")
-        steps: list[tuple[str, int]] = []
         with self.engine.connect() as conn:
             groups = run_groups(conn, stage)
-            runs = list(groups)
-            if run_id is not None:
-                run_id = next((g for g, members in groups.items() if run_id in members), run_id)
-                if not history.run_exists(conn, run_id):
-                    raise UnknownNameError(f"there is no run {run_id}",
-                                           hint="`safestats-migrate runs` lists the runs")
-                if run_id not in runs:
-                    undone = history.rollback_of(conn, stage, run_id)
-                    if undone:  # says so and changes nothing: not an error
-                        self.console.info(f"run {run_id} of {stage} was already rolled back by {undone.actor} "
-                                          f"at {undone.at:%Y-%m-%d %H:%M:%S}; nothing to do")
-                        return []
-                    raise UnknownNameError(f"run {run_id} did not load stage {stage}",
-                                           hint="name the stage the run belongs to")
-            if not runs:
-                return []
-            target = run_id if run_id is not None else runs[-1]
-            later = [r for r in runs if r >= target]
-            # dependants only matter when the stage would be left unloaded (its full load undone);
-            # undoing a later delta leaves it loaded
-            live = sorted((d for d in dependants(list(self.specs.values()), stage) if active_runs(conn, d))
-                          if target == runs[0] else [], key=self.order.index)
-        if live and not cascade:
-            raise RollbackError(
-                f"stage {stage} cannot be rolled back: {', '.join(live)} loaded later and depend on it",
-                hint="roll those back first, or add --cascade to undo them too")
-        # dependants are undone in reverse load order: a stage only after every stage that
-        # depends on it (users before organisations, incidents before areas and codes)
-        for d in reversed(live) if cascade else []:
-            with self.engine.connect() as conn:
-                steps += [(d, r) for r in reversed(active_runs(conn, d))]
-        steps += [(stage, r) for r in sorted(later, reverse=True)]
-        return steps
+            group = next((g for g, members in groups.items() if run_id in members), run_id)
+            if not history.run_exists(conn, group):
+                raise UnknownNameError(f"there is no run {group}", hint="`safestats-migrate runs` lists the runs")
+            if group in groups:
+                return group
+            undone = history.rollback_of(conn, stage, group)
+        if undone:
+            self.console.info(f"run {group} of {stage} was already rolled back by {undone.actor} "
+                              f"at {undone.at:%Y-%m-%d %H:%M:%S}; nothing to do")
+            return None
+        raise UnknownNameError(f"run {group} did not load stage {stage}", hint="name the stage the run belongs to")
 
-    def run(self, stage: str, run_id: int | None = None, *, cascade: bool = False, dry_run: bool = False,
-            command: str = "rollback") -> list[RunUndo]:
-        self.ledger.require_installed()
-        if dry_run:
-            steps = self.plan(stage, run_id, cascade=cascade)
-            if not steps:
-                self._nothing(stage, run_id)
-            return [self._count(s, r) for s, r in steps]
-        results: list[RunUndo] = []
-        with MigrationLock(self.engine, command) as lock:
-            self._stale(lock)
-            with self.engine.connect() as conn:
-                cutover.refuse_after_go(conn, command, after_cutover=self.after_cutover)
-            # planned under the lock: a run or rollback that finished meanwhile is seen
-            steps = self.plan(stage, run_id, cascade=cascade)
-            if not steps:
-                self._nothing(stage, run_id)
-                return []
-            target = run_id if run_id is not None else steps[-1][1]
-            if [r for s, r in steps if s == stage and r != target]:
-                self.console.info(f"{stage}: undoing the later runs "
-                                  f"{', '.join(str(r) for s, r in steps if s == stage and r != target)} first "
-                                  f"(runs are undone last-in-first-out)")
-            for s, r in steps:
-                results.append(self._undo(s, r))
-        return results
-
-    def all(self, *, dry_run: bool = False) -> list[RunUndo]:
-        """Every run of every stage not undone yet: stages in reverse load order, runs newest
-        first — under one lock, each run in its own transaction."""
-        self.ledger.require_installed()
-
-        def steps() -> list[tuple[str, int]]:
-            with self.engine.connect() as conn:
-                return [(s, r) for s in reversed(self.order) for r in reversed(active_runs(conn, s))]
-
-        if dry_run:
-            return [self._count(s, r) for s, r in steps()]
-        with MigrationLock(self.engine, "rollback --all") as lock:
-            self._stale(lock)
-            with self.engine.connect() as conn:
-                cutover.refuse_after_go(conn, "rollback --all", after_cutover=self.after_cutover)
-            todo = steps()
-            if not todo:
-                self.console.info("nothing to roll back (no run of any stage is loaded)")
-            return [self._undo(s, r) for s, r in todo]
-
-    def _nothing(self, stage: str, run_id: int | None) -> None:
-        if run_id is None:
-            self.console.info(f"{stage}: nothing to roll back (no run of it is loaded)")
-
-    def _stale(self, lock: MigrationLock) -> None:
+    def stale(self, lock: MigrationLock) -> None:
         if lock.freed_stale:
             h = lock.freed_stale
             self.console.warn(f"the previous lock holder {h['holder']} (pid {h['pid']}, `{h['command']}` "
                               f"since {h['acquired_at']}) is gone; its lock was freed")
 
     # ------------------------------------------------------------------ one run
-    def _count(self, stage: str, run_id: int) -> RunUndo:
+    def count(self, stage: str, run_id: int) -> RunUndo:
+        """What undoing the run would do to each table (``--dry-run``); changes nothing."""
         res = RunUndo(stage, run_id, dry_run=True)
         with self.engine.connect() as conn:
             members = run_groups(conn, stage).get(run_id, [run_id])
@@ -218,7 +140,7 @@ class Rollback:
             dict(m=members, t=table)).one()
         return {"deleted": int(row[0]), "reverted": int(row[1]), "restored": int(row[2])}
 
-    def _undo(self, stage: str, run_id: int) -> RunUndo:
+    def undo(self, stage: str, run_id: int) -> RunUndo:
         """Undo a stage run and the seed runs of its group, newest write first, in one transaction."""
         started = time.monotonic()
         spec = self.specs[stage]

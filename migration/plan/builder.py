@@ -17,18 +17,22 @@ Rules (``mode="load"``, what ``run`` does):
 ``mode="delta"`` / ``"redrive"`` (``run --delta`` / ``--redrive-quarantine``): a loaded,
 selected stage gets ``delta``; one that is not loaded is skipped (blocked when it was
 named on its own: there is nothing to bring up to date).
+
+:func:`build_rollback_plan` (``rollback``): the stages in reverse load order, ``rollback``
+with the runs to undo newest first, a stage whose loaded dependants would be orphaned
+blocked unless they are undone first (``--cascade``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from migration.errors import UnknownNameError
 from migration.mapping.order import stage_order
 from migration.mapping.spec import StageSpec
 from migration.plan.stages import Action, Plan, PlanError, SourceTablePlan, StagePlan, StageStatus
 
-__all__ = ["build_plan", "stage_order"]
+__all__ = ["build_plan", "build_rollback_plan", "dependants", "stage_order"]
 
 
 def _targets(spec: StageSpec) -> tuple[str, ...]:
@@ -141,3 +145,69 @@ def build_plan(specs: Iterable[StageSpec], *, source_counts: Mapping[str, int] |
             selected=spec.stage in selected))
     return Plan(stages=tuple(plans), source=source, missing_source_tables=tuple(missing_source_tables),
                 mapping_hash=mapping_hash, mode=mode, target_read=target_read, gate=gate)
+
+
+def build_rollback_plan(specs: Iterable[StageSpec], groups: Mapping[str, Sequence[int]], *,
+                        stage: str | None, run_id: int | None = None, cascade: bool = False) -> Plan:
+    """What ``rollback`` undoes: the stages in reverse load order, each with the runs to undo.
+
+    ``groups``: every stage's runs not undone yet (group ids, oldest first — the ledger's
+    :func:`~migration.ledger.history.active_runs`); ``stage`` None: every run of every stage
+    (``rollback --all``).  For one stage: ``run_id`` (a group id) and the later runs, newest
+    first; its dependants matter only when its first load would be undone (the stage would
+    be left unloaded): without ``cascade`` a loaded dependant blocks it, with it they are
+    undone first, every run of each."""
+    ordered = stage_order(specs)
+    names = [s.stage for s in ordered]
+    if stage is not None and stage not in names:
+        raise UnknownNameError(f"unknown stage {stage}", hint=f"stages are: {', '.join(names)}")
+    runs = {name: list(groups.get(name, ())) for name in names}
+    undo: dict[str, list[int]] = {}
+    blocked: tuple[str, str] | None = None
+    if stage is None:
+        undo = {n: list(reversed(r)) for n, r in runs.items() if r}
+    elif runs[stage]:
+        target = run_id if run_id is not None else runs[stage][-1]
+        undo[stage] = sorted((r for r in runs[stage] if r >= target), reverse=True)
+        live = sorted((d for d in dependants(list(ordered), stage) if runs.get(d)),
+                      key=names.index) if target == runs[stage][0] else []
+        if live and not cascade:
+            blocked = (f"{', '.join(live)} loaded later and depend on it",
+                       "roll those back first, or add --cascade to undo them too")
+            undo = {}
+        for d in live if cascade else []:
+            undo[d] = list(reversed(runs[d]))
+    plans: list[StagePlan] = []
+    for position, spec in enumerate(reversed(ordered), start=1):
+        name = spec.stage
+        selected = stage is None or name == stage or name in undo
+        action: Action
+        if blocked is not None and name == stage:
+            action, reason, hint = "blocked", blocked[0], blocked[1]
+        elif name in undo:
+            action, hint = "rollback", ""
+            reason = f"undo run{'s' if len(undo[name]) > 1 else ''} {', '.join(map(str, undo[name]))}"
+            if stage is not None and name != stage:
+                reason += f" (depends on {stage})"
+        else:
+            action, reason, hint = "skip", "nothing loaded" if selected else "not selected", ""
+        plans.append(StagePlan(
+            position=position, stage=name, title=spec.title, file=spec.file, depends_on=tuple(spec.depends_on),
+            dataset=spec.dataset, seeds=tuple(s.target for s in spec.seeds), tables=(),
+            target_tables=_targets(spec), action=action, reason=reason, state="loaded" if runs[name] else "fresh",
+            hint=hint, selected=selected, undo_runs=tuple(undo.get(name, ()))))
+    return Plan(stages=tuple(plans), mode="rollback")
+
+
+def dependants(specs: list[StageSpec], stage: str) -> list[str]:
+    """Stages that depend on ``stage``, directly or not, nearest last."""
+    out: list[str] = []
+
+    def visit(name: str) -> None:
+        for s in specs:
+            if name in s.depends_on and s.stage not in out:
+                visit(s.stage)
+                out.append(s.stage)
+
+    visit(stage)
+    return out

@@ -5,7 +5,8 @@ looks at the ledger to choose what to do.  :func:`execute` walks the plan in ord
 calls the executor's method for every step (:func:`migration.plan.stages.steps_of`):
 ``load`` / ``resume`` (:class:`migration.steps.runner.StageLoader`), ``gate``
 (:func:`migration.reconcile.gate.reconcile_after_load`), ``delta``
-(:func:`migration.steps.delta.stage_delta`) and ``refuse`` (a blocked stage stops the run
+(:func:`migration.steps.delta.stage_delta`), ``undo`` (:meth:`migration.rollback.Rollback.undo`,
+the steps of a rollback plan — :mod:`migration.plan.undo`) and ``refuse`` (a blocked stage stops the run
 there, with the plan's reason).  The tests run the same walk with a recording executor.
 
 :class:`Orchestrator` is the library's entry point for ``run``: it validates the mapping
@@ -30,6 +31,7 @@ from migration.plan.builder import build_plan
 from migration.plan.stages import Plan, StagePlan
 from migration.plan.state import stage_status
 from migration.reconcile.gate import reconcile_after_load
+from migration.rollback import Rollback
 from migration.settings import Settings
 from migration.steps.context import RunContext
 from migration.steps.delta import DeltaResult, stage_delta
@@ -48,6 +50,8 @@ class Executor(Protocol):
     def gate(self, stage: StagePlan) -> None: ...
 
     def delta(self, stage: StagePlan) -> Result: ...
+
+    def undo(self, stage: StagePlan) -> None: ...
 
     def refuse(self, stage: StagePlan) -> None: ...
 
@@ -74,7 +78,7 @@ def execute(plan: Plan, executor: Executor) -> list[Result]:
 
 
 def skipped(plan: Plan, stage: StagePlan) -> Result:
-    if plan.mode == "load":
+    if plan.mode in ("load", "rollback"):
         return StageResult(stage.stage, stage.run_id, "skipped", message=stage.reason)
     return DeltaResult(stage.stage, None, "skipped", message=stage.reason)
 
@@ -128,6 +132,11 @@ class StepExecutor:
             self._writing()
         return stage_delta(self.ctx, self.ledger, self.ctx.spec(stage.stage), dry_run=self.dry_run,
                            accept_mapping_change=self.accept_mapping_change, redrive=self.plan.mode == "redrive")
+
+    def undo(self, stage: StagePlan) -> None:
+        rollback = Rollback(self.ctx.target, self.ctx.specs, self.ctx.console)
+        for run_id in stage.undo_runs:
+            rollback.undo(stage.stage, run_id)
 
     def refuse(self, stage: StagePlan) -> None:
         raise refusal(self.plan, stage)

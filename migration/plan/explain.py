@@ -25,7 +25,8 @@ def describe_stage(stage: StagePlan) -> str:
         parts.append(f"{t.table}{rows} → {', '.join(t.targets)}")
     what = "; ".join(parts) or "nothing to load"
     verb = {"load": "would load", "resume": "would resume", "skip": "would skip",
-            "blocked": "cannot run", "reconcile": "would reconcile", "delta": "would bring up to date"}[stage.action]
+            "blocked": "cannot run", "reconcile": "would reconcile", "delta": "would bring up to date",
+            "rollback": "would undo"}[stage.action]
     why = f" ({stage.reason})" if stage.reason else ""
     return f"{stage.position}. {stage.stage} — {stage.title}: {verb}{why}: {what}"
 
@@ -74,6 +75,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
                 "reason": s.reason,
                 "depends_on": list(s.depends_on),
                 "estimate": s.estimated_rows,
+                **({"undo_runs": list(s.undo_runs)} if plan.mode == "rollback" else {}),
             }
             for s in plan.stages
         ],

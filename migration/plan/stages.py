@@ -15,9 +15,9 @@ from typing import Literal
 from migration.errors import UsageError
 
 #: what ``run`` would do with a stage
-Action = Literal["load", "resume", "skip", "blocked", "reconcile", "delta"]
+Action = Literal["load", "resume", "skip", "blocked", "reconcile", "delta", "rollback"]
 #: the steps an action stands for, in the order the executor visits them
-Step = Literal["load", "resume", "gate", "delta", "refuse"]
+Step = Literal["load", "resume", "gate", "delta", "undo", "refuse"]
 #: ledger states (``ledger.stage_state``) in which a stage counts as loaded
 DONE_STATES = ("loaded", "reconciled", "accepted")
 #: ledger states of a stage run that stopped before its end (``run`` resumes it)
@@ -95,6 +95,8 @@ class StagePlan:
     run_id: int | None = None
     #: False for a stage the run was not asked for (its action is ``skip``)
     selected: bool = True
+    #: ``rollback``: the runs (group ids) to undo, in the order they are undone (newest first)
+    undo_runs: tuple[int, ...] = ()
 
     @property
     def estimated_rows(self) -> int | None:
@@ -114,7 +116,7 @@ class StagePlan:
 
     @property
     def writes(self) -> bool:
-        return self.action in ("load", "resume", "delta")
+        return self.action in ("load", "resume", "delta", "rollback")
 
     @property
     def steps(self) -> tuple[Step, ...]:
@@ -130,7 +132,8 @@ class Plan:
     missing_source_tables: tuple[str, ...] = field(default_factory=tuple)
     #: hash of the mapping files the plan was made from (recorded with every run)
     mapping_hash: str | None = None
-    #: "load" (``run``), "delta" (``run --delta``) or "redrive" (``run --redrive-quarantine``)
+    #: "load" (``run``), "delta" (``run --delta``), "redrive" (``run --redrive-quarantine``) or
+    #: "rollback" (``rollback``: the stages in reverse load order)
     mode: str = "load"
     #: False when the plan was made without a target (every stage shows as fresh)
     target_read: bool = True
@@ -160,8 +163,9 @@ class Plan:
 
 def steps_of(stage: StagePlan) -> tuple[Step, ...]:
     """The steps a stage's action stands for: a load (or resume) is gated by its checks,
-    ``reconcile`` is the gate alone, a blocked stage refuses (and stops the run there)."""
+    ``reconcile`` is the gate alone, ``rollback`` undoes the stage's runs (:attr:`StagePlan.undo_runs`),
+    a blocked stage refuses (and stops the run there)."""
     table: dict[str, tuple[Step, ...]] = {
         "load": ("load", "gate"), "resume": ("resume", "gate"), "reconcile": ("gate",),
-        "delta": ("delta",), "skip": (), "blocked": ("refuse",)}
+        "delta": ("delta",), "rollback": ("undo",), "skip": (), "blocked": ("refuse",)}
     return table[stage.action]

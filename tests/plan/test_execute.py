@@ -23,8 +23,10 @@ from migration.cli import main
 from migration.console import RecordingConsole
 from migration.errors import StageError
 from migration.ledger import Ledger
-from migration.plan import Plan, StagePlan, StageStatus, build_plan
+from migration.plan import Plan, StagePlan, StageStatus, build_plan, plan_to_dict
+from migration.plan.builder import build_rollback_plan
 from migration.plan.execute import Orchestrator, StepExecutor, execute, refusal
+from migration.plan.undo import RollbackRunner, UndoExecutor
 from tests.plan.test_plan import _specs
 from tests.steps.conftest import REPO, cli, settings_for
 
@@ -34,6 +36,7 @@ class Recording:
 
     def __init__(self) -> None:
         self.steps: list[tuple[str, str]] = []
+        self.undone: list[tuple[str, int]] = []
 
     def _note(self, step: str, stage: StagePlan) -> None:
         self.steps.append((stage.stage, step))
@@ -49,6 +52,10 @@ class Recording:
 
     def delta(self, stage: StagePlan) -> None:
         self._note("delta", stage)
+
+    def undo(self, stage: StagePlan) -> None:
+        self._note("undo", stage)
+        self.undone += [(stage.stage, r) for r in stage.undo_runs]
 
     def refuse(self, stage: StagePlan) -> None:
         self._note("refuse", stage)
@@ -109,6 +116,44 @@ def test_delta_plans_bring_loaded_stages_up_to_date_only() -> None:
     assert rec.steps == [("boroughs", "delta")]
     named = build_plan(_specs(), stage_status=status, mode="delta", only=["areas"])
     assert named.stage("areas").action == "blocked" and "not loaded" in named.stage("areas").reason
+
+
+# runs not undone per stage (group ids, oldest first); facts depends on codes and areas, both on boroughs
+GROUPS = {"boroughs": [1], "areas": [4, 9], "codes": [2], "facts": [5, 11]}
+ROLLBACK_CASES = [
+    # (stage, --run, --cascade) → (stage, run) undone in order, or the stage blocked
+    (None, None, False, [("facts", 11), ("facts", 5), ("codes", 2), ("areas", 9), ("areas", 4), ("boroughs", 1)],
+     None),
+    ("areas", None, False, [("areas", 9)], None),            # a later run: areas stays loaded, facts may stay
+    ("areas", 9, False, [("areas", 9)], None),
+    ("areas", 4, False, [], "areas"),                        # its first load: facts would be orphaned
+    ("areas", 4, True, [("facts", 11), ("facts", 5), ("areas", 9), ("areas", 4)], None),
+    ("boroughs", None, True, [("facts", 11), ("facts", 5), ("codes", 2), ("areas", 9), ("areas", 4),
+                              ("boroughs", 1)], None),
+    ("users", None, False, [], None),                        # nothing loaded: nothing to do
+]
+
+
+@pytest.mark.parametrize(("stage", "run", "cascade", "undone", "blocked"), ROLLBACK_CASES)
+def test_rollback_is_a_plan_the_orchestrator_walks(stage: str | None, run: int | None, cascade: bool,
+                                                   undone: list[tuple[str, int]], blocked: str | None) -> None:
+    plan = build_rollback_plan(_specs(), GROUPS, stage=stage, run_id=run, cascade=cascade)
+    assert plan.mode == "rollback"
+    assert [s.stage for s in plan.stages] == ["facts", "users", "codes", "areas", "boroughs"]  # reverse load order
+    rec = Recording()
+    execute(plan, rec)
+    assert rec.steps == plan.steps()
+    assert rec.undone == undone
+    if blocked:
+        b = plan.stage(blocked)
+        assert rec.steps == [(blocked, "refuse")]
+        assert b.reason == "facts loaded later and depend on it" and "--cascade" in b.hint
+        err = pytest.raises(Exception, UndoExecutor(None, dry_run=True).refuse, b)  # type: ignore[arg-type]
+        assert err.value.one_line() == ("stage areas cannot be rolled back: facts loaded later and depend on it "
+                                        "— roll those back first, or add --cascade to undo them too")
+    doc = plan_to_dict(plan)
+    assert [(d["stage"], d["undo_runs"]) for d in doc["stages"] if d["action"] == "rollback"] == \
+        [(s.stage, list(s.undo_runs)) for s in plan.stages if s.action == "rollback"]
 
 
 # --------------------------------------------------------------------------- real databases
@@ -194,3 +239,27 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
                  "SAFESTATS_DEBUG"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.mark.postgres
+def test_a_hand_built_rollback_plan_undoes_what_it_names(legacy_sqlite: Path, target_url: URL) -> None:
+    """The builder would skip boroughs (only users was asked for); a plan that says undo its run
+    undoes it — the executor does not decide again."""
+    orch = Orchestrator(settings_for(legacy_sqlite, target_url), RecordingConsole(), reconcile=False)
+    try:
+        (loaded,) = orch.run(["boroughs"])
+        with orch.ctx.target.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM ref.local_authority")).scalar_one() > 0
+        runner = RollbackRunner(orch.ctx.target, orch.ctx.specs, RecordingConsole())
+        built = runner.plan("users")
+        assert built is not None and built.stage("boroughs").action == "skip"
+        forced = Plan(stages=tuple(replace(s, action="rollback", undo_runs=(loaded.run_id,)) if s.stage == "boroughs"
+                                   else s for s in built.stages), mode="rollback")
+        ex = UndoExecutor(runner.rollback)
+        execute(forced, ex)
+        assert [(u.stage, u.run_id) for u in ex.undone] == [("boroughs", loaded.run_id)]
+        assert Ledger(orch.ctx.target).stage_state("boroughs").state == "rolled_back"
+        with orch.ctx.target.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM ref.local_authority")).scalar_one() == 0
+    finally:
+        orch.close()

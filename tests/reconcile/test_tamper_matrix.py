@@ -457,7 +457,7 @@ def _build(name: str, clean: URL, legacy: Path, dbs: PgDatabases, tmp: pytest.Te
     from migration.legacy import advance
     from migration.mapping.order import parsed_specs
     from migration.plan.execute import Orchestrator, run_delta
-    from migration.rollback import Rollback
+    from migration.plan.undo import RollbackRunner
 
     advanced = _copy_legacy(legacy, tmp.mktemp("advanced"))
     advance(URL.create("sqlite", database=str(advanced)), 5, 11, advanced.with_name("legacy.manifest.json"),
@@ -477,7 +477,7 @@ def _build(name: str, clean: URL, legacy: Path, dbs: PgDatabases, tmp: pytest.Te
             deltas = {r[0]: r[1] for r in c.execute(text(
                 "SELECT stage, run_id FROM ledger.event WHERE kind = 'delta_started'"))}
         assert deltas, "the delta recorded no run"
-        rb = Rollback(eng, parsed_specs(REPO / "mappings"), RecordingConsole())
+        rb = RollbackRunner(eng, parsed_specs(REPO / "mappings"), RecordingConsole())
         for stage in reversed(rb.order):  # each stage's delta is a run of its own
             if stage in deltas:
                 rb.run(stage, deltas[stage])

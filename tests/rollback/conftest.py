@@ -32,7 +32,7 @@ from sqlalchemy.pool import NullPool
 from migration.console import RecordingConsole
 from migration.legacy import generate
 from migration.mapping.order import parsed_specs
-from migration.rollback import Rollback
+from migration.plan.undo import RollbackRunner
 from migration.schema import api, models
 from tests.conftest import PgDatabases, _unique
 from tests.steps.conftest import REPO, cli, run_all
@@ -194,9 +194,9 @@ def stage_run(url: URL, stage: str) -> int:
                            "ORDER BY event_id DESC LIMIT 1", s=stage))
 
 
-def rollback_api(url: URL, console: RecordingConsole | None = None) -> tuple[Rollback, Any]:
+def rollback_api(url: URL, console: RecordingConsole | None = None) -> tuple[RollbackRunner, Any]:
     eng = engine(url)
-    return Rollback(eng, parsed_specs(REPO / "mappings"), console or RecordingConsole()), eng
+    return RollbackRunner(eng, parsed_specs(REPO / "mappings"), console or RecordingConsole()), eng
 
 
 def rollback_cli(args: list[str], source: Path, target: URL, **kw: Any) -> subprocess.CompletedProcess[str]:

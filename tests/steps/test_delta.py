@@ -100,11 +100,11 @@ def test_delta_after_legacy_activity_equals_a_fresh_full_load(legacy_sqlite: Pat
     from sqlalchemy.pool import NullPool
 
     from migration.mapping.order import parsed_specs
-    from migration.rollback import Rollback
+    from migration.plan.undo import RollbackRunner
 
     eng = create_engine(target, poolclass=NullPool)
     specs = parsed_specs(Path(__file__).resolve().parents[2] / "mappings")
-    rb = Rollback(eng, specs, RecordingConsole())
+    rb = RollbackRunner(eng, specs, RecordingConsole())
     for spec in reversed(specs):
         for _ in range(2):
             rb.run(spec.stage)  # the two deltas of every stage, newest first

@@ -28,10 +28,10 @@ def test_a_load_and_rollback_leave_the_model_as_it_was(legacy_sqlite: Path, targ
 
     from migration.console import RecordingConsole
     from migration.mapping.order import parsed_specs
-    from migration.rollback import Rollback
+    from migration.plan.undo import RollbackRunner
 
     eng = create_engine(target_url, poolclass=NullPool)
     specs = parsed_specs(Path(__file__).resolve().parents[2] / "mappings")
-    Rollback(eng, specs, RecordingConsole()).all()
+    RollbackRunner(eng, specs, RecordingConsole()).all()
     eng.dispose()
     assert ddl() == before
