@@ -27,6 +27,7 @@ from migration.plan import Plan, StagePlan, StageStatus, build_plan, plan_to_dic
 from migration.plan.builder import build_rollback_plan
 from migration.plan.execute import Orchestrator, StepExecutor, execute, refusal
 from migration.plan.undo import RollbackRunner, UndoExecutor
+from migration.rollback import RollbackError
 from tests.plan.test_plan import _specs
 from tests.steps.conftest import REPO, cli, settings_for
 
@@ -148,7 +149,7 @@ def test_rollback_is_a_plan_the_orchestrator_walks(stage: str | None, run: int |
         b = plan.stage(blocked)
         assert rec.steps == [(blocked, "refuse")]
         assert b.reason == "facts loaded later and depend on it" and "--cascade" in b.hint
-        err = pytest.raises(Exception, UndoExecutor(None, dry_run=True).refuse, b)  # type: ignore[arg-type]
+        err = pytest.raises(RollbackError, UndoExecutor(None, dry_run=True).refuse, b)  # type: ignore[arg-type]
         assert err.value.one_line() == ("stage areas cannot be rolled back: facts loaded later and depend on it "
                                         "— roll those back first, or add --cascade to undo them too")
     doc = plan_to_dict(plan)
