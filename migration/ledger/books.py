@@ -119,6 +119,11 @@ class Ledger:
                  mh=mapping_hash, rv=refdata_version, src=source_url, opts=json.dumps(options, default=str)),
         ).scalar_one())
 
+    def reserve_run_id(self, conn: Connection) -> int:
+        """A run id no run will ever have, recording nothing (a dry run names its scratch tables
+        with it): the run sequence's next value."""
+        return int(conn.execute(text("SELECT nextval(pg_get_serial_sequence('ledger.run', 'run_id'))")).scalar_one())
+
     def event(self, conn: Connection, *, run_id: int | None, stage: str | None, kind: str,
               detail: dict[str, Any] | None = None) -> None:
         conn.execute(text("INSERT INTO ledger.event (run_id, stage, kind, actor, detail) "

@@ -178,7 +178,7 @@ class TableDelta:
         else:
             if force_keys:
                 changed = sorted(set(changed) | set(force_keys))
-            self.load.snapshot_keys(None, into=self.new_keys)
+            self.load.snapshot_keys(None, into=self.new_keys, record=not dry_run)
         with lc.target.connect() as conn:
             trans = conn.begin()
             conn.execute(text("CREATE TEMP TABLE _changed (_src_key text COLLATE \"C\") ON COMMIT DROP"))
@@ -443,14 +443,16 @@ def _stage_delta(ctx: RunContext, ledger: Ledger, spec: StageSpec, base_run: int
     reader = SourceReader(ctx.source)
     reader.on_retry = ctx.console.warn
     with ctx.target.begin() as conn:
-        run_id = ledger.new_run(conn, kind=kind, mapping_hash=ctx.mapping_hash,
-                                refdata_version=ctx.refdata_version,
-                                source_url=redact_url(ctx.settings.source_url),
-                                options={"stage": spec.stage, "base_run": base_run, "dry_run": dry_run})
-        if not dry_run:
+        if dry_run:  # records nothing: its key snapshots are scratch tables, dropped when it is done
+            run_id = ledger.reserve_run_id(conn)
+        else:
+            run_id = ledger.new_run(conn, kind=kind, mapping_hash=ctx.mapping_hash,
+                                    refdata_version=ctx.refdata_version,
+                                    source_url=redact_url(ctx.settings.source_url),
+                                    options={"stage": spec.stage, "base_run": base_run})
             ledger.event(conn, run_id=run_id, stage=spec.stage, kind=f"{kind}_started",
                          detail={"base_run": base_run})
-        record_watermarks(conn, reader, spec, run_id)
+            record_watermarks(conn, reader, spec, run_id)
     result = DeltaResult(spec.stage, run_id, "dry-run" if dry_run else kind)
     try:
         for tm in spec.tables:

@@ -205,7 +205,7 @@ class TableLoad:
                      for c in self.tm.lookups[name].match.values()]
         return list(dict.fromkeys(cols))
 
-    def snapshot_keys(self, upto: Any, *, into: str | None = None) -> int:
+    def snapshot_keys(self, upto: Any, *, into: str | None = None, record: bool = True) -> int:
         """Copy every legacy row's key, group and winner values into ``staging.…__keys_r<run>`` and
         run the duplicate rule there (``…__losers_r<run>``).  Idempotent per run.  The snapshot is
         kept (logged table): the next delta compares the legacy's keys with it in PostgreSQL."""
@@ -261,9 +261,10 @@ class TableLoad:
             else:
                 conn.execute(text(f"CREATE TABLE {losers} (_src_key text)"))
             n_losers = conn.execute(text(f"SELECT count(*) FROM {losers}")).scalar_one()
-            ledger.event(conn, run_id=self.run_id, stage=self.stage.stage, kind="keys_snapshot",
-                         detail=dict(source_table=self.table, rows=total, losers=n_losers, upto=upto,
-                                     seconds=round(time.monotonic() - started, 3)))
+            if record:  # a dry run's snapshot is scratch: nothing of it goes into the ledger
+                ledger.event(conn, run_id=self.run_id, stage=self.stage.stage, kind="keys_snapshot",
+                             detail=dict(source_table=self.table, rows=total, losers=n_losers, upto=upto,
+                                         seconds=round(time.monotonic() - started, 3)))
         return total
 
     def mark_merged(self, out: pl.DataFrame, losers: pl.Series) -> pl.DataFrame:

@@ -106,3 +106,32 @@ def test_ctrl_c_stops_a_delta_at_a_chunk_boundary_and_the_next_delta_finishes_it
     finally:
         targets.drop(clean)
         targets.drop(stopped)
+
+
+def _ledger_and_staging(url: URL) -> dict[str, Any]:
+    tables = [r[0] for r in rows(url, "SELECT schemaname || '.' || tablename FROM pg_tables "
+                                      "WHERE schemaname IN ('ledger', 'staging') ORDER BY 1")]
+    return {t: rows(url, f"SELECT count(*) FROM {t}")[0][0] for t in tables}
+
+
+def test_a_delta_dry_run_records_nothing(_loaded_template: URL, targets: Targets, legacy: Path,
+                                         tmp_path: Path) -> None:
+    """``run --delta --all --dry-run`` says what each delta would do and leaves every ledger and
+    staging table as it was (before: it recorded a run and its watermarks)."""
+    source = tmp_path / "legacy.sqlite"
+    shutil.copy(legacy, source)
+    move_legacy(source)
+    url = targets.clone(_loaded_template, "ss_rb_ddry")
+    try:
+        before, data = _ledger_and_staging(url), snapshot(url)
+        o = Orchestrator(settings_for(source, url), RecordingConsole())
+        try:
+            results = o.delta([], all_=True, dry_run=True)
+        finally:
+            o.close()
+        mps = next(r for r in results if r.stage == "mps_crime")
+        assert mps.action == "dry-run" and sum(p.new_keys + p.gone_keys + p.changed_rows for p in mps.plans) > 0
+        assert _ledger_and_staging(url) == before
+        assert snapshot(url) == data
+    finally:
+        targets.drop(url)
