@@ -19,6 +19,8 @@ psql -h "$PGHOST" -U postgres -d postgres -v ON_ERROR_STOP=1 -q \
   -c "DROP DATABASE IF EXISTS $DEMO_DB WITH (FORCE)" -c "CREATE DATABASE $DEMO_DB"
 export SAFESTATS_SOURCE_URL="sqlite:///$WORK/legacy.sqlite"
 export SAFESTATS_TARGET_URL="postgresql+psycopg2://postgres@$PGHOST:5432/$DEMO_DB"
+export SAFESTATS_REPORTS_DIR="$WORK/reports"
+rm -rf "$WORK/reports"
 
 echo "== 3. bring the target schema to head"
 "$CLI" schema upgrade
@@ -51,5 +53,35 @@ echo "      --check exits 0 only when every planned stage is loaded and reconcil
 rm -rf "$WORK/report"
 "$CLI" report --out "$WORK/report" --check
 
+echo "== 9. the parallel run: the legacy keeps serving users — 30 days of activity (new batches, revisions,"
+echo "      hard deletes, a re-submitted ISTV month) — and a nightly delta brings the target up to date"
+"$CLI" legacy advance --url "$SAFESTATS_SOURCE_URL" --days 30 --seed 5
+"$CLI" run --delta --all --dry-run
+"$CLI" run --delta --all
+"$CLI" reconcile --all
+
+echo "== 10. cutover: freeze the legacy, final delta, reconcile"
+"$CLI" cutover freeze
+"$CLI" run --delta --all
+"$CLI" reconcile --all
+
+echo "== 11. QA decides about every open quarantined row (who, what, why — recorded in the ledger), the"
+echo "       report is written, the go/no-go checklist is green, go is recorded"
+for stage in $("$CLI" status --json | "$BIN/python" -c '
+import json, sys
+q = json.load(sys.stdin)["quarantine"]["by_reason"]
+print(" ".join(sorted({r["stage"] for r in q if r["open"] and r["decision"] in (None, "undecided")})))'); do
+  "$CLI" quarantine decide --stage "$stage" --as accept-loss --note "demo: reviewed with QA, loss accepted" \
+    --by "QA (demo)"
+done
+"$CLI" report --check
+"$CLI" cutover
+"$CLI" cutover go --yes
+echo "   after the go, loads refuse (an error line and exit 2 expected):"
+if "$CLI" run --delta --all; then echo "demo: run --delta after the go should have refused" >&2; exit 1; fi
+
+echo "== 12. one screen of status"
+"$CLI" status
+
 echo "demo done: legacy in $WORK/legacy.sqlite (manifest $WORK/legacy.manifest.json), target database $DEMO_DB,"
-echo "report in $WORK/report/report.html"
+echo "reports in $WORK/report/report.html (after the full load) and under $WORK/reports/ (at the go)"

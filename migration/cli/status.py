@@ -52,7 +52,8 @@ def register(app: typer.Typer) -> None:
                 elif line.lag.rows_changed is None:
                     lag = f"since {line.lag.watermark}: {line.lag.note}"
                 else:
-                    lag = f"{line.lag.rows_changed:,} row(s) changed at or after {line.lag.watermark}"
+                    lag = (f"{line.lag.rows_changed:,} row(s) changed since {line.lag.watermark}" if line.lag.rows_changed
+                           else f"up to date with {line.lag.watermark}")
                 checked = f"{line.checked_at:%Y-%m-%d %H:%M}" if line.checked_at else "—"
                 rows.append((line.plan.stage, state_txt, line.verdict_state.replace("_", " "), checked, delta, lag))
             st.console.table("Stages", ["stage", "state", "verdict", "last check", "last delta", "lag"], rows)

@@ -108,18 +108,19 @@ class SourceReader:
             v = conn.execute(text(f"SELECT MAX({self._q(column)}) FROM {self._q(table)}")).scalar_one()
         return v if isinstance(v, int) else to_text(v)
 
-    def keys_where(self, table: str, key: str, column: str, since: str | None) -> list[str]:
-        """Keys of rows whose datetime ``column`` is at or after ``since`` (every non-NULL one when
-        since is None).  Compared as datetimes by the legacy engine (SQLite through julianday,
-        since it keeps datetimes as text)."""
+    def keys_where(self, table: str, key: str, column: str, since: str | None, *, after: bool = False) -> list[str]:
+        """Keys of rows whose datetime ``column`` is at or after ``since`` (strictly after with
+        ``after``; every non-NULL one when since is None).  Compared as datetimes by the legacy
+        engine (SQLite through julianday, since it keeps datetimes as text)."""
         q = self._q
+        op = ">" if after else ">="
         params: dict[str, Any]
         if since is None:
             cond, params = f"{q(column)} IS NOT NULL", {}
         elif self.dialect == "sqlite":
-            cond, params = f"julianday({q(column)}) >= julianday(:since)", {"since": since}
+            cond, params = f"julianday({q(column)}) {op} julianday(:since)", {"since": since}
         else:
-            cond, params = f"{q(column)} >= :since", {"since": datetime_from_text(since)}
+            cond, params = f"{q(column)} {op} :since", {"since": datetime_from_text(since)}
         with self.engine.connect() as conn:
             return [str(r[0]) for r in conn.execute(text(f"SELECT {q(key)} FROM {q(table)} WHERE {cond}"), params)]
 

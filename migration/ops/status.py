@@ -46,7 +46,8 @@ class Lag:
     watermark: str | None            # the newest timestamp watermark recorded (legacy local time)
     recorded_at: datetime | None     # when the run recorded it
     run_id: int | None
-    rows_changed: int | None = None  # legacy rows changed at or after it, when the source answered
+    rows_changed: int | None = None  # legacy rows changed after it, when the source answered (rows stamped
+    #                                  with the watermark itself were read by the run that recorded it)
     note: str = ""                   # why rows_changed is missing
 
     def to_dict(self) -> dict[str, Any]:
@@ -202,7 +203,7 @@ def _ask_source(url: URL, wanted: list[tuple[str, str, str, str, dict[str, Any]]
             eng = source_engine(url)
             try:
                 reader = SourceReader(eng)
-                result["counts"] = {(s, t): len(reader.keys_where(t, k, c, m["value"])) for s, t, k, c, m in wanted}
+                result["counts"] = {(s, t): len(reader.keys_where(t, k, c, m["value"], after=True)) for s, t, k, c, m in wanted}
             finally:
                 eng.dispose()
         except Exception as exc:  # any failure of the legacy means only that the lag is unknown
