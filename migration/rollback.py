@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import ForeignKeyConstraint, Index, PrimaryKeyConstraint, UniqueConstraint, text
 from sqlalchemy.engine import Connection, Engine
 
+from migration import faults
 from migration.console import Console
 from migration.errors import SafeStatsError, UnknownNameError
 from migration.ledger import Ledger, MigrationLock, history, images, records
@@ -179,6 +180,8 @@ class Rollback:
             if not active_runs(conn, stage):
                 self.ledger.event(conn, run_id=run_id, stage=stage, kind="stage_rolled_back",
                                   detail={"run_id": run_id})
+            faults.at("undo", 0, stage)  # kill matrix: everything done, nothing committed
+        faults.at("undo_committed", 0, stage)
         res.seconds = time.monotonic() - started
         return res
 

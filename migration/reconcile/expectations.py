@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy.engine import URL
 
+from migration import faults
 from migration.reconcile.results import CheckResult
 from migration.reconcile.spec import SuiteSpec
 from migration.secrets import scrub
@@ -85,6 +86,7 @@ class GxWorker:
             try:
                 self.proc.stdin.write(json.dumps(payload, default=str) + "\n")
                 self.proc.stdin.flush()
+                faults.at("gx")  # kill matrix: the worker holds a batch
                 line = self.proc.stdout.readline()
             except (BrokenPipeError, OSError) as exc:
                 raise GxError(f"the Great Expectations worker stopped: {exc}; {self._stderr_tail()}") from exc

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from migration import faults
 from migration.errors import UsageError
 from migration.report.build import ReportError, build_report
 from migration.report.html import render_html
@@ -64,6 +65,7 @@ def write_reports(report: Report, out_dir: Path, formats: Iterable[str] = tuple(
         tmp = path.with_suffix(path.suffix + ".tmp")
         try:
             tmp.write_text(render(report), encoding="utf-8")
+            faults.at("report_write", 0, fmt)  # kill matrix: written, not yet in place
             tmp.replace(path)  # a reader never sees half a report
         except OSError as exc:
             raise ReportError(f"cannot write {path}: {scrub(exc.strerror or exc)}",

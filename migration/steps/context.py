@@ -9,16 +9,12 @@ the loader.
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
-import time
 from collections.abc import Callable
-from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from migration import faults
 from migration.console import Console
 from migration.db.engines import check_connect, source_engine, target_engine
 from migration.errors import StageError
@@ -27,71 +23,6 @@ from migration.mapping.order import validated_specs
 from migration.mapping.spec import StageSpec
 from migration.refdata import refdata_version
 from migration.settings import Settings
-
-
-def _parse(spec: str) -> tuple[str, int, str]:
-    point, _, rest = spec.partition(":")
-    n, _, table = rest.partition(":")
-    return point, int(n or "1"), table
-
-
-def _kill_all() -> None:
-    """SIGKILL the whole process group when this process leads one (the kill harness starts the
-    CLI with ``start_new_session=True``, so reconcile and GX workers die with it); otherwise only
-    this process — a group not its own may hold the test runner."""
-    if os.getpgid(0) == os.getpid():
-        os.killpg(os.getpid(), signal.SIGKILL)
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _pause(directory: str) -> None:
-    """Tell the test this point is reached (``paused`` names the pid) and wait for ``resume``:
-    the test does its fault (terminates backends, kills the source connection) meanwhile."""
-    d = Path(directory)
-    (d / "paused").write_text(str(os.getpid()))
-    for _ in range(1200):
-        if (d / "resume").exists():
-            return
-        time.sleep(0.1)
-
-
-def fault_from_environment() -> Callable[..., None] | None:
-    """Fault injection for the kill and dropped-connection tests.  Unset in production;
-    documented in runbooks/testing.md.
-
-    ``SAFESTATS_FAULT_KILL=point:n[:table]`` SIGKILLs the process (group) at that point (mid_copy,
-    after_copy, before_commit, after_commit …) of chunk ``n`` (of that legacy table, if given);
-    points called without a chunk number fire at their ``n``-th call, so every kill is chosen
-    by event counts, never by time.  ``SAFESTATS_FAULT_PAUSE`` (same form) with
-    ``SAFESTATS_FAULT_DIR`` instead pauses there once until the test says resume."""
-    kill = os.environ.get("SAFESTATS_FAULT_KILL")
-    pause = os.environ.get("SAFESTATS_FAULT_PAUSE")
-    directory = os.environ.get("SAFESTATS_FAULT_DIR", "")
-    if not kill and not (pause and directory):
-        return None
-    wanted = [(_parse(kill), "kill")] if kill else []
-    if pause and directory:
-        wanted.append((_parse(pause), "pause"))
-    calls: dict[tuple[str, str], int] = {}
-    done: set[str] = set()
-    lock = threading.Lock()
-
-    def fault(where: str, chunk_no: int = 0, source_table: str | None = None) -> None:
-        for (point, n, table), action in wanted:
-            if where != point or (table and table != source_table) or action in done:
-                continue
-            with lock:
-                calls[(action, where)] = calls.get((action, where), 0) + 1
-                count = chunk_no if chunk_no > 0 else calls[(action, where)]
-                if count != n:
-                    continue
-                done.add(action)
-            if action == "kill":
-                _kill_all()
-            else:
-                _pause(directory)
-
-    return fault
 
 
 class RunContext:
@@ -105,7 +36,7 @@ class RunContext:
         self.console = console
         #: False: `run --no-reconcile` (the skip is recorded)
         self.reconcile = reconcile
-        self.fault = fault or fault_from_environment()
+        self.fault = fault or faults.hook()
         #: set by the orchestrator while it holds the migration lock: checks (and after a dropped
         #: session re-takes) the lock before a chunk is written — :meth:`MigrationLock.ensure`
         self.lock_guard: Callable[[], None] | None = None
@@ -147,4 +78,4 @@ class RunContext:
         self._target = self._source = None
 
 
-__all__ = ["RunContext", "fault_from_environment"]
+__all__ = ["RunContext"]

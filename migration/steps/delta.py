@@ -196,6 +196,8 @@ class TableDelta:
                 f"UNION SELECT n._src_key FROM {self.new_keys} n JOIN _changed c ON c._src_key = n._src_key "
                 f"WHERE n._part IS NULL"))]
             trans.rollback() if dry_run else trans.commit()
+        if lc.fault and not dry_run:  # kill matrix: the anti-join's affected groups are known, none applied
+            lc.fault("delta_plan", 0, self.table)
         plan = DeltaPlan(stage=self.stage.stage, source_table=self.table, strategy=self.strategy,
                          watermark_from=info.get("watermark_from"), watermark_to=None, new_keys=int(counts[0]),
                          gone_keys=int(counts[1]), changed_rows=len(changed), groups=int(counts[2]),
@@ -241,6 +243,8 @@ class TableDelta:
                 produced.append(loaded.select([pl.col(primary.chunk_column[c].removeprefix("c.")).cast(pl.String)
                                                .alias(c) for c in primary.conflict]))
                 reevaluated = out.get_column("_src_key").to_list()
+                if lc.fault:  # kill matrix: the re-derivation of a chunk, before its write
+                    lc.fault("delta_apply", chunk_no, self.table)
 
                 def redriven(conn: Connection, keys: list[str] = reevaluated) -> None:
                     # in the chunk's own transaction: a record is closed only with its row's new outcome
@@ -253,6 +257,8 @@ class TableDelta:
         if interrupt.requested():
             raise Interrupted(f"{interrupt.requested()}: the delta of {self.stage.stage}/{self.table} stopped "
                               "at a chunk boundary")
+        if lc.fault:  # kill matrix: every affected group written, the vanished ones not yet deleted
+            lc.fault("delta_delete", 0, self.table)
         if self.strategy == "reference":
             self._delete_unproduced(pl.concat(produced) if produced else None)
             return
