@@ -51,6 +51,15 @@ PL_TYPES: dict[str, pl.DataType] = {
 }
 
 
+#: a chunk's frame while it is transformed: lazy inside :meth:`ChunkEvaluator.evaluate` (one query plan,
+#: collected where a Python reference or an eager step needs the rows), eager for the other callers
+Frame = pl.DataFrame | pl.LazyFrame
+
+
+def _names(df: Frame) -> list[str]:
+    return df.collect_schema().names() if isinstance(df, pl.LazyFrame) else df.columns
+
+
 def _out(name: str, output: str) -> str:
     return f"{name}.{output}"
 
@@ -79,8 +88,9 @@ class ChunkEvaluator:
         self.text = TextCleaning.of(self.tm)
 
     # ------------------------------------------------------------------ helpers
-    def _apply(self, df: pl.DataFrame, t: Transform, params: Any, args: list[str], prefix: str) -> pl.DataFrame:
-        """Add columns ``prefix.output`` for every output of ``t`` over the input columns ``args``."""
+    def _apply(self, df: Frame, t: Transform, params: Any, args: list[str], prefix: str) -> Frame:
+        """Add columns ``prefix.output`` for every output of ``t`` over the input columns ``args``
+        (a lazy frame stays lazy: it is collected only for a transform without a Polars form)."""
         plan = PlPlan(prefix=f"{prefix}~")
         native = t.pl(params, self.lookups, plan, *[pl.col(a) for a in args])
         if native is not None:
@@ -90,6 +100,9 @@ class ChunkEvaluator:
                 native[o].cast(PL_TYPES[typ]).alias(_out(prefix, o)) for o, typ in t.outputs.items()])
             return df.drop(list(dict.fromkeys(plan.temp_columns)))
         # distinct inputs through the Python reference, joined back
+        lazy = isinstance(df, pl.LazyFrame)
+        if isinstance(df, pl.LazyFrame):
+            df = df.collect()
         keys = df.select(args).unique(maintain_order=False)
         cols = keys.to_dict(as_series=False)
         n = keys.height
@@ -103,7 +116,8 @@ class ChunkEvaluator:
                 values = [None if v is None else list(v) for v in values]
             outs[_out(prefix, o)] = pl.Series(_out(prefix, o), values, dtype=PL_TYPES[typ], strict=False)
         mapped = keys.with_columns(**outs)
-        return df.join(mapped, on=args, how="left", nulls_equal=True, maintain_order="left")
+        joined = df.join(mapped, on=args, how="left", nulls_equal=True, maintain_order="left")
+        return joined.lazy() if lazy else joined
 
     def _ref_column(self, ref: str) -> str:
         """Column name holding a reference (source column, derive.output, lookup.column, key)."""
@@ -112,7 +126,7 @@ class ChunkEvaluator:
         return ref  # source columns and dotted derive/lookup outputs are columns by these names
 
     # ------------------------------------------------------------------ main
-    def scrub(self, df: pl.DataFrame) -> pl.DataFrame:
+    def scrub(self, df: Frame) -> Frame:
         """Apply personal_data.scrub: the column is replaced by the scrubbed text; the
         transform's outputs become ``scrub_<Column>.<output>``."""
         for col, tname in self.tm.personal_data.scrub.items():
@@ -126,10 +140,10 @@ class ChunkEvaluator:
         """True when the business key uses derive outputs (computed after the derives)."""
         return any("." in c for c in self.tm.business_key.columns)
 
-    def _with_keys(self, df: pl.DataFrame) -> pl.DataFrame:
+    def _with_keys(self, df: Frame) -> Frame:
         """``_kstate``, ``_bkey``, ``_key``, ``_key_flags`` and ``key.flags`` (the business-key rule,
         :func:`migration.mapping.keys.with_key_columns`); needs ``_src_key``."""
-        out = key_rule.with_key_columns(df, list(self.tm.business_key.columns), "_src_key",
+        out = key_rule.with_key_columns(df, list(self.tm.business_key.columns), "_src_key",  # type: ignore[arg-type]
                                         key_rule.legacy_key_prefix(self.tm))
         return out.with_columns(pl.col("_key_flags").alias("key.flags"))
 
@@ -137,16 +151,16 @@ class ChunkEvaluator:
         """The effective key of every row — its duplicate group; null = in none (runs the derives
         when the key is derived).  ``df`` holds ``_src_key``."""
         if not self.derived_key:
-            return self._with_keys(df).get_column("_key")
-        return self._with_keys(self._derive(self.scrub(df))).get_column("_key")
+            return _eager(self._with_keys(df)).get_column("_key")
+        return _eager(self._with_keys(self._derive(self.scrub(df)))).get_column("_key")
 
     def derived(self, df: pl.DataFrame) -> pl.DataFrame:
         """``df`` (text cleaned, with ``_src_key``) with every derive output, as :meth:`evaluate`
         computes them — for a duplicate group made of derive outputs."""
-        work = self.scrub(df)
-        return self._derive(work if self.derived_key else self._with_keys(work))
+        work = self.scrub(df.lazy())
+        return _eager(self._derive(work if self.derived_key else self._with_keys(work)))
 
-    def _derive(self, work: pl.DataFrame) -> pl.DataFrame:
+    def _derive(self, work: Frame) -> Frame:
         tm = self.tm
         # lookups (joins against reference frames)
         for name, spec in tm.lookups.items():
@@ -154,8 +168,12 @@ class ChunkEvaluator:
             left = [f"_lk_{name}_{i}" for i in range(len(spec.match))]
             work = work.with_columns([pl_clean(pl.col(src)).alias(lk) for lk, src in zip(left, spec.match.values(), strict=False)])
             right = frame.rename({c: f"{name}.{c}" for c in spec.columns})
-            work = work.join(right, left_on=left, right_on=[f"_k{i}" for i in range(len(spec.match))],
-                             how="left", maintain_order="left").drop(left)
+            on = dict(left_on=left, right_on=[f"_k{i}" for i in range(len(spec.match))], how="left",
+                      maintain_order="left")
+            if isinstance(work, pl.LazyFrame):
+                work = work.join(right.lazy(), **on).drop(left)  # type: ignore[arg-type]
+            else:
+                work = work.join(right, **on).drop(left)  # type: ignore[arg-type]
         # derives, in dependency order
         for name in self.derive_order():
             dspec = tm.derive[name]
@@ -164,18 +182,21 @@ class ChunkEvaluator:
         return work
 
     def evaluate(self, df: pl.DataFrame) -> pl.DataFrame:
+        """The chunk through the whole mapping: one lazy query plan, collected where a Python
+        reference needs the rows, after the dispositions (the key escaping is eager) and at the end
+        — not once per derive and column (a collect costs ~1 ms whatever the chunk's size)."""
         tm = self.tm
         df, ctl = self.text.frame(df)
         if ctl is not None:
             df = df.with_columns(ctl.alias("_ctl"))
-        work = self.scrub(df)
+        work: Frame = self.scrub(df.lazy())
         if not self.derived_key:  # a raw key may be used by derives (``key``)
             work = self._derive(self._with_keys(work))
         else:
             work = self._with_keys(self._derive(work))
         # dispositions
         work = work.with_columns(self._disposition())
-        work = key_rule.escape_invalid(work)
+        work = key_rule.escape_invalid(_eager(work)).lazy()
         # targets
         outputs: list[str] = ["_row_no", "_src_key", "_key", "_bkey", "_disp", "_reason", "_fields"]
         for ti, (_tname, tspec) in enumerate(tm.targets.items()):
@@ -193,7 +214,7 @@ class ChunkEvaluator:
                 alias = f"_w{ti}_{wi}"
                 work = work.with_columns(self._condition(cond).alias(alias))
                 outputs.append(alias)
-        return work.select(outputs)
+        return _eager(work.select(outputs))
 
     def derive_order(self) -> list[str]:
         return derive_order(self.tm)
@@ -238,7 +259,7 @@ class ChunkEvaluator:
             disp = pl.when(cond).then(pl.lit(d)).otherwise(disp)
         return [disp.alias("_disp"), reason.cast(pl.String).alias("_reason"), fields.alias("_fields")]
 
-    def _column(self, work: pl.DataFrame, spec: ColumnSpec, alias: str) -> pl.DataFrame:
+    def _column(self, work: Frame, spec: ColumnSpec, alias: str) -> Frame:
         kind = spec.kind
         if kind == "const":
             return work.with_columns(pl.lit(spec.const).alias(alias))
@@ -246,7 +267,7 @@ class ChunkEvaluator:
             return work.with_columns(pl.lit(spec.default).alias(alias))
         if kind == "flags":
             parts = [pl.col(_out(d, "flags")) for d in (spec.flags or [])]
-            if "_ctl" in work.columns:  # text cleaning altered a value of this chunk
+            if "_ctl" in _names(work):  # text cleaning altered a value of this chunk
                 parts.append(pl.when(pl.col("_ctl")).then(pl.lit([CONTROL_FLAG]))
                              .otherwise(pl.lit([], dtype=pl.List(pl.String))))
             expr = pl.concat_list(parts) if parts else pl.lit([], dtype=pl.List(pl.String))
@@ -262,6 +283,10 @@ class ChunkEvaluator:
             work = self._apply(work, t, t.parse_params(call.params), current, prefix)
             current = [_out(prefix, "value")]
         return work.with_columns(pl.col(current[0]).alias(alias))
+
+
+def _eager(df: Frame) -> pl.DataFrame:
+    return df.collect() if isinstance(df, pl.LazyFrame) else df
 
 
 def _as_text(e: pl.Expr) -> pl.Expr:
