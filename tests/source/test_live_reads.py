@@ -133,3 +133,19 @@ def test_no_nolock_hint_and_no_dirty_reads_anywhere() -> None:
     assert not found, found
     # the pattern finds what it is meant to find (the test can fail)
     assert hint.search("SELECT * FROM tblMPSCrime WITH (NOLOCK)")
+
+
+@pytest.mark.mssql
+def test_legacy_connections_on_sql_server_read_at_snapshot_when_enabled_else_read_committed(mssql_url: URL) -> None:
+    """SQL Server: SNAPSHOT when the database has it on, else READ COMMITTED (only where
+    SAFESTATS_TEST_MSSQL_URL names a server; none can run on this project's machines)."""
+    legacy = source_engine(mssql_url)
+    try:
+        with legacy.connect() as conn:
+            enabled = conn.execute(text(
+                "SELECT snapshot_isolation_state FROM sys.databases WHERE name = DB_NAME()")).scalar_one()
+            level = conn.execute(text(
+                "SELECT transaction_isolation_level FROM sys.dm_exec_sessions WHERE session_id = @@SPID")).scalar_one()
+        assert level == (5 if enabled == 1 else 2)  # 5 SNAPSHOT, 2 READ COMMITTED (1 would be READ UNCOMMITTED)
+    finally:
+        legacy.dispose()

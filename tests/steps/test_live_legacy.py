@@ -261,3 +261,32 @@ def test_each_run_writes_a_redacted_log_named_by_its_run_id(legacy_sqlite: Path,
         api.delta(settings, RecordingConsole(), ["boroughs"], strict=True)
     # refused before a run was started: no log file is made for it
     assert sorted(p.name for p in logs.iterdir()) == sorted(f"run-{i}.log" for i in ids)
+
+
+def test_run_log_keeps_every_message_from_before_the_run_id_on_and_scrubs_secrets(tmp_path: Path) -> None:
+    from migration.console import RunLog
+    from migration.secrets import register_secret
+
+    secret = "Log-secret-" + "91ab"
+    register_secret(secret)
+    inner = RecordingConsole()
+    log = RunLog(inner, tmp_path / "logs")
+    log.info("planning: nothing yet")
+    assert not (tmp_path / "logs").exists()  # no run yet, no file
+    log.info("boroughs: run 41 started (full load)", run_id=41)
+    log.warn(f"connection to postgresql://u:{secret}@db/x dropped, retrying")
+    log.table("Stage summary", ["stage", "run"], [("boroughs", 41)])
+    log.info("areas: run 42 started (full load)", run_id=42)
+    log.error(f"stopped: password {secret} was refused")
+    log.close()
+    first = (tmp_path / "logs" / "run-41.log").read_text()
+    second = (tmp_path / "logs" / "run-42.log").read_text()
+    assert first.splitlines()[0].startswith("# safestats-migrate run 41")
+    for text_ in ("planning: nothing yet", "run 41 started", "warning connection", "Stage summary",
+                  "boroughs | 41", "run 42 started", "error   stopped: password *** was refused"):
+        assert text_ in first, text_
+    assert "earlier lines of the same command are in run-41.log" in second and "run 42 started" in second
+    assert "planning" not in second and "error   stopped" in second
+    assert secret not in first + second
+    # the person still saw everything, on the console it wraps (the error is the CLI's to print)
+    assert len(inner.lines) == 6 and not [line for line in inner.lines if "stopped" in line]
