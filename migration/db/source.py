@@ -267,6 +267,19 @@ class SourceReader:
         return f"SELECT {cols} FROM {self._q(table)}{w} ORDER BY {order}{tail}", params
 
     # ------------------------------------------------------------ ODBC, columnar
+    def arrow_connection_string(self) -> str:
+        """The ODBC connection string arrow-odbc opens its own connection with: exactly as
+        SQLAlchemy's pyodbc dialect builds it for this URL (driver, server, charset, the password
+        from the environment), plus, on MariaDB/MySQL, the READ COMMITTED the engine's own
+        connections get (:func:`migration.db.engines.set_read_isolation`) as the driver's
+        initial statement.  (SQL Server's default is READ COMMITTED already; SNAPSHOT is the
+        pyodbc road's, which a throttled read takes.)"""
+        args, _ = self.engine.dialect.create_connect_args(self.engine.url)
+        text_ = str(args[0])
+        if self.dialect in ("mysql", "mariadb"):
+            text_ += ";InitStmt={SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED}"
+        return text_
+
     def _stream_arrow_odbc(self, table: str, columns: list[str], key: str | None, key_type: str, after: Any,
                            upto: Any, chunk_rows: int) -> Iterator[Chunk]:
         """The same rows and text as the pyodbc road, read by arrow-odbc into Arrow batches (no
@@ -276,9 +289,7 @@ class SourceReader:
         import arrow_odbc
         import pyarrow as pa
 
-        # the connection string exactly as SQLAlchemy's pyodbc dialect builds it for this URL
-        # (driver, server, charset, the password from the environment)
-        args, _ = self.engine.dialect.create_connect_args(self.engine.url)
+        connection_string = self.arrow_connection_string()
         with self.engine.connect() as conn:
             sql, named = self.select_sql(conn, table, columns, key, key_type, after, upto)
         # arrow-odbc binds positional text parameters; the legacy engine converts them to the
@@ -289,7 +300,7 @@ class SourceReader:
             # arrow-odbc allocates its transfer buffers for a whole batch up front (twice: it fetches
             # the next batch while this one is converted): a keyless table's "one chunk" (10**9
             # rows) would take 2 × 512 MB.  Batches stay small; the chunks are regrouped below.
-            reader = arrow_odbc.read_arrow_batches_from_odbc(sql, args[0], batch_size=min(chunk_rows, ARROW_BATCH_ROWS),
+            reader = arrow_odbc.read_arrow_batches_from_odbc(sql, connection_string, batch_size=min(chunk_rows, ARROW_BATCH_ROWS),
                                                              max_bytes_per_batch=ARROW_BATCH_BYTES,
                                                              max_text_size=ARROW_MAX_TEXT_BYTES,
                                                              parameters=positional)

@@ -149,3 +149,27 @@ def test_legacy_connections_on_sql_server_read_at_snapshot_when_enabled_else_rea
         assert level == (5 if enabled == 1 else 2)  # 5 SNAPSHOT, 2 READ COMMITTED (1 would be READ UNCOMMITTED)
     finally:
         legacy.dispose()
+
+
+@pytest.mark.mariadb
+def test_the_arrow_odbc_reader_reads_read_committed_too(small_legacy: URL) -> None:
+    import arrow_odbc
+
+    from migration.db.engines import READER_KEY
+
+    legacy = source_engine(small_legacy.update_query_dict({READER_KEY: "arrow-odbc"}))
+    try:
+        reader = SourceReader(legacy)
+
+        def isolation(connection_string: str) -> str:
+            batches = arrow_odbc.read_arrow_batches_from_odbc("SELECT @@tx_isolation AS i", connection_string,
+                                                              batch_size=1)
+            return str(next(iter(batches)).to_pylist()[0]["i"])
+
+        plain, _ = legacy.dialect.create_connect_args(legacy.url)
+        assert isolation(str(plain[0])) == "REPEATABLE-READ"  # what arrow-odbc's own connection had
+        assert isolation(reader.arrow_connection_string()) == "READ-COMMITTED"
+        assert sum(c.size for c in reader.stream("tblThing", ["ThingID", "Name"], key="ThingID",
+                                                  chunk_rows=7)) == ROWS
+    finally:
+        legacy.dispose()
