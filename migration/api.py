@@ -38,7 +38,7 @@ from migration.audit import profile_legacy
 from migration.audit.preflight import PreflightReport
 from migration.audit.preflight import preflight as _preflight
 from migration.audit.profile import ProfileResult
-from migration.console import Console
+from migration.console import Console, RunLog
 from migration.db.catalog import SourceCatalog
 from migration.db.engines import check_connect, target_engine
 from migration.errors import (
@@ -49,6 +49,7 @@ from migration.errors import (
     UnknownNameError,
     UsageError,
 )
+from migration.interrupt import parse_stop_at
 from migration.ledger import Ledger, RunSummary
 from migration.ledger import quarantine as _quarantine
 from migration.ledger.quarantine import QuarantineGroup, QuarantineRecord
@@ -79,7 +80,9 @@ from migration.report import Report, build_report, parse_formats, write_reports
 from migration.rollback import RunUndo
 from migration.schema import api as _schema
 from migration.schema.api import RevisionInfo, SchemaChange, SchemaCheck, SchemaStatus
+from migration.secrets import redact_url
 from migration.settings import Settings, command_line_url, load_settings
+from migration.version import __version__
 
 ACCEPT_HINT = "fix and reconcile again, roll the stage back, or accept it " \
               "(`safestats-migrate reconcile accept STAGE --reason \"…\"`)"
@@ -126,39 +129,87 @@ def make_plan(settings: Settings, console: Console, stages: Iterable[str] | None
 
 
 def orchestrator(settings: Settings, console: Console, *, chunk_rows: int | None = None, reconcile: bool = True,
-                 fault: Callable[..., None] | None = None) -> Orchestrator:
+                 fault: Callable[..., None] | None = None, max_rows_per_second: float | None = None,
+                 strict: bool = False) -> Orchestrator:
     """The run's orchestrator, for callers that need its engines or timings (the benchmark);
     close it when done.  :func:`run` and :func:`delta` make and close one themselves."""
     if chunk_rows is not None:
         settings = replace(settings, chunk_rows=chunk_rows)
-    return Orchestrator(settings, console, fault=fault, reconcile=reconcile)
+    if max_rows_per_second is not None:
+        if not max_rows_per_second > 0:
+            raise UsageError(f"--max-rows-per-second must be positive, not {max_rows_per_second}",
+                             hint="leave it out to read as fast as the legacy allows")
+        settings = replace(settings, max_rows_per_second=max_rows_per_second)
+    return Orchestrator(settings, console, fault=fault, reconcile=reconcile, strict=strict)
+
+
+def stop_time(stop_at: str | datetime | None) -> datetime | None:
+    """``--stop-at``: ``HH:MM`` (London time, today) or an ISO date-time; one already past is a
+    usage error (exit 2) before anything is opened or written."""
+    if stop_at is None or isinstance(stop_at, datetime):
+        return stop_at
+    return parse_stop_at(stop_at)
+
+
+@contextmanager
+def _run_log(settings: Settings, console: Console, rate: float | None = None) -> Iterator[RunLog]:
+    """The run's console: ``console``, and every message kept, redacted, in ``run-<id>.log`` under
+    ``settings.run_logs_dir``; the error the run ends with is written there too."""
+    log = RunLog(console, settings.run_logs_dir)
+    log.note(f"safestats-migrate {__version__}; source {redact_url(settings.source_url)}; target "
+             f"{redact_url(settings.target_url)}; chunk_rows {settings.chunk_rows}; max_rows_per_second "
+             f"{rate or settings.max_rows_per_second or 'unlimited'}")
+    try:
+        yield log
+    except SafeStatsError as exc:
+        log.error(exc.one_line() + (f" — {exc.hint}" if exc.hint else ""))
+        raise
+    except BaseException as exc:
+        log.error(f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        log.close()
 
 
 def run(settings: Settings, console: Console, stages: Iterable[str] = (), *, all_: bool = False,
         chunk_rows: int | None = None, reconcile: bool = True,
-        executor: Callable[[Plan], Executor] | None = None) -> list[Result]:
+        executor: Callable[[Plan], Executor] | None = None, stop_at: str | datetime | None = None,
+        max_rows_per_second: float | None = None, strict: bool = False) -> list[Result]:
     """Load stages: take the lock, build the plan under it, execute it (each stage reconciled
-    before the next starts, unless ``reconcile`` is False)."""
+    before the next starts, unless ``reconcile`` is False).  ``stop_at``: stop at the first chunk
+    boundary after that time, like Ctrl-C (exit 130, resumable); ``max_rows_per_second``: read
+    the legacy no faster; ``strict``: refuse to resume a stage loaded by another package version.
+    Every message goes to ``run-<id>.log`` as well (:class:`migration.console.RunLog`)."""
     names = list(stages)
-    orch = orchestrator(settings, console, chunk_rows=chunk_rows, reconcile=reconcile)
-    try:
-        return orch.run(names, all_=all_, command="run " + " ".join(["--all"] if all_ else names),
-                        executor=executor)
-    finally:
-        orch.close()
+    when = stop_time(stop_at)
+    with _run_log(settings, console, max_rows_per_second) as log:
+        orch = orchestrator(settings, log, chunk_rows=chunk_rows, reconcile=reconcile,
+                            max_rows_per_second=max_rows_per_second, strict=strict)
+        try:
+            return orch.run(names, all_=all_, command="run " + " ".join(["--all"] if all_ else names),
+                            executor=executor, stop_at=when)
+        finally:
+            orch.close()
 
 
 def delta(settings: Settings, console: Console, stages: Iterable[str] = (), *, all_: bool = False,
           dry_run: bool = False, accept_mapping_change: bool = False, redrive: bool = False,
-          chunk_rows: int | None = None, reconcile: bool = True) -> list[Result]:
+          chunk_rows: int | None = None, reconcile: bool = True, stop_at: str | datetime | None = None,
+          max_rows_per_second: float | None = None, strict: bool = False) -> list[Result]:
     """Bring loaded stages up to date with the legacy (``redrive``: re-process exactly the
-    quarantined rows); ``dry_run`` says what it would do."""
-    orch = orchestrator(settings, console, chunk_rows=chunk_rows, reconcile=reconcile)
-    try:
-        return orch.delta(list(stages), all_=all_, dry_run=dry_run, accept_mapping_change=accept_mapping_change,
-                          redrive=redrive, command="run --redrive-quarantine" if redrive else "run --delta")
-    finally:
-        orch.close()
+    quarantined rows); ``dry_run`` says what it would do.  ``stop_at``, ``max_rows_per_second``,
+    ``strict`` and the log file: as :func:`run` (``strict`` refuses a stage whose full load was
+    made by another package version)."""
+    when = stop_time(stop_at)
+    with _run_log(settings, console, max_rows_per_second) as log:
+        orch = orchestrator(settings, log, chunk_rows=chunk_rows, reconcile=reconcile,
+                            max_rows_per_second=max_rows_per_second, strict=strict)
+        try:
+            return orch.delta(list(stages), all_=all_, dry_run=dry_run,
+                              accept_mapping_change=accept_mapping_change, redrive=redrive,
+                              command="run --redrive-quarantine" if redrive else "run --delta", stop_at=when)
+        finally:
+            orch.close()
 
 
 # ---------------------------------------------------------------------------- reconcile

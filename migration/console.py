@@ -211,3 +211,92 @@ def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+class RunLog:
+    """A console that passes everything on to ``inner`` and keeps it, redacted, in the run's log file.
+
+    The file is ``<folder>/run-<id>.log``, opened when the first message naming a run arrives
+    (``console.info(…, run_id=N)``: the load and the delta say so when they start a run); what
+    was said before is written first.  A command that starts several runs (``run --all``) opens
+    each run's file when it starts and writes from then on into every one (the first file has
+    the whole command); a resumed run's log goes on in the file of its first attempt.  :meth:`error` writes the error a command ends with (which the CLI
+    prints).  Nothing is written for a command that started no run."""
+
+    def __init__(self, inner: Console, folder: Any) -> None:
+        import threading
+        from pathlib import Path
+
+        self.inner = inner
+        self.folder = Path(folder)
+        self.run_ids: list[int] = []
+        #: the log files written, the first one first
+        self.paths: list[Any] = []
+        self._files: list[Any] = []
+        self._buffer: list[str] = []
+        self._lock = threading.Lock()
+
+    def _line(self, level: str, message: str) -> None:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        lines = [f"{stamp} {level:<7} {line}" for line in scrub(message).splitlines() or [""]]
+        with self._lock:
+            if not self._files:
+                self._buffer.extend(lines)
+                return
+            for f in self._files:
+                f.write("\n".join(lines) + "\n")
+                f.flush()
+
+    def _named(self, run_id: Any) -> None:
+        if not isinstance(run_id, int) or isinstance(run_id, bool) or run_id in self.run_ids:
+            return
+        import os
+
+        path = self.folder / f"run-{run_id}.log"
+        with self._lock:
+            self.run_ids.append(run_id)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            f = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run, closed in close()
+            if f.tell():  # a resumed run: its log goes on
+                f.write("\n")
+            first = self.paths[0].name if self.paths else None
+            f.write(f"# safestats-migrate run {run_id} (pid {os.getpid()})"
+                    + (f"; earlier lines of the same command are in {first}" if first else "") + "\n")
+            if not self._files:
+                f.write("\n".join(self._buffer) + ("\n" if self._buffer else ""))
+                self._buffer = []
+            f.flush()
+            self._files.append(f)
+            self.paths.append(path)
+
+    def info(self, message: str, **fields: Any) -> None:
+        self.inner.info(message, **fields)
+        self._named(fields.get("run_id"))
+        self._line("info", message)
+
+    def warn(self, message: str, **fields: Any) -> None:
+        self.inner.warn(message, **fields)
+        self._named(fields.get("run_id"))
+        self._line("warning", message)
+
+    def note(self, message: str) -> None:
+        """A line only for the log (what the run ran with)."""
+        self._line("info", message)
+
+    def error(self, message: str) -> None:
+        """The error the command ends with: only into the log (the CLI prints it)."""
+        self._line("error", message)
+
+    def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        self.inner.table(title, columns, rows)
+        self._line("table", title + "\n" + " | ".join(str(c) for c in columns) + "".join(
+            "\n" + " | ".join("" if c is None else str(c) for c in r) for r in rows))
+
+    def progress(self, label: str, total: int | None) -> Any:
+        return self.inner.progress(label, total)
+
+    def close(self) -> None:
+        with self._lock:
+            for f in self._files:
+                f.close()
+            self._files = []

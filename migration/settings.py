@@ -28,8 +28,8 @@ ROLES = ("source", "target")
 _KNOWN_CONFIG_KEYS = {
     "source": {"url"},
     "target": {"url"},
-    "paths": {"mappings", "checks", "reports"},
-    "run": {"chunk_rows", "log_json"},
+    "paths": {"mappings", "checks", "reports", "logs"},
+    "run": {"chunk_rows", "log_json", "max_rows_per_second"},
 }
 
 
@@ -44,9 +44,18 @@ class Settings:
     reports_dir: Path = Path("reports")
     #: rows per committed chunk; peak memory grows with it (about 20 MB per 1,000 rows in flight)
     chunk_rows: int = 20_000
+    #: throttle on reading the live legacy (rows per second, on average); None: as fast as it goes
+    max_rows_per_second: float | None = None
+    #: where each run's log goes (``run-<id>.log``); None: ``logs/`` beside the reports folder
+    logs_dir: Path | None = None
     log_json: bool = False
     config_file: Path | None = None
     origins: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def run_logs_dir(self) -> Path:
+        """The folder of the run logs: ``logs_dir``, else ``logs`` beside ``reports_dir``."""
+        return self.logs_dir if self.logs_dir is not None else self.reports_dir.parent / "logs"
 
     def require_source(self) -> URL:
         if self.source_url is None:
@@ -74,6 +83,10 @@ class Settings:
             "reports_dir": f"{_absolute(self.reports_dir)}  "
                            f"[{self.origins.get('reports_dir', 'default: reports/ in the working folder')}]",
             "chunk_rows": f"{self.chunk_rows}  [{self.origins.get('chunk_rows', 'default')}]",
+            "max_rows_per_second": f"{self.max_rows_per_second or 'unlimited'}  "
+                                   f"[{self.origins.get('max_rows_per_second', 'default')}]",
+            "logs_dir": f"{_absolute(self.run_logs_dir)}  "
+                        f"[{self.origins.get('logs_dir', 'default: logs/ beside the reports folder')}]",
             "config_file": str(self.config_file) if self.config_file else "(none)",
         }
 
@@ -223,7 +236,7 @@ def load_settings(
                 _refuse_password(url, role=role, origin=origin)
                 values[f"{role}_url"] = url
                 origins[f"{role}_url"] = origin
-        for key in ("mappings", "checks", "reports"):
+        for key in ("mappings", "checks", "reports", "logs"):
             if key in data.get("paths", {}):
                 p = Path(data["paths"][key])
                 values[f"{key}_dir"] = p if p.is_absolute() else (cfg_path.parent / p)
@@ -235,6 +248,9 @@ def load_settings(
         if "log_json" in run:
             values["log_json"] = bool(run["log_json"])
             origins["log_json"] = f"config file {cfg_path}"
+        if "max_rows_per_second" in run:
+            values["max_rows_per_second"] = _rate(run["max_rows_per_second"], origin=f"config file {cfg_path}")
+            origins["max_rows_per_second"] = f"config file {cfg_path}"
 
     # environment
     for role in ROLES:
@@ -251,6 +267,13 @@ def load_settings(
     if env.get("SAFESTATS_CHECKS_DIR"):
         values["checks_dir"] = Path(env["SAFESTATS_CHECKS_DIR"])
         origins["checks_dir"] = "environment SAFESTATS_CHECKS_DIR"
+    if env.get("SAFESTATS_LOGS_DIR"):
+        values["logs_dir"] = Path(env["SAFESTATS_LOGS_DIR"])
+        origins["logs_dir"] = "environment SAFESTATS_LOGS_DIR"
+    if env.get("SAFESTATS_MAX_ROWS_PER_SECOND"):
+        values["max_rows_per_second"] = _rate(env["SAFESTATS_MAX_ROWS_PER_SECOND"],
+                                              origin="environment SAFESTATS_MAX_ROWS_PER_SECOND")
+        origins["max_rows_per_second"] = "environment SAFESTATS_MAX_ROWS_PER_SECOND"
 
     # command line
     for role in ROLES:
@@ -261,7 +284,10 @@ def load_settings(
             _refuse_password(url, role=role, origin=origin)
             values[f"{role}_url"] = url
             origins[f"{role}_url"] = origin
-    for key in ("mappings_dir", "checks_dir", "reports_dir"):
+    if cli.get("max_rows_per_second"):
+        values["max_rows_per_second"] = _rate(cli["max_rows_per_second"], origin="--max-rows-per-second")
+        origins["max_rows_per_second"] = "command line"
+    for key in ("mappings_dir", "checks_dir", "reports_dir", "logs_dir"):
         if cli.get(key):
             values[key] = Path(str(cli[key]))
             origins[key] = "command line"
@@ -298,6 +324,18 @@ def load_settings(
         raise SettingsError("chunk_rows must be at least 1", hint="fix [run] chunk_rows or --chunk-rows")
     settings = Settings(**values, config_file=cfg_path, origins=origins)  # type: ignore[arg-type]
     return settings
+
+
+def _rate(value: object, *, origin: str) -> float:
+    """A rows-per-second throttle: a positive number."""
+    try:
+        rate = float(str(value))
+    except ValueError:
+        rate = 0.0
+    if not rate > 0:
+        raise SettingsError(f"max_rows_per_second from {origin} must be a positive number, not {value!r}",
+                            hint="e.g. --max-rows-per-second 2000 (leave it out for no throttle)")
+    return rate
 
 
 def with_overrides(settings: Settings, **changes: object) -> Settings:

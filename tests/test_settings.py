@@ -194,3 +194,22 @@ def test_a_database_error_never_shows_the_row_values_it_quotes() -> None:
     dup = scrub('duplicate key value violates unique constraint "pk"\nDETAIL:  Key (source_ref)=(MP10SD0002442) '
                 'already exists.')
     assert "MP10SD0002442" not in dup and f"Key (source_ref)={WITHHELD} already exists" in dup
+
+
+def test_throttle_and_logs_folder_rise_in_priority_and_refuse_nonsense(tmp_path: Path) -> None:
+    cfg = tmp_path / "safestats-migrate.toml"
+    cfg.write_text('[run]\nmax_rows_per_second = 100\n[paths]\nlogs = "runlogs"\n')
+    s = load_settings(config_path=cfg, env={})
+    assert s.max_rows_per_second == 100.0 and s.run_logs_dir == tmp_path / "runlogs"
+    s = load_settings(config_path=cfg, env={"SAFESTATS_MAX_ROWS_PER_SECOND": "200",
+                                            "SAFESTATS_LOGS_DIR": str(tmp_path / "envlogs")})
+    assert s.max_rows_per_second == 200.0 and s.run_logs_dir == tmp_path / "envlogs"
+    s = load_settings(cli={"max_rows_per_second": 300}, config_path=cfg, env={"SAFESTATS_MAX_ROWS_PER_SECOND": "200"})
+    assert s.max_rows_per_second == 300.0 and s.origins["max_rows_per_second"] == "command line"
+    # unset: no throttle, and the logs beside the reports folder
+    s = load_settings(cli={"reports_dir": str(tmp_path / "out" / "reports")}, env={})
+    assert s.max_rows_per_second is None and s.run_logs_dir == tmp_path / "out" / "logs"
+    assert "unlimited" in s.describe()["max_rows_per_second"]
+    for bad in ("0", "-3", "fast"):
+        with pytest.raises(SettingsError):
+            load_settings(env={"SAFESTATS_MAX_ROWS_PER_SECOND": bad})

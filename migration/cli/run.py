@@ -27,6 +27,16 @@ def register(app: typer.Typer) -> None:
                                      help="Re-process exactly the quarantined rows (after a mapping fix)."),
         no_reconcile: bool = typer.Option(False, "--no-reconcile",
                                           help="Do not reconcile each stage after loading it (recorded)."),
+        stop_at: str | None = typer.Option(
+            None, "--stop-at", metavar="HH:MM",
+            help="Stop at the first chunk boundary after this London time (or YYYY-MM-DDTHH:MM), like Ctrl-C: "
+                 "what is done stays committed, exit 130, the same command resumes."),
+        max_rows_per_second: float | None = typer.Option(
+            None, "--max-rows-per-second", metavar="N",
+            help="Read the live legacy at most N rows per second on average (short queries, one per chunk)."),
+        strict: bool = typer.Option(
+            False, "--strict", help="Refuse (instead of warn) when this package version is not the one that "
+                                    "loaded the stage."),
     ) -> None:
         """Load stages: streamed extract, Polars transforms, COPY, one transaction per chunk with its checkpoint."""
         st = state(ctx)
@@ -45,11 +55,13 @@ def register(app: typer.Typer) -> None:
         if delta or redrive:
             _delta(st, api.delta(st.settings, st.console, names, all_=all_ or not stages, dry_run=dry_run,
                                  accept_mapping_change=accept_mapping_change, redrive=redrive,
-                                 chunk_rows=chunk_rows, reconcile=not no_reconcile),
+                                 chunk_rows=chunk_rows, reconcile=not no_reconcile, stop_at=stop_at,
+                                 max_rows_per_second=max_rows_per_second, strict=strict),
                    dry_run=dry_run, redrive=redrive)
             return
         results = api.run(st.settings, st.console, names, all_=all_, chunk_rows=chunk_rows,
-                          reconcile=not no_reconcile)
+                          reconcile=not no_reconcile, stop_at=stop_at, max_rows_per_second=max_rows_per_second,
+                          strict=strict)
         rows = []
         for r in results:
             if not r.counts:

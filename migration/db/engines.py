@@ -101,11 +101,40 @@ def source_engine(url: URL, **kw: Any) -> Engine:
                 cur = dbapi_conn.cursor()
                 cur.execute("SET default_transaction_read_only = on")
                 cur.close()
+        elif url.get_backend_name() in ("mysql", "mariadb", "mssql"):
+            backend = url.get_backend_name()
+
+            @event.listens_for(eng, "connect")
+            def _isolation(dbapi_conn: Any, _rec: Any) -> None:
+                set_read_isolation(dbapi_conn, backend)
         return eng
     except SourceError:
         raise
     except Exception as exc:  # bad driver names, missing ODBC driver…
         raise SourceError(f"cannot open the legacy database {redact_url(url)}: {scrub(exc)}") from exc
+
+
+def set_read_isolation(dbapi_conn: Any, backend: str) -> str:
+    """Make a new legacy connection read beside the live application without blocking it, and say
+    how: SQL Server SNAPSHOT when the database allows it (row versions: no shared lock at all),
+    else READ COMMITTED (on SQL Server and MariaDB/MySQL); never a NOLOCK hint (dirty reads —
+    rows that are rolled back later, or read twice or not at all while pages split).  SQLite and
+    PostgreSQL keep their default (a read sees committed rows and blocks no writer)."""
+    cur = dbapi_conn.cursor()
+    try:
+        if backend == "mssql":
+            cur.execute("SELECT snapshot_isolation_state FROM sys.databases WHERE name = DB_NAME()")
+            row = cur.fetchone()
+            dbapi_conn.rollback()  # the level is set outside any transaction
+            level = "SNAPSHOT" if row is not None and int(row[0]) == 1 else "READ COMMITTED"
+            cur.execute(f"SET TRANSACTION ISOLATION LEVEL {level}")
+        else:
+            level = "READ COMMITTED"
+            cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        dbapi_conn.commit()
+    finally:
+        cur.close()
+    return level
 
 
 def writable_engine(url: URL, **kw: Any) -> Engine:

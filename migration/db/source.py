@@ -78,9 +78,37 @@ class Chunk:
         return self.frame.get_column(self.key)
 
 
+class Throttle:
+    """Keeps reading at ``rate`` rows per second on average: after each chunk, sleeps until the
+    rows read so far are due (at most one second of unused allowance carries over, so a pause —
+    a long transform, a commit — is not followed by a burst)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._due: float | None = None
+        #: seconds slept so far (reported with the run's timings)
+        self.slept = 0.0
+
+    def take(self, rows: int) -> None:
+        now = time.monotonic()
+        if self._due is None or self._due < now - 1.0:
+            self._due = now
+        self._due += rows / self.rate
+        wait = self._due - now
+        if wait > 0:
+            time.sleep(wait)
+            self.slept += wait
+
+
 class SourceReader:
-    def __init__(self, engine: Engine) -> None:
+    """Reads the legacy.  ``max_rows_per_second``: the average extraction rate is kept at or below
+    it (:class:`Throttle`), and each chunk is then read by its own short keyset query (``WHERE
+    key > :last ORDER BY key`` limited to the chunk), so no transaction stays open on the live
+    legacy while the reader waits; on SQL Server chunks are always read that way."""
+
+    def __init__(self, engine: Engine, *, max_rows_per_second: float | None = None) -> None:
         self.engine = engine
+        self.throttle = Throttle(max_rows_per_second) if max_rows_per_second else None
         #: told (one line) each time a dropped read is opened again — the run's console warns
         self.on_retry: Callable[[str], None] | None = None
         self.dialect = engine.dialect.name
@@ -221,7 +249,7 @@ class SourceReader:
             conn.close()
 
     def select_sql(self, conn: Connection, table: str, columns: list[str], key: str | None, key_type: str,
-                   after: Any, upto: Any = None) -> tuple[str, dict[str, Any]]:
+                   after: Any, upto: Any = None, limit: int | None = None) -> tuple[str, dict[str, Any]]:
         cols = ", ".join(self._q(c) for c in columns)
         if key is None:
             return f"SELECT {cols} FROM {self._q(table)}", {}
@@ -234,9 +262,25 @@ class SourceReader:
             where.append(f"{order} <= :upto")
             params["upto"] = int(upto) if key_type == "int" else str(upto)
         w = f" WHERE {' AND '.join(where)}" if where else ""
-        return f"SELECT {cols} FROM {self._q(table)}{w} ORDER BY {order}", params
+        if limit is not None and self.dialect == "mssql":
+            return f"SELECT TOP ({int(limit)}) {cols} FROM {self._q(table)}{w} ORDER BY {order}", params
+        tail = f" LIMIT {int(limit)}" if limit is not None else ""
+        return f"SELECT {cols} FROM {self._q(table)}{w} ORDER BY {order}{tail}", params
 
     # ------------------------------------------------------------ ODBC, columnar
+    def arrow_connection_string(self) -> str:
+        """The ODBC connection string arrow-odbc opens its own connection with: exactly as
+        SQLAlchemy's pyodbc dialect builds it for this URL (driver, server, charset, the password
+        from the environment), plus, on MariaDB/MySQL, the READ COMMITTED the engine's own
+        connections get (:func:`migration.db.engines.set_read_isolation`) as the driver's
+        initial statement.  (SQL Server's default is READ COMMITTED already; SNAPSHOT is the
+        pyodbc road's, which a throttled read takes.)"""
+        args, _ = self.engine.dialect.create_connect_args(self.engine.url)
+        text_ = str(args[0])
+        if self.dialect in ("mysql", "mariadb"):
+            text_ += ";InitStmt={SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED}"
+        return text_
+
     def _stream_arrow_odbc(self, table: str, columns: list[str], key: str | None, key_type: str, after: Any,
                            upto: Any, chunk_rows: int) -> Iterator[Chunk]:
         """The same rows and text as the pyodbc road, read by arrow-odbc into Arrow batches (no
@@ -246,9 +290,7 @@ class SourceReader:
         import arrow_odbc
         import pyarrow as pa
 
-        # the connection string exactly as SQLAlchemy's pyodbc dialect builds it for this URL
-        # (driver, server, charset, the password from the environment)
-        args, _ = self.engine.dialect.create_connect_args(self.engine.url)
+        connection_string = self.arrow_connection_string()
         with self.engine.connect() as conn:
             sql, named = self.select_sql(conn, table, columns, key, key_type, after, upto)
         # arrow-odbc binds positional text parameters; the legacy engine converts them to the
@@ -259,7 +301,7 @@ class SourceReader:
             # arrow-odbc allocates its transfer buffers for a whole batch up front (twice: it fetches
             # the next batch while this one is converted): a keyless table's "one chunk" (10**9
             # rows) would take 2 × 512 MB.  Batches stay small; the chunks are regrouped below.
-            reader = arrow_odbc.read_arrow_batches_from_odbc(sql, args[0], batch_size=min(chunk_rows, ARROW_BATCH_ROWS),
+            reader = arrow_odbc.read_arrow_batches_from_odbc(sql, connection_string, batch_size=min(chunk_rows, ARROW_BATCH_ROWS),
                                                              max_bytes_per_batch=ARROW_BATCH_BYTES,
                                                              max_text_size=ARROW_MAX_TEXT_BYTES,
                                                              parameters=positional)
@@ -297,13 +339,26 @@ class SourceReader:
     # ------------------------------------------------------------ streaming
     def stream(self, table: str, columns: list[str], *, key: str | None, key_type: str = "int",
                after: Any = None, upto: Any = None, chunk_rows: int = 50_000) -> Iterator[Chunk]:
-        """Yield decoded chunks of rows in key order, after ``after`` (exclusive) up to ``upto``."""
+        """Yield decoded chunks of rows in key order, after ``after`` (exclusive) up to ``upto``
+        (at most ``max_rows_per_second`` on average)."""
+        for chunk in self._stream(table, columns, key=key, key_type=key_type, after=after, upto=upto,
+                                  chunk_rows=chunk_rows):
+            if self.throttle is not None:
+                self.throttle.take(chunk.size)
+            yield chunk
+
+    def _stream(self, table: str, columns: list[str], *, key: str | None, key_type: str,
+                after: Any, upto: Any, chunk_rows: int) -> Iterator[Chunk]:
         if key is not None and key not in columns:
             columns = [key] + columns
-        if self._adbc_ok(table, columns, key, key_type):
+        # one short query (and transaction) per chunk: nothing stays open on the live legacy
+        # while the throttle waits, nor on SQL Server while the rest of the run works
+        per_chunk = key is not None and (self.throttle is not None or self.dialect == "mssql")
+        if not per_chunk and self._adbc_ok(table, columns, key, key_type):
             yield from self._stream_sqlite_adbc(table, columns, key, after, upto, chunk_rows)
             return
-        if source_reader_kind(self.engine) == "arrow-odbc":
+        if self.throttle is None and source_reader_kind(self.engine) == "arrow-odbc":
+            # (throttled, chunks come by short pyodbc queries instead: arrow-odbc reads one statement)
             yield from self._stream_arrow_odbc(table, columns, key, key_type, after, upto, chunk_rows)
             return
         kidx = columns.index(key) if key is not None else None
@@ -315,10 +370,14 @@ class SourceReader:
                 try:
                     if result is None:
                         conn = self.engine.connect()
-                        sql, params = self.select_sql(conn, table, columns, key, key_type, last, upto)
+                        sql, params = self.select_sql(conn, table, columns, key, key_type, last, upto,
+                                                      limit=chunk_rows if per_chunk else None)
                         result = conn.execution_options(stream_results=True, max_row_buffer=chunk_rows).execute(
                             text(sql), params)
                     rows = result.fetchmany(chunk_rows)
+                    if per_chunk:  # the chunk's transaction ends here; the next opens after its last key
+                        _close_quietly(conn)
+                        conn = result = None
                 except DBAPIError as exc:
                     _close_quietly(conn, dead=True)
                     conn = result = None
@@ -443,13 +502,16 @@ def fetch_by_keys(reader: SourceReader, table: str, columns: list[str], *, key: 
     q = reader.engine.dialect.identifier_preparer.quote
     sql = text(f"SELECT {', '.join(q(c) for c in columns)} FROM {q(table)} WHERE {q(key)} IN :keys "
                f"ORDER BY {q(key)}").bindparams(bindparam("keys", expanding=True))
-    with reader.engine.connect() as conn:
-        for i in range(0, len(keys), batch):
-            part = keys[i:i + batch]
-            values = [int(k) for k in part] if key_type == "int" else part
+    for i in range(0, len(keys), batch):
+        part = keys[i:i + batch]
+        values = [int(k) for k in part] if key_type == "int" else part
+        with reader.engine.connect() as conn:  # a short transaction per batch
             rows = conn.execute(sql, dict(keys=values)).all()
-            if rows:
-                yield _chunk(rows, columns, key, kidx)
+        if rows:
+            chunk = _chunk(rows, columns, key, kidx)
+            if reader.throttle is not None:
+                reader.throttle.take(chunk.size)
+            yield chunk
 
 
 def _chunk(rows: Any, columns: list[str], key: str | None, kidx: int | None) -> Chunk:

@@ -18,13 +18,15 @@ migration lock, builds the plan from the ledger *under* the lock and executes it
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 
+from migration import interrupt
 from migration.audit.fingerprint import record_first_baseline
 from migration.console import Console
-from migration.errors import StageError, UnknownNameError
+from migration.errors import Interrupted, StageError, UnknownNameError
 from migration.ledger import Ledger, MigrationLock, cutover
 from migration.mapping.spec import StageSpec
 from migration.plan.builder import build_plan
@@ -34,7 +36,7 @@ from migration.reconcile.gate import reconcile_after_load
 from migration.rollback import Rollback
 from migration.settings import Settings
 from migration.steps.context import RunContext
-from migration.steps.delta import DeltaResult, stage_delta
+from migration.steps.delta import DeltaResult, check_tool_version, stage_delta
 from migration.steps.runner import StageLoader, StageResult
 
 Result = StageResult | DeltaResult
@@ -87,8 +89,9 @@ class StepExecutor:
     """The real steps, against the databases of a run context, under the lock the orchestrator holds."""
 
     def __init__(self, ctx: RunContext, plan: Plan, *, dry_run: bool = False, accept_mapping_change: bool = False,
-                 before_first_write: Callable[[], None] | None = None) -> None:
+                 before_first_write: Callable[[], None] | None = None, command: str = "run") -> None:
         self.ctx = ctx
+        self.command = command
         self.plan = plan
         self.dry_run = dry_run
         self.accept_mapping_change = accept_mapping_change
@@ -98,12 +101,22 @@ class StepExecutor:
         #: the run each stage was loaded under in this run (what its gate checks)
         self.loaded: dict[str, int] = {}
 
+    def _not_yet_stopped(self, stage: StagePlan) -> None:
+        """``--stop-at``: a stage not started before the time is left for the next window."""
+        if interrupt.requested() == interrupt.STOP_AT:
+            done = ", ".join(self.loaded) or "none"
+            raise Interrupted(interrupt.stopped_message(f"stage {stage.stage} was not started (stages finished in "
+                                                        f"this run: {done}); `safestats-migrate {self.command}` "
+                                                        "resumes"),
+                              hint="everything finished is committed; add --stop-at for the next window")
+
     def _writing(self) -> None:
         if self._before_first_write is not None:
             self._before_first_write()
             self._before_first_write = None
 
     def load(self, stage: StagePlan) -> Result:
+        self._not_yet_stopped(stage)
         self._writing()
         result = self.loader.load(self.ledger, self.ctx.spec(stage.stage))
         assert result.run_id is not None
@@ -114,6 +127,8 @@ class StepExecutor:
         if stage.run_id is None:
             raise StageError(f"stage {stage.stage}: the plan resumes it but names no run to resume",
                              hint="build the plan again (`safestats-migrate plan`)")
+        self._not_yet_stopped(stage)
+        check_tool_version(self.ctx, self.ledger, stage.stage, stage.run_id, command=self.command)
         self._writing()
         result = self.loader.load(self.ledger, self.ctx.spec(stage.stage), resume_run=stage.run_id)
         self.loaded[stage.stage] = stage.run_id
@@ -129,6 +144,7 @@ class StepExecutor:
 
     def delta(self, stage: StagePlan) -> Result:
         if not self.dry_run:
+            self._not_yet_stopped(stage)
             self._writing()
         return stage_delta(self.ctx, self.ledger, self.ctx.spec(stage.stage), dry_run=self.dry_run,
                            accept_mapping_change=self.accept_mapping_change, redrive=self.plan.mode == "redrive")
@@ -146,8 +162,8 @@ class Orchestrator:
     """``run``: the run context, the plan built under the lock, and its execution."""
 
     def __init__(self, settings: Settings, console: Console, *, fault: Callable[..., None] | None = None,
-                 reconcile: bool = True) -> None:
-        self.ctx = RunContext(settings, console, fault=fault, reconcile=reconcile)
+                 reconcile: bool = True, strict: bool = False) -> None:
+        self.ctx = RunContext(settings, console, fault=fault, reconcile=reconcile, strict=strict)
 
     # what callers (the CLI, scripts, tests) read of the run
     @property
@@ -177,14 +193,16 @@ class Orchestrator:
                           mode=mode, gate=self.ctx.reconcile)
 
     def run(self, names: Iterable[str] = (), *, all_: bool = False, command: str = "run",
-            executor: Callable[[Plan], Executor] | None = None) -> list[Result]:
+            executor: Callable[[Plan], Executor] | None = None, stop_at: datetime | None = None) -> list[Result]:
         """Take the lock, build the plan from the ledger under it, execute it.  ``executor``: make
-        another executor for the plan (the tests record the steps with one)."""
-        return self._locked(list(names), all_=all_, mode="load", command=command, executor=executor)
+        another executor for the plan (the tests record the steps with one).  ``stop_at``: stop at
+        the first chunk boundary after that time, as Ctrl-C does (:func:`migration.interrupt.stop_at`)."""
+        return self._locked(list(names), all_=all_, mode="load", command=command, executor=executor,
+                            stop_at=stop_at)
 
     def delta(self, names: Iterable[str] = (), *, all_: bool = False, dry_run: bool = False,
               accept_mapping_change: bool = False, redrive: bool = False,
-              command: str = "run --delta") -> list[Result]:
+              command: str = "run --delta", stop_at: datetime | None = None) -> list[Result]:
         """Deltas (or quarantine redrives) of the loaded stages the plan names, in run order."""
         mode = "redrive" if redrive else "delta"
         names = list(names)
@@ -192,10 +210,11 @@ class Orchestrator:
             plan = self.plan(names, all_=all_, mode=mode)
             return execute(plan, StepExecutor(self.ctx, plan, dry_run=True))
         return self._locked(names, all_=all_, mode=mode, command=command, executor=None,
-                            accept_mapping_change=accept_mapping_change)
+                            accept_mapping_change=accept_mapping_change, stop_at=stop_at)
 
     def _locked(self, names: list[str], *, all_: bool, mode: str, command: str,
-                executor: Callable[[Plan], Executor] | None, accept_mapping_change: bool = False) -> list[Result]:
+                executor: Callable[[Plan], Executor] | None, accept_mapping_change: bool = False,
+                stop_at: datetime | None = None) -> list[Result]:
         known = [s.stage for s in self.ctx.specs]
         unknown = [n for n in names if n not in known]
         if unknown:  # a usage error is said before any database is needed
@@ -219,8 +238,10 @@ class Orchestrator:
 
             self.ctx.lock_guard = lock.ensure  # chunk writers re-check the lock (issue 13: dropped connections)
             try:
-                return execute(plan, StepExecutor(self.ctx, plan, accept_mapping_change=accept_mapping_change,
-                                                  before_first_write=baseline if mode == "load" else None))
+                with interrupt.stop_at(stop_at):
+                    return execute(plan, StepExecutor(self.ctx, plan, accept_mapping_change=accept_mapping_change,
+                                                      before_first_write=baseline if mode == "load" else None,
+                                                      command=command))
             finally:
                 self.ctx.lock_guard = None
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from migration import faults
 from migration.console import Console
 from migration.db.engines import check_connect, source_engine, target_engine
+from migration.db.source import SourceReader, Throttle
 from migration.errors import StageError
 from migration.mapping.loader import files_hash
 from migration.mapping.order import validated_specs
@@ -31,11 +32,14 @@ class RunContext:
     starts a run."""
 
     def __init__(self, settings: Settings, console: Console, *, fault: Callable[..., None] | None = None,
-                 reconcile: bool = True) -> None:
+                 reconcile: bool = True, strict: bool = False) -> None:
         self.settings = settings
         self.console = console
         #: False: `run --no-reconcile` (the skip is recorded)
         self.reconcile = reconcile
+        #: `run --strict`: refuse (instead of warn) when the package version differs from the one
+        #: that loaded the stage (:func:`migration.steps.delta.check_tool_version`)
+        self.strict = strict
         self.fault = fault or faults.hook()
         #: set by the orchestrator while it holds the migration lock: checks (and after a dropped
         #: session re-takes) the lock before a chunk is written — :meth:`MigrationLock.ensure`
@@ -47,6 +51,7 @@ class RunContext:
         self.refdata_version = refdata_version()
         self._target: Engine | None = None
         self._source: Engine | None = None
+        self._throttle: Throttle | None = None
         self.timings: dict[tuple[str, str], dict[str, float]] = {}
 
     @property
@@ -64,6 +69,17 @@ class RunContext:
             self._source = source_engine(self.settings.require_source())
             check_connect(self._source, role="source")
         return self._source
+
+    def reader(self) -> SourceReader:
+        """A reader of the legacy for this run: one throttle (``max_rows_per_second``) shared by every
+        read of the run, dropped reads retried with a warning on the run's console."""
+        reader = SourceReader(self.source)
+        if self.settings.max_rows_per_second:
+            if self._throttle is None:
+                self._throttle = Throttle(self.settings.max_rows_per_second)
+            reader.throttle = self._throttle
+        reader.on_retry = self.console.warn
+        return reader
 
     def spec(self, stage: str) -> StageSpec:
         for s in self.specs:

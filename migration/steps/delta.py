@@ -38,6 +38,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from migration import interrupt
+from migration import version as _version
 from migration.db.source import SourceReader, fetch_by_keys
 from migration.errors import Interrupted, StageError
 from migration.ledger import Ledger, TableCount, history, images, records
@@ -439,15 +440,38 @@ def stage_delta(ctx: RunContext, ledger: Ledger, spec: StageSpec, *, dry_run: bo
             f"the mapping files changed since run {base_run} loaded {spec.stage}",
             hint="two rule sets must not mix silently: roll the stage back and load it again, or "
                  "pass --accept-mapping-change to bring it up to date under the new rules")
+    with ctx.target.connect() as conn:
+        full = [r for r in ledger.runs_of_stage(conn, spec.stage) if r <= base_run]
+    if full:
+        check_tool_version(ctx, ledger, spec.stage, full[-1],
+                           command="run --redrive-quarantine" if redrive else "run --delta")
     return _stage_delta(ctx, ledger, spec, base_run, dry_run=dry_run, redrive=redrive)
+
+
+def check_tool_version(ctx: RunContext, ledger: Ledger, stage: str, load_run: int, *, command: str) -> None:
+    """The package version now against the one recorded for the stage's full load (``load_run``):
+    a warning when they differ — rows written now may follow other rules than the rows already
+    there — and, under ``--strict``, a refusal before anything is written (exit 1, like the
+    mapping-hash refusal)."""
+    with ctx.target.connect() as conn:
+        info = ledger.run_info(conn, load_run) or {}
+    recorded, now = info.get("package_version"), _version.__version__
+    if not recorded or recorded == now:
+        return
+    what = f"stage {stage} was loaded by run {load_run} with safestats-migrate {recorded}; this is {now}"
+    if ctx.strict:
+        raise StageError(f"{what} (refused under --strict)",
+                         hint=f"run `{command}` with safestats-migrate {recorded}, or without --strict to go on "
+                              "(each run records its version)")
+    ctx.console.warn(f"{what}: rows written now may follow other rules than the rows already there "
+                     "(--strict refuses)")
 
 
 def _stage_delta(ctx: RunContext, ledger: Ledger, spec: StageSpec, base_run: int, *, dry_run: bool,
                  redrive: bool) -> DeltaResult:
     started = time.monotonic()
     kind = "redrive" if redrive else "delta"
-    reader = SourceReader(ctx.source)
-    reader.on_retry = ctx.console.warn
+    reader = ctx.reader()
     with ctx.target.begin() as conn:
         if dry_run:  # records nothing: its key snapshots are scratch tables, dropped when it is done
             run_id = ledger.reserve_run_id(conn)
@@ -459,6 +483,8 @@ def _stage_delta(ctx: RunContext, ledger: Ledger, spec: StageSpec, base_run: int
             ledger.event(conn, run_id=run_id, stage=spec.stage, kind=f"{kind}_started",
                          detail={"base_run": base_run})
             record_watermarks(conn, reader, spec, run_id)
+    if not dry_run:
+        ctx.console.info(f"{spec.stage}: {kind} run {run_id} started (on top of run {base_run})", run_id=run_id)
     result = DeltaResult(spec.stage, run_id, "dry-run" if dry_run else kind)
     try:
         for tm in spec.tables:
@@ -529,7 +555,12 @@ def _interrupted(ctx: RunContext, ledger: Ledger, spec: StageSpec, kind: str, ru
         except Exception:  # the target may be gone too; the next delta starts from base_run anyway
             pass
     flag = "--redrive-quarantine" if kind == "redrive" else "--delta"
-    what = (f"interrupted ({signame}): the {kind} of stage {spec.stage} (run {run_id}) stopped at a chunk boundary"
-            + ("" if dry_run else f" with {done['chunks']} chunk(s) committed"))
+    stopped = (f"the {kind} of stage {spec.stage} (run {run_id}) stopped at a chunk boundary"
+               + ("" if dry_run else f" with {done['chunks']} chunk(s) committed"))
+    if signame == interrupt.STOP_AT:
+        return Interrupted(interrupt.stopped_message(stopped) + f"; `safestats-migrate run {flag} {spec.stage}` "
+                           "resumes", hint=f"it builds on run {base_run}, the last that finished, and reads again "
+                                           "everything since (add --stop-at for the next window)")
+    what = f"interrupted ({signame}): {stopped}"
     return Interrupted(what, hint=f"`safestats-migrate run {flag} {spec.stage}` brings it up to date: it builds on "
                                   f"run {base_run}, the last that finished, and reads again everything since")

@@ -51,6 +51,9 @@ from migration.steps.compile import ApplyPlan, build_apply
 from migration.steps.copytext import NulInText, _FaultyStream, to_copy_csv
 from migration.steps.engine import ChunkEvaluator
 
+#: "no chunk taken from the reader's queue yet"
+_NOTHING = object()
+
 
 def keys_table(stage: str, source_table: str, run_id: int) -> str:
     """The key snapshot of a table as a run left it (what the next delta compares with)."""
@@ -351,7 +354,12 @@ class TableLoad:
             with interrupt.deferred():  # Ctrl-C/SIGTERM: the chunks already handed over still commit whole
                 while not failure:
                     t0 = time.perf_counter()
-                    item = None if interrupt.requested() else q.get()
+                    item: Any = _NOTHING
+                    while item is _NOTHING and not interrupt.requested():
+                        try:  # polled: a throttled source may be slow to hand over its next chunk
+                            item = q.get(timeout=0.5)
+                        except queue.Empty:
+                            continue
                     stop_asked = interrupt.requested()
                     if stop_asked:
                         break

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.schema import AddConstraint
 
+from migration import interrupt
 from migration.db.source import SourceReader
 from migration.errors import Interrupted, StageError
 from migration.ledger import Ledger, TableCount, history, images
@@ -70,7 +71,8 @@ class StageLoader:
             if resume_run is not None:
                 run_id = resume_run
                 ledger.event(conn, run_id=run_id, stage=spec.stage, kind="stage_resumed")
-                self.ctx.console.info(f"{spec.stage}: resuming run {run_id} from its last committed chunk")
+                self.ctx.console.info(f"{spec.stage}: resuming run {run_id} from its last committed chunk",
+                                      run_id=run_id)
             else:
                 run_id = ledger.new_run(conn, kind="full", mapping_hash=self.ctx.mapping_hash,
                                         refdata_version=self.ctx.refdata_version,
@@ -80,7 +82,9 @@ class StageLoader:
                              detail={"tables": [t.source.table for t in spec.tables], "file": spec.file,
                                      "seed_runs": before_runs})
                 # low watermarks BEFORE the extract: what changes while it runs is the first delta's
-                record_watermarks(conn, SourceReader(self.ctx.source), spec, run_id)
+                record_watermarks(conn, self.ctx.reader(), spec, run_id)
+        if not resumed:
+            self.ctx.console.info(f"{spec.stage}: run {run_id} started (full load)", run_id=run_id)
         try:
             counts = []
             for tm in spec.tables:
@@ -130,8 +134,12 @@ class StageLoader:
         except Exception:  # the target may be gone too; the next run resumes from its checkpoints anyway
             pass
         rows = f"{done['rows']:,}" if isinstance(done["rows"], int) else done["rows"]
-        return Interrupted(f"interrupted ({signame}): stage {spec.stage} run {run_id} stopped at a chunk boundary "
-                           f"with {done['chunks']} chunk(s), {rows} legacy row(s) committed",
+        what = (f"stage {spec.stage} run {run_id} stopped at a chunk boundary with {done['chunks']} chunk(s), "
+                f"{rows} legacy row(s) committed")
+        if signame == interrupt.STOP_AT:
+            return Interrupted(interrupt.stopped_message(what) + f"; `safestats-migrate run {spec.stage}` resumes",
+                               hint="it resumes from the last committed chunk (add --stop-at for the next window)")
+        return Interrupted(f"interrupted ({signame}): {what}",
                            hint=f"`safestats-migrate run {spec.stage}` resumes from the last committed chunk")
 
     # ---------------------------------------------------------------- pieces
@@ -144,8 +152,7 @@ class StageLoader:
                             dict(r=run_id, d=spec.dataset)).scalar_one()
 
     def _load_table(self, ledger: Ledger, spec: StageSpec, tm: Any, run_id: int) -> TableCount:
-        reader = SourceReader(self.ctx.source)
-        reader.on_retry = self.ctx.console.warn
+        reader = self.ctx.reader()
         with self.ctx.target.connect() as conn:
             lookups = load_lookups(conn, ref_lookup_keys(self.ctx.specs))
             tables, frames = load_table_lookups(conn, tm)
