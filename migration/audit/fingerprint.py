@@ -100,7 +100,38 @@ def capture(engine: Engine) -> dict[str, Any]:
                           f"{scrub(getattr(exc, 'orig', exc))}",
                           hint="check the login may read the catalog (VIEW DEFINITION on SQL Server)") from exc
     body = {"format": FORMAT, "dialect": engine.dialect.name, "tables": tables}
-    return {**body, "hash": hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]}
+    # the server's version goes with the fingerprint (the report's provenance names it) but not into
+    # its hash: a patched server is not a changed schema
+    return {**body, "hash": hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16],
+            "server_version": server_version(engine)}
+
+
+#: SQL Server's major.minor → its product name (the legacy runs 2008 R2: 10.50)
+_MSSQL_NAMES = {(10, 0): "2008", (10, 50): "2008 R2", (11, 0): "2012", (12, 0): "2014", (13, 0): "2016",
+                (14, 0): "2017", (15, 0): "2019", (16, 0): "2022"}
+
+
+def server_version(engine: Engine) -> str | None:
+    """The legacy server's version as its own catalog says (``SQL Server 2008 R2 (10.50.6000)``,
+    ``MariaDB 10.11.6``, ``SQLite 3.45.1``); None when it cannot be read."""
+    dialect = engine.dialect.name
+    sql = {"mssql": "SELECT CAST(SERVERPROPERTY('ProductVersion') AS varchar(64))",
+           "mysql": "SELECT VERSION()", "mariadb": "SELECT VERSION()",
+           "sqlite": "SELECT sqlite_version()", "postgresql": "SHOW server_version"}.get(dialect)
+    if sql is None:
+        return None
+    try:
+        with engine.connect() as conn:
+            v = str(conn.execute(text(sql)).scalar_one())
+    except SQLAlchemyError:
+        return None
+    if dialect == "mssql":
+        parts = tuple(int(x) for x in v.split(".")[:2] if x.isdigit())
+        name = _MSSQL_NAMES.get(parts) if len(parts) == 2 else None  # type: ignore[arg-type]
+        return f"SQL Server {name} ({v})" if name else f"SQL Server {v}"
+    if dialect in ("mysql", "mariadb"):
+        return f"MariaDB {v.split('-MariaDB')[0]}" if "mariadb" in v.lower() else f"MySQL {v}"
+    return {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[dialect] + f" {v}"
 
 
 # --------------------------------------------------------------------------- differences
@@ -241,4 +272,4 @@ def record_first_baseline(target: Engine, source: Engine) -> bool:
 
 
 __all__ = ["Drift", "EVENT_KIND", "capture", "diff", "latest", "mapped_columns", "mapped_drift", "record",
-           "record_first_baseline"]
+           "record_first_baseline", "server_version"]

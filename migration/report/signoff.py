@@ -251,7 +251,7 @@ def build_pack(conn: Connection, report: Report, specs: Sequence[StageSpec] = ()
     fp = ls.fingerprint(conn)
     server = None
     if fp and fp.get("dialect"):
-        server = str(fp["dialect"]) + (f" {fp['server_version']}" if fp.get("server_version") else "")
+        server = str(fp["server_version"]) if fp.get("server_version") else str(fp["dialect"])
     prov = Provenance(
         sources=tuple(dict.fromkeys(o.source for o in loads if o.source)),
         server=server, fingerprint=fp.get("hash") if fp else None,
