@@ -83,6 +83,20 @@ def test_cutover_is_refused_for_each_unmet_item_then_green(module_pg: Any, legac
         "report after the last run, check or decision"]
 
     assert call("report")[0] == 0
+    # preflight red (a check file broken): the one unmet item, and go refuses on it
+    broken = tmp_path / "checks-broken"
+    shutil.copytree(REPO / "checks", broken)
+    first = sorted(broken.glob("*.yaml"))[0]
+    first.write_text(first.read_text() + "\n  - this: [is not valid\n")
+    code = main([*base[:2], "--checks", str(broken), *base[4:], "cutover", "--json"])
+    out, err = capsys.readouterr()
+    items = _items(out)
+    assert code == 1 and [n for n, i in items.items() if not i["ok"]] == ["preflight green"], items
+    assert items["preflight green"]["evidence"].startswith("preflight NOT READY: check files:")
+    assert f"{first.name}:" in items["preflight green"]["evidence"]
+    code = main([*base[:2], "--checks", str(broken), *base[4:], "cutover", "go", "--yes"])
+    _out, err = capsys.readouterr()
+    assert code == 1 and "no-go" in err and "preflight" in err, err
     code, out, err = call("cutover")
     assert code == 0, out + err
     assert "GO: every item is green" in err
