@@ -69,6 +69,17 @@ class ConnectionLost(TargetError):
     names the stage, table and chunk in flight and the cause; the same command resumes."""
 
 
+class TargetFull(TargetError):
+    """The target ran out of a resource (SQLSTATE class 53: disk full, out of memory, too many
+    connections): what was being written is rolled back whole; free it and run the same command."""
+
+
+def out_of_resources(exc: BaseException) -> bool:
+    """A driver error with SQLSTATE class 53 (insufficient resources), e.g. 53100 disk full."""
+    code = getattr(getattr(exc, "orig", exc), "pgcode", None) or ""
+    return code.startswith("53")
+
+
 class SchemaError(TargetError):
     """An Alembic schema operation was refused or failed."""
 

@@ -38,7 +38,14 @@ from sqlalchemy.engine import Connection, Engine
 from migration import interrupt
 from migration.console import Console
 from migration.db.source import Chunk, SourceReader, is_transient
-from migration.errors import ConnectionLost, Interrupted, LockError, StageError
+from migration.errors import (
+    ConnectionLost,
+    Interrupted,
+    LockError,
+    StageError,
+    TargetFull,
+    out_of_resources,
+)
 from migration.ledger import Ledger, TableCount, history, images, records
 from migration.mapping import keys as key_rule
 from migration.mapping.sourcetext import key_source_columns
@@ -483,17 +490,21 @@ class TableLoad:
             except Exception as exc:
                 lost = lost or is_transient(exc)
                 if is_transient(exc) and attempt <= self.lc.retries:
+                    problem = "the target is out of room" if out_of_resources(exc) else "database connection problem"
                     self.lc.console.warn(
-                        f"{self.stage.stage}/{self.table} chunk {chunk_no}: database connection problem, retrying "
+                        f"{self.stage.stage}/{self.table} chunk {chunk_no}: {problem}, retrying "
                         f"({attempt}/{self.lc.retries}): {scrub(getattr(exc, 'orig', exc))}".strip())
                     time.sleep(min(2 ** attempt * 0.25, 8))
                     continue
-                cls = ConnectionLost if is_transient(exc) else StageError  # unreachable after retries: exit 3
+                # unreachable (or full) after the retries: exit 3
+                cls = TargetFull if out_of_resources(exc) else ConnectionLost if is_transient(exc) else StageError
                 raise cls(
                     f"stage {self.stage.stage} stopped loading {self.table} at chunk {chunk_no} "
                     f"(rows after key {last_key!r} back to the last checkpoint): {scrub(getattr(exc, 'orig', exc))}"
                     .strip(),
-                    hint=self.retry_hint,
+                    hint=self.retry_hint if cls is not TargetFull
+                    else f"free space on the target's data disk (runbooks/incident-disk-full.md), then "
+                         f"{self.retry_hint.removeprefix('fix the cause and ')}",
                 ) from exc
 
     # -- fresh bulk load: COPY straight into the final tables

@@ -21,14 +21,14 @@ from sqlalchemy.schema import AddConstraint
 
 from migration import interrupt
 from migration.db.source import SourceReader
-from migration.errors import Interrupted, StageError
+from migration.errors import Interrupted, SafeStatsError, StageError, TargetFull, out_of_resources
 from migration.ledger import Ledger, TableCount, history, images
 from migration.mapping.lookups import load_lookups, load_table_lookups, ref_lookup_keys
 from migration.mapping.spec import SeedSpec, StageSpec
 from migration.refdata import refdata_path
 from migration.schema import models
 from migration.schema.sql import conflict_columns, qident
-from migration.secrets import redact_url
+from migration.secrets import redact_url, scrub
 from migration.steps.context import RunContext
 from migration.steps.delta import record_watermarks
 from migration.steps.load import LoadContext, TableLoad
@@ -110,16 +110,27 @@ class StageLoader:
         except BaseException as exc:
             if isinstance(exc, (Interrupted, KeyboardInterrupt)):
                 raise self._interrupted(ledger, spec, run_id, exc) from exc
-            try:
-                with self.ctx.target.begin() as conn:
-                    ledger.event(conn, run_id=run_id, stage=spec.stage, kind="stage_failed",
-                                 detail={"error": str(getattr(exc, "what", exc))[:2000]})
-            except Exception:  # the target itself may be gone; the next run resumes anyway
-                pass
+            if out_of_resources(exc) and not isinstance(exc, SafeStatsError):
+                what = " ".join(scrub(str(getattr(exc, "orig", exc))).split())
+                exc = TargetFull(f"stage {spec.stage} run {run_id} stopped: the target ran out of room: {what}",
+                                 hint="free space on the target's data disk (runbooks/incident-disk-full.md), then "
+                                      f"run the same command again: `run {spec.stage}` resumes from the last "
+                                      "committed chunk")
+                self._failed(ledger, spec, run_id, exc)
+                raise exc from None
+            self._failed(ledger, spec, run_id, exc)
             raise
         result = StageResult(spec.stage, run_id, "resumed" if resumed else "loaded",
                              seconds=time.monotonic() - started, counts=counts, seed_rows=seed_rows)
         return result
+
+    def _failed(self, ledger: Ledger, spec: StageSpec, run_id: int, exc: BaseException) -> None:
+        try:
+            with self.ctx.target.begin() as conn:
+                ledger.event(conn, run_id=run_id, stage=spec.stage, kind="stage_failed",
+                             detail={"error": str(getattr(exc, "what", exc))[:2000]})
+        except Exception:  # the target itself may be gone (or full); the next run resumes anyway
+            pass
 
     def _interrupted(self, ledger: Ledger, spec: StageSpec, run_id: int, exc: BaseException) -> Interrupted:
         """Ctrl-C/SIGTERM: record the run as interrupted and say what it committed and how to resume."""
