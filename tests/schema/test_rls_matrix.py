@@ -323,10 +323,19 @@ def test_the_resolver_never_widens_heathrow_and_reads_the_dictionary_forms(matri
     assert r("City of London").gss == "E09000001" and r("Westminster").gss == "E09000033"
     assert r("Harlow").gss is None and r("Dartford").gss is None and r("Narnia").gss is None
     # every Heathrow user: Hillingdon only when another token names it
-    for a in matrix.access.values():
-        if "heathrow token" in a.shapes and a.areas is not None:
-            named = any(t.gss == hillingdon for t in a.tokens.values())
-            assert (hillingdon in a.areas) == named, a.describe()
+    heathrow = [a for _, a in sorted(matrix.access.items()) if "heathrow token" in a.shapes and a.areas is not None]
+    for a in heathrow:
+        named = any(t.gss == hillingdon for t in a.tokens.values())
+        assert (hillingdon in a.areas) == named, a.describe()
+    # ... and in the target, such a user sees no Hillingdon row at all (there are some to see)
+    hill = text("SELECT count(*) FROM core.incident WHERE gss_code = :g")
+    with matrix.engine.connect() as conn:
+        assert conn.execute(hill, {"g": hillingdon}).scalar_one() > 0
+    narrow = [a for a in heathrow if hillingdon not in (a.areas or ())]
+    assert narrow, "no enabled Heathrow user without a Hillingdon token: the generator changed"
+    for a in narrow:
+        with as_app(matrix.engine, a.user_id) as conn:
+            assert conn.execute(hill, {"g": hillingdon}).scalar_one() == 0, f"Heathrow widened: {a.describe()}"
 
 
 def test_every_shape_sees_exactly_what_its_legacy_permissions_allow(matrix: Matrix) -> None:
