@@ -431,6 +431,10 @@ def test_borough_list(tx: Any) -> None:
     assert run(tx, "borough_list", "Camden,,") == ((tx.CAMDEN,), ())
     assert run(tx, "borough_list", "") == ((), ("borough_list_empty",))
     assert run(tx, "borough_list", "Camden;Hackney", separator=";") == ((tx.CAMDEN, tx.HACKNEY), ())
+    # a misspelling grants its borough and says so (kinds user.allowed_misspelt: flagged borough_misspelt)
+    assert run(tx, "borough_list", "Camdon, Hackney") == ((tx.CAMDEN, tx.HACKNEY), ("borough_misspelt",))
+    assert run(tx, "borough_list", "Hackny,Camdon,Narnia") == ((tx.CAMDEN, tx.HACKNEY),
+                                                               ("borough_misspelt", "borough_unmatched"))
 
 
 def test_offence_category(tx: Any) -> None:

@@ -338,7 +338,8 @@ class BoroughList(Transform):
     name = "borough_list"
     summary = ("A comma-separated list of borough names → the distinct GSS codes (sorted), or [NULL] for 'ALL' "
                "(all London). Names in never_widen are left out and flagged borough_not_widened; names that "
-               "resolve to nothing are left out and flagged borough_unmatched.")
+               "resolve to nothing are left out and flagged borough_unmatched; a name resolved through a "
+               "flagged alias (a misspelling) is granted and flagged (borough_misspelt).")
     outputs = {"value": "text[]", "flags": "text[]"}
     params_model = BoroughListParams
     lookups = ("la_alias",)
@@ -369,6 +370,9 @@ class BoroughList(Transform):
                 if "borough_unmatched" not in flags:
                     flags.append("borough_unmatched")
                 continue
+            if alias[1] is not None and f"borough_{alias[1]}" not in flags:
+                # a grant read from a misspelling says so, like a row's borough does
+                flags.append(f"borough_{alias[1]}")
             codes.add(alias[0])
         if all_london:
             return ((None,), tuple(flags))
