@@ -25,7 +25,14 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
 from migration.schema import api
-from tests.faults.conftest import CHUNK_ROWS, Reference, assert_identical, cli_env, start, wait_paused
+from tests.faults.conftest import (
+    CHUNK_ROWS,
+    Reference,
+    assert_identical,
+    cli_env,
+    start,
+    wait_paused,
+)
 from tests.rollback.conftest import Targets
 
 pytestmark = pytest.mark.postgres
