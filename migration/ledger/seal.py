@@ -76,13 +76,13 @@ class Problem:
 
     kind: str           # changed | deleted | seal | link | anchor
     seal_id: int
-    run_id: int | None
+    run_id: int | None  # the row's run when it has one, else the newest run its seal covered
     table: str | None = None
     pk: str | None = None
     detail: str = ""
 
     def line(self) -> str:
-        run = f" (run {self.run_id})" if self.run_id is not None else ""
+        run = f" (run {self.run_id})" if self.run_id is not None else ""  # the row's run, else its seal's
         if self.kind in ("changed", "deleted"):
             return f"ledger.{self.table} row {self.pk} {self.kind} after seal {self.seal_id}{run}"
         return self.detail
@@ -203,6 +203,18 @@ def _run_of(t: LedgerTable, values: Sequence[Any]) -> int | None:
         return None
     value = values[t.columns.index(column)]
     return int(value) if isinstance(value, int) else None
+
+
+def _run_of_key(t: LedgerTable, pk: str, default: int | None) -> int | None:
+    """The run a row belongs to, read from its primary key when the key holds it (``run_id`` is a
+    key column of most books), else ``default`` (the newest run its seal covered)."""
+    if "run_id" not in t.pk:
+        return default
+    try:
+        value = json.loads(pk)[t.pk.index("run_id")]
+    except (ValueError, IndexError, TypeError):
+        return default
+    return value if isinstance(value, int) else default
 
 
 def _unsealed(conn: Connection, t: LedgerTable) -> Iterator[tuple[str, tuple[Any, ...]]]:
@@ -352,9 +364,10 @@ def verify(conn: Connection, anchor: tuple[int, str] | None = None) -> Verificat
             sealed = by_id.get(seal_id)
             run = sealed["run_id"] if sealed else None
             if gone:
-                problems.append(((seal_id, n), Problem("deleted", seal_id, run, name, pk)))
+                problems.append(((seal_id, n), Problem("deleted", seal_id, _run_of_key(t, pk, run), name, pk)))
                 continue
             current = dict(zip(t.columns, row[5:], strict=True))
+            run = current["run_id"] if isinstance(current.get("run_id"), int) else _run_of_key(t, pk, run)
             sealed_cols = (((sealed or {}).get("up_to") or {}).get("tables", {}).get(name, {}).get("columns")
                            or list(t.columns))
             values = [current.get(c, "<column dropped>") for c in sealed_cols]
