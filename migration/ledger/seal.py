@@ -58,6 +58,7 @@ class LedgerTable:
     name: str
     columns: tuple[str, ...]    # ordinal order
     pk: tuple[str, ...]         # primary key columns, in key order
+    int_pk: bool = False        # the key is one integer column (an identity): sealing reads past the last one
 
 
 @dataclass(frozen=True)
@@ -170,13 +171,15 @@ def installed(conn: Connection) -> bool:
 def ledger_tables(conn: Connection) -> list[LedgerTable]:
     """Every base table of the ledger the chain covers, by name, with its columns and primary key."""
     cols: dict[str, list[str]] = {}
-    for name, column in conn.execute(text(
-            "SELECT c.table_name, c.column_name FROM information_schema.columns c "
+    types: dict[tuple[str, str], str] = {}
+    for name, column, data_type in conn.execute(text(
+            "SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c "
             "JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name "
             "WHERE c.table_schema = 'ledger' AND t.table_type = 'BASE TABLE' "
             "ORDER BY c.table_name, c.ordinal_position")):
         if name not in NOT_SEALED:
             cols.setdefault(name, []).append(column)
+            types[(name, column)] = data_type
     pks: dict[str, list[str]] = {}
     for name, column in conn.execute(text(
             "SELECT cl.relname, a.attname FROM pg_index i "
@@ -186,7 +189,11 @@ def ledger_tables(conn: Connection) -> list[LedgerTable]:
             "WHERE n.nspname = 'ledger' AND i.indisprimary ORDER BY cl.relname, k.ord")):
         pks.setdefault(name, []).append(column)
     # a table without a primary key has no row identity: all its columns name the row
-    return [LedgerTable(n, tuple(c), tuple(pks.get(n) or c)) for n, c in sorted(cols.items())]
+    out = []
+    for n, c in sorted(cols.items()):
+        pk = tuple(pks.get(n) or c)
+        out.append(LedgerTable(n, tuple(c), pk, len(pk) == 1 and types[(n, pk[0])] in ("bigint", "integer")))
+    return out
 
 
 def _q(name: str) -> str:
@@ -217,12 +224,29 @@ def _run_of_key(t: LedgerTable, pk: str, default: int | None) -> int | None:
     return value if isinstance(value, int) else default
 
 
-def _unsealed(conn: Connection, t: LedgerTable) -> Iterator[tuple[str, tuple[Any, ...]]]:
-    """The rows of ``t`` no seal covers yet: (pk text, values in column order), in key order."""
-    sql = (f"SELECT {_pk_sql(t)}, {', '.join(f't.{_q(c)}' for c in t.columns)} FROM ledger.{_q(t.name)} t "
-           f"WHERE NOT EXISTS (SELECT 1 FROM ledger.seal_row s WHERE s.table_name = :t AND s.pk = {_pk_sql(t)}) "
-           f"ORDER BY {', '.join(f't.{_q(c)}' for c in t.pk)}")
-    for row in conn.execute(text(sql).execution_options(yield_per=_BATCH), dict(t=t.name)):
+def _unsealed(conn: Connection, t: LedgerTable, total: dict[str, Any] | None
+              ) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    """The rows of ``t`` no seal covers yet: (pk text, values in column order), in key order.
+
+    ``total``: what the seals so far covered of ``t`` (``{"sealed": rows, "hi": the highest
+    integer key}``, carried in every seal's ``up_to``).  When the table holds exactly that many
+    rows nothing is pending; when an integer-keyed table holds that many up to ``hi``, only the
+    rows past ``hi`` are; otherwise (a row committed late under a lower key, or a row gone)
+    every row is looked up in ``ledger.seal_row``."""
+    cols = ", ".join(f"t.{_q(c)}" for c in t.columns)
+    order = ", ".join(f"t.{_q(c)}" for c in t.pk)
+    where = (f"NOT EXISTS (SELECT 1 FROM ledger.seal_row s WHERE s.table_name = :t AND s.pk = {_pk_sql(t)})")
+    params: dict[str, Any] = dict(t=t.name)
+    if total is not None:
+        sealed, hi = int(total.get("sealed", 0)), total.get("hi")
+        if conn.execute(text(f"SELECT count(*) FROM ledger.{_q(t.name)}")).scalar_one() == sealed:
+            return
+        if t.int_pk and (hi is None and sealed == 0 or isinstance(hi, int) and conn.execute(text(
+                f"SELECT count(*) FROM ledger.{_q(t.name)} t WHERE t.{_q(t.pk[0])} <= :hi"),
+                dict(hi=hi)).scalar_one() == sealed):
+            where, params = f"t.{_q(t.pk[0])} > :hi", dict(hi=hi if hi is not None else -(2 ** 63))
+    sql = f"SELECT {_pk_sql(t)}, {cols} FROM ledger.{_q(t.name)} t WHERE {where} ORDER BY {order}"
+    for row in conn.execute(text(sql).execution_options(yield_per=_BATCH), params):
         yield row[0], tuple(row[1:])
 
 
@@ -239,28 +263,42 @@ def seal(conn: Connection, *, command: str, catch_up: bool = False, who: str | N
     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), dict(k=SEAL_LOCK_KEY))
     _utc(conn)
     tables = ledger_tables(conn)
+    prev = conn.execute(text("SELECT digest, up_to FROM ledger.seal ORDER BY seal_id DESC LIMIT 1")).first()
+    prev_digest = str(prev[0]) if prev is not None else GENESIS
+    # what the seals so far covered, per table (absent: a chain older than the totals — look everything up)
+    before = prev[1].get("totals") if prev is not None and isinstance(prev[1], dict) else {} if prev is None else None
     entries: list[tuple[str, str, str]] = []
     up_to: dict[str, Any] = {}
+    totals: dict[str, dict[str, Any]] = {}
     runs: set[int] = set()
     for t in tables:
-        count, last = 0, None
-        for pk, values in _unsealed(conn, t):
+        total = None if before is None else before.get(t.name, {"sealed": 0, "hi": None})
+        count, last, hi = 0, None, (total or {}).get("hi")
+        for pk, values in _unsealed(conn, t, total):
             entries.append((t.name, pk, row_sha256(t.name, pk, t.columns, values)))
             run = int(values[0]) if t.name == "run" else _run_of(t, values)
             if run is not None:
                 runs.add(run)
             count, last = count + 1, pk
+            if t.int_pk:
+                key = values[t.columns.index(t.pk[0])]
+                hi = key if hi is None else max(hi, key)
         if count:
             up_to[t.name] = {"rows": count, "last_pk": last, "columns": list(t.columns)}
+        sealed_before = int((total or {}).get("sealed", 0)) if total is not None else None
+        if sealed_before is None:  # no totals yet: count what the chain covers
+            sealed_before = int(conn.execute(text("SELECT count(*) FROM ledger.seal_row WHERE table_name = :t"),
+                                             dict(t=t.name)).scalar_one())
+            hi = conn.execute(text(f"SELECT max({_q(t.pk[0])}) FROM ledger.{_q(t.name)}")).scalar() \
+                if t.int_pk else None
+        totals[t.name] = {"sealed": sealed_before + count, "hi": hi if t.int_pk else None}
     if not entries:
         return None
-    prev = conn.execute(text("SELECT digest FROM ledger.seal ORDER BY seal_id DESC LIMIT 1")).scalar()
-    prev_digest = str(prev) if prev is not None else GENESIS
     seal_id = int(conn.execute(text("SELECT nextval(pg_get_serial_sequence('ledger.seal', 'seal_id'))")).scalar_one())
     sealed_at = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
     run_id = max(runs) if runs else None
     by = who or actor()
-    doc = {"tables": up_to, "runs": sorted(runs)}
+    doc = {"tables": up_to, "runs": sorted(runs), "totals": totals}
     digest = _Digest(_header(seal_id=seal_id, run_id=run_id, sealed_at=sealed_at, sealed_by=by, command=command,
                              catch_up=catch_up, rows=len(entries), up_to=doc, prev_digest=prev_digest))
     for table, pk, sha in entries:

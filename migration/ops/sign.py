@@ -3,9 +3,10 @@
 The record names the signer (name and role as given, and the OS user@host that ran the
 command), the time, the SHA-256 of the report's ``report.json`` and the verdict it shows.
 It is a ledger record, not a cryptographic signature; the ledger is sealed right after
-(:mod:`migration.ledger.seal`), so a signature changed later shows in ``report verify``.  Signing is refused while the
-report's verdict is not PASS or PASS_WITH_ACCEPTED, or while quarantined rows are
-undecided, unless ``incomplete`` (which the record keeps, so the signature shows it).
+(:mod:`migration.ledger.seal`), so a signature changed later shows in ``report verify``.
+Signing is refused while the report's verdict is not PASS or PASS_WITH_ACCEPTED, or while
+quarantined rows are undecided, unless ``incomplete`` (which the record keeps, so the
+signature shows it).
 """
 
 from __future__ import annotations

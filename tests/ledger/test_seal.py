@@ -171,6 +171,26 @@ def test_verify_passes_on_an_untouched_ledger_and_after_more_rows(sealed: Engine
     assert again.result.seals == first.result.seals + 2  # the catch-up of 'note', then 'note 2' at release
 
 
+def test_a_row_committed_late_under_a_lower_key_is_sealed_too(sealed: Engine) -> None:
+    """Sealing reads past the highest key it sealed, unless a row appeared below it (a transaction
+    that took its identity value before the last seal and committed after): then it looks every
+    row up, so the late row is not left out."""
+    with sealed.begin() as conn:
+        top = conn.execute(text("SELECT max(event_id) FROM ledger.event")).scalar_one()
+        conn.execute(text("INSERT INTO ledger.event (event_id, kind, actor) VALUES (:i, 'early', 'qa@test')"),
+                     dict(i=top + 10))
+    first = ledger_seal.seal_pending(sealed, command="test")
+    assert first is not None and first.rows == 1
+    with sealed.begin() as conn:
+        conn.execute(text("INSERT INTO ledger.event (event_id, kind, actor) VALUES (:i, 'late', 'qa@test')"),
+                     dict(i=top + 5))
+    late = ledger_seal.seal_pending(sealed, command="test")
+    assert late is not None and late.rows == 1
+    assert ledger_seal.seal_pending(sealed, command="test") is None
+    outcome = verify(sealed)
+    assert outcome.failure is None and outcome.result.appended == {}
+
+
 @pytest.mark.parametrize("table", SEALED_TABLES)
 def test_a_changed_row_is_named(sealed: Engine, table: str) -> None:
     with sealed.begin() as conn:
