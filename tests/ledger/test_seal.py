@@ -29,7 +29,9 @@ from migration.cli import main
 from migration.ledger import MigrationLock
 from migration.ledger import seal as ledger_seal
 from migration.ops.verify import verify
+from migration.schema import api as schema_api
 from migration.schema import models
+from migration.schema.roles import MIGRATOR_ROLE
 from tests.conftest import PG_ADMIN_URL, REPO, PgDatabases
 from tests.report.conftest import loaded_template, pass_everything  # noqa: F401  (fixtures)
 from tests.steps.conftest import legacy_sqlite  # noqa: F401  (fixture)
@@ -242,6 +244,43 @@ def test_a_rewritten_seal_or_seal_row_breaks_the_chain(sealed: Engine) -> None:
         conn.execute(text("UPDATE ledger.seal SET digest = repeat('0', 64) WHERE seal_id = 1"))
     kinds = [p.kind for p in verify(sealed).result.problems]
     assert kinds[:2] == ["seal", "link"], kinds  # seal 1 is not its rows' any more; seal 2 does not follow it
+
+
+def test_the_migrator_role_may_not_delete_from_the_books(sealed: Engine) -> None:
+    """The tool's role owns the ledger, yet may not DELETE or TRUNCATE a book (refused by privilege,
+    before any trigger); UPDATE stays for the foreign-key checks' row locks (the triggers refuse
+    it); it still rewrites the lock note and appends."""
+    with sealed.connect() as conn:
+        books = [t.name for t in ledger_seal.ledger_tables(conn)] + ["seal", "seal_row"]
+        for table in books:
+            for privilege in ("INSERT", "SELECT", "UPDATE", "DELETE", "TRUNCATE"):
+                held = conn.execute(text("SELECT has_table_privilege(:r, :t, :p)"),
+                                    dict(r=MIGRATOR_ROLE, t=f"ledger.{table}", p=privilege)).scalar_one()
+                assert held is (privilege in ("INSERT", "SELECT", "UPDATE")), (table, privilege)
+        assert conn.execute(text("SELECT has_table_privilege(:r, 'ledger.lock', 'UPDATE, DELETE')"),
+                            dict(r=MIGRATOR_ROLE)).scalar_one()
+    with pytest.raises(DBAPIError, match="permission denied"), sealed.begin() as conn:
+        conn.execute(text(f"SET LOCAL ROLE {MIGRATOR_ROLE}"))
+        conn.execute(text("DELETE FROM ledger.event WHERE event_id = 1"))
+    with pytest.raises(DBAPIError, match="append-only"), sealed.begin() as conn:
+        conn.execute(text(f"SET LOCAL ROLE {MIGRATOR_ROLE}"))
+        conn.execute(text("UPDATE ledger.event SET actor = 'x' WHERE event_id = 1"))
+    with sealed.begin() as conn:  # and the lock, taken and released as that role, still seals
+        conn.execute(text(f"SET LOCAL ROLE {MIGRATOR_ROLE}"))
+        conn.execute(text("INSERT INTO ledger.event (kind, actor) VALUES ('note', 'qa@test')"))
+        assert ledger_seal.seal(conn, command="as the migrator") is not None
+
+
+def test_verify_on_a_ledger_without_seals_is_an_environment_error(pg_url: URL, tmp_path: Path, monkeypatch: Any,
+                                                                  capsys: Any) -> None:
+    schema_api.upgrade(pg_url)
+    schema_api.downgrade(pg_url, "l0007")
+    _env(monkeypatch, pg_url, tmp_path)
+    assert main(["report", "verify"]) == 3
+    assert "schema upgrade" in capsys.readouterr().err
+    with MigrationLock(create_engine(pg_url, poolclass=NullPool), "run --all") as lock:  # and nothing seals
+        pass
+    assert lock.seals == []
 
 
 def _kill_before_the_seal(url: URL) -> None:

@@ -15,10 +15,16 @@ first, in a seal marked ``catch_up``.  Canonical form and chain: migration.ledge
 ``prev_digest`` is unique: two sealers can never fork the chain (sealing also takes a
 transaction advisory lock).  Both tables are append-only like the other books.
 
-The migrator role owns the ledger and the tool connects as it (or as a member of it), so a
-REVOKE would bind nobody who could not grant it back; what binds the tool is the
-append-only triggers, and what shows a change made by someone with the rights to drop
-them is ``report verify``.  Nothing here grants the application role anything on the ledger.
+Privileges: the tool connects as (a member of) the migrator role, which owns the ledger.
+DELETE and TRUNCATE on the books (every ledger table but ``ledger.lock``, the note of who
+holds the lock, which is rewritten in place) are revoked from it, so a statement of the tool
+that would delete history is refused by privilege before any trigger.  UPDATE stays: the
+foreign-key checks of an INSERT lock the referenced row (``FOR KEY SHARE``) as the table's
+owner, which needs UPDATE — the append-only triggers refuse UPDATE instead.  The owner could
+grant the privileges back to itself, so this binds mistakes, not an owner set on it;
+``report verify`` shows what an owner changed around triggers and privileges.  The
+application role has no privilege on the ledger at all (revision l0001).  The downgrade
+grants them back.
 """
 
 from __future__ import annotations
@@ -26,11 +32,18 @@ from __future__ import annotations
 from alembic import op
 
 from migration.schema import ddl
+from migration.schema.roles import MIGRATOR_ROLE
 
 revision = "l0008"
 down_revision = "l0007"
 branch_labels = None
 depends_on = None
+
+
+#: the books at this revision (every ledger table but the lock note); the revision keeps its own list
+BOOKS = ("run", "event", "checkpoint", "table_count", "quarantine_record", "disposition_record", "before_image",
+         "check_result", "watermark", "quarantine_event", "disposition_event", "quarantine_decision", "signature",
+         "seal", "seal_row")
 
 
 def upgrade() -> None:
@@ -72,9 +85,13 @@ CREATE TABLE ledger.seal_row (
                        f"ON ledger.{table} FOR EACH ROW EXECUTE FUNCTION ledger.refuse_change()")
             op.execute(f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON ledger.{table} "
                        "FOR EACH STATEMENT EXECUTE FUNCTION ledger.refuse_change()")
+        op.execute(f"REVOKE DELETE, TRUNCATE ON {', '.join(f'ledger.{t}' for t in BOOKS)} "
+                   f"FROM {MIGRATOR_ROLE}, PUBLIC")
 
 
 def downgrade() -> None:
     with ddl.as_owner():
+        op.execute(f"GRANT DELETE, TRUNCATE ON {', '.join(f'ledger.{t}' for t in BOOKS if 'seal' not in t)} "
+                   f"TO {MIGRATOR_ROLE}")
         op.execute("DROP TABLE ledger.seal_row")
         op.execute("DROP TABLE ledger.seal")
