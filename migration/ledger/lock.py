@@ -152,6 +152,14 @@ class MigrationLock:
                 failure = exc
         except Exception as exc:
             failure = exc
+        finally:  # a Ctrl-C while sealing still lets the lock go
+            self._unlock()
+        if failure is not None and raise_seal_error:
+            raise failure
+
+    def _unlock(self) -> None:
+        if self.conn is None:
+            return
         try:
             self.conn.execute(text("DELETE FROM ledger.lock WHERE lock_name = :n AND backend_pid = pg_backend_pid()"),
                               dict(n=LOCK_NAME))
@@ -167,5 +175,3 @@ class MigrationLock:
                 self.conn.close()
             finally:
                 self.conn = None
-        if failure is not None and raise_seal_error:
-            raise failure
