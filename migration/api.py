@@ -66,12 +66,14 @@ from migration.ops import cutover as _ops_cutover
 from migration.ops import diagnose as _diagnose
 from migration.ops import sign as _sign
 from migration.ops import status as _ops_status
+from migration.ops import verify as _verify
 from migration.ops.cutover import Checklist, FreezeResult, GoResult
 from migration.ops.decide import DecideResult, decision_counts, record_decisions
 from migration.ops.decide import decide as _decide
 from migration.ops.items import Item
 from migration.ops.sign import ReportFile
 from migration.ops.status import MigrationStatus
+from migration.ops.verify import VerifyOutcome
 from migration.plan import Plan, TableLineage, lineage_of, prepare_plan
 from migration.plan.execute import Executor, Orchestrator, Result
 from migration.plan.undo import RollbackRunner
@@ -339,6 +341,20 @@ def sign_report(settings: Settings, folder: Path | None, *, name: str, role: str
         return rep, _sign.sign(engine, rep, name=name, role=role, incomplete=incomplete)
 
 
+def verify_ledger(settings: Settings, folder: Path | None = None) -> VerifyOutcome:
+    """Recompute the ledger's digest chain and check that the report in ``folder`` (default: the
+    newest under the reports folder, if any) records a head that is a link of it.  A difference
+    is ``outcome.failure`` (exit 1), naming the first changed or deleted row."""
+    if folder is None:
+        newest = _ops_cutover.latest_report(settings.reports_dir)
+        folder = Path(newest["path"]) if newest is not None else None
+    with _target(settings) as engine:
+        outcome = _verify.verify(engine, folder)
+    if folder is None:
+        outcome.notes.append(f"no report under {settings.reports_dir}: the chain is checked, no report's head")
+    return outcome
+
+
 def diagnose(settings: Settings, out: Path) -> dict[str, Any]:
     """Write the bundle to send when calling for help (versions, redacted settings, the plan, the
     lock holder, latest runs and events — no password, no row data); returns what was written."""
@@ -529,7 +545,7 @@ def cutover_post_checks(settings: Settings) -> tuple[dict[str, Any], list[Item]]
 
 __all__ = [
     "diagnose",
-    "sign_report",
+    "sign_report", "verify_ledger", "VerifyOutcome",
     "cutover_checklist", "cutover_freeze", "cutover_go", "cutover_post_checks", "migration_status",
     "Orchestrator", "Plan", "QuarantineRecords", "QuarantineSummary", "ReportOutcome", "Result", "Settings",
     "accept", "advance_legacy", "check_schema", "delta", "downgrade_schema", "generate_legacy", "legacy_url",

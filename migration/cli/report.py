@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from migration import api
-from migration.cli import report_sign
+from migration.cli import report_sign, report_verify
 from migration.cli import runs as runs_cmd
 from migration.cli.state import state
 
@@ -53,6 +53,7 @@ report_app = typer.Typer(cls=ReportGroup, invoke_without_command=True, no_args_i
 def register(app: typer.Typer) -> None:
     runs_cmd.register(report_app)  # `report runs` shows exactly what `runs` shows
     report_sign.register(report_app)
+    report_verify.register(report_app)
     app.add_typer(report_app, name="report")
 
 

@@ -8,7 +8,8 @@ holds ledger SQL; ``tests/ledger/test_boundary.py`` checks it):
 - :mod:`.images` — before-images for exact rollback;
 - :mod:`.history` — runs of a stage, seeds, snapshots, watermarks, check results, report reads;
 - :mod:`.quarantine` — listing and exporting quarantine records (``quarantine`` commands);
-- :mod:`.verdict` — the migration's verdict; :mod:`.lock` — the migration lock.
+- :mod:`.verdict` — the migration's verdict; :mod:`.lock` — the migration lock;
+- :mod:`.seal` — the digest chain over the books (sealed when the lock is let go), and its check.
 
 Append-only: a stage's state is derived from its events (:func:`stage_states`), a record's
 from its events (views ``ledger.quarantine``, ``ledger.quarantine_open``), never kept in a

@@ -6,6 +6,11 @@ once PostgreSQL notices the connection is gone.  ``ledger.lock`` records holder,
 pid, command and since when, so a refused command can say who holds it.  When the
 recorded holder runs on this host and its process no longer exists while its backend is
 still busy finishing a statement, the backend is terminated to free the lock at once.
+
+The lock is also where the ledger is sealed (:mod:`migration.ledger.seal`), so every
+command holding it seals in this one place: right after the lock is taken, rows an earlier
+command left unsealed (killed before its seal) are sealed in a *catch-up* seal; before it
+is let go, the rows this command wrote are sealed.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from migration.errors import LockError
+from migration.ledger import seal as ledger_seal
 from migration.ledger.books import actor
 
 LOCK_NAME = "safestats-migrate"
@@ -44,13 +50,23 @@ class MigrationLock:
         self.freed_stale: dict[str, Any] | None = None
         #: True once :meth:`ensure` had to take the lock again after its session died
         self.retaken = False
+        #: the seals this command wrote (the catch-up seal first, if any)
+        self.seals: list[ledger_seal.SealInfo] = []
+        #: why the seal at release could not be written (its session died): the next command seals
+        self.seal_error: DBAPIError | None = None
 
     def __enter__(self) -> MigrationLock:
         self.acquire()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.release()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.release(raise_seal_error=exc_type is None)
+
+    def _seal(self, *, catch_up: bool) -> None:
+        """Seal the ledger rows no seal covers yet (nothing when there are none or before l0008)."""
+        info = ledger_seal.seal_pending(self.engine, command=self.command, catch_up=catch_up)
+        if info is not None:
+            self.seals.append(info)
 
     def _holder(self, conn: Connection) -> dict[str, Any] | None:
         row = conn.execute(text("SELECT holder, host, pid, command, acquired_at, backend_pid FROM ledger.lock "
@@ -91,6 +107,12 @@ class MigrationLock:
             "acquired_at = clock_timestamp(), backend_pid = EXCLUDED.backend_pid"),
             dict(n=LOCK_NAME, holder=actor(), host=socket.gethostname(), pid=os.getpid(), cmd=self.command))
         self.conn = conn
+        if not self.retaken:  # retaken mid-command: what is unsealed is this command's own
+            try:
+                self._seal(catch_up=True)
+            except BaseException:
+                self.release(seal=False)
+                raise
 
     def ensure(self) -> None:
         """Before a write after a reconnect: make sure this command still holds the lock, taking it
@@ -113,7 +135,29 @@ class MigrationLock:
         self.retaken = True
         self.acquire()
 
-    def release(self) -> None:
+    def release(self, *, raise_seal_error: bool = True, seal: bool = True) -> None:
+        """Seal what this command wrote, then let the lock go.  A seal that cannot be written
+        because the target went away is kept in :attr:`seal_error` (the next command taking the
+        lock seals those rows, as a catch-up); any other failure to seal is raised once the lock
+        is free — unless the command is already failing (``raise_seal_error=False``)."""
+        if self.conn is None:
+            return
+        failure: BaseException | None = None
+        try:
+            if seal:
+                self._seal(catch_up=False)  # still holding the lock: nobody writes between
+        except DBAPIError as exc:
+            self.seal_error = exc
+            if not (exc.connection_invalidated or isinstance(exc, OperationalError)):
+                failure = exc
+        except Exception as exc:
+            failure = exc
+        finally:  # a Ctrl-C while sealing still lets the lock go
+            self._unlock()
+        if failure is not None and raise_seal_error:
+            raise failure
+
+    def _unlock(self) -> None:
         if self.conn is None:
             return
         try:

@@ -2,9 +2,11 @@
 
 The record names the signer (name and role as given, and the OS user@host that ran the
 command), the time, the SHA-256 of the report's ``report.json`` and the verdict it shows.
-It is a ledger record, not a cryptographic signature.  Signing is refused while the
-report's verdict is not PASS or PASS_WITH_ACCEPTED, or while quarantined rows are
-undecided, unless ``incomplete`` (which the record keeps, so the signature shows it).
+It is a ledger record, not a cryptographic signature; the ledger is sealed right after
+(:mod:`migration.ledger.seal`), so a signature changed later shows in ``report verify``.
+Signing is refused while the report's verdict is not PASS or PASS_WITH_ACCEPTED, or while
+quarantined rows are undecided, unless ``incomplete`` (which the record keeps, so the
+signature shows it).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from migration.errors import SafeStatsError, TargetError, UsageError
 from migration.ledger import Ledger, decisions, signatures
+from migration.ledger import seal as ledger_seal
 from migration.ledger.books import actor as os_actor
 from migration.ledger.signatures import Signature
 
@@ -63,6 +66,8 @@ def sign(engine: Engine, report: ReportFile, *, name: str, role: str, incomplete
     if not name or not role:
         raise UsageError("a signature needs a name (--name) and a role (--as)")
     Ledger(engine).require_installed()
+    # rows a killed command left unsealed are sealed as such first; the signature is sealed after
+    ledger_seal.seal_pending(engine, command="report sign", catch_up=True)
     with engine.begin() as conn:
         if not signatures.installed(conn):
             raise TargetError("the ledger has no signature table", hint="`safestats-migrate schema upgrade`")
@@ -77,9 +82,11 @@ def sign(engine: Engine, report: ReportFile, *, name: str, role: str, incomplete
                 f"refusing to sign {report.path}: " + "; ".join(problems),
                 hint="settle them (`safestats-migrate quarantine decide`, `reconcile`), write a new report, or "
                      "sign with --incomplete, which the signature records")
-        return signatures.record(conn, name=name, role=role, actor=who or os_actor(),
-                                 report_sha256=report.sha256, report_path=str(report.path),
-                                 verdict=report.verdict, incomplete=bool(problems) and incomplete)
+        signature = signatures.record(conn, name=name, role=role, actor=who or os_actor(),
+                                      report_sha256=report.sha256, report_path=str(report.path),
+                                      verdict=report.verdict, incomplete=bool(problems) and incomplete)
+    ledger_seal.seal_pending(engine, command="report sign")
+    return signature
 
 
 __all__ = ["SIGNABLE", "ReportFile", "SignRefused", "read_report", "sign"]

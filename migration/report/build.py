@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from migration.errors import SafeStatsError, UnknownNameError
 from migration.ledger import Ledger, history, records
+from migration.ledger import seal as ledger_seal
 from migration.ledger import verdict as lv
 from migration.report import details as dt
 from migration.report import signoff
@@ -125,6 +126,7 @@ def build_report(engine: Engine, run_id: int | None = None, *, planned: Sequence
         with conn.begin():
             builder = _Builder(conn, engine)
             report = builder.build(run_id, now or datetime.now(UTC), planned)
+            report = dataclasses.replace(report, ledger_head=ledger_seal.head(conn))
             if report.empty:
                 return report
             # the sign-off sections read the same snapshot (REPEATABLE READ) as the rest

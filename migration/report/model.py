@@ -300,6 +300,9 @@ class Report:
     blank_keys: tuple[BlankKeyRow, ...] = field(default=())
     #: provenance, coverage and exclusions (migration.report.signoff); None for a target never loaded
     signoff: SignoffPack | None = None
+    #: the ledger's digest chain when the report was built: (last seal id, its digest); None before
+    #: the first seal (``report verify`` checks a report's head is a link of the chain)
+    ledger_head: tuple[int, str] | None = None
 
     @property
     def empty(self) -> bool:
@@ -346,6 +349,8 @@ class Report:
             "blank_keys": [b.to_dict() for b in self.blank_keys],
             **(self.signoff.to_dict() if self.signoff else {"provenance": None, "coverage": None,
                                                               "exclusions": None, "signoff": None}),
+            "ledger_head": ({"seal_id": self.ledger_head[0], "digest": self.ledger_head[1]}
+                            if self.ledger_head else None),
         }
 
 

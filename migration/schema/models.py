@@ -579,6 +579,41 @@ lock = Table(
     comment="Who holds the migration lock (the lock itself is a session advisory lock).",
 )
 
+#: the digest chain over the ledger (revision l0008, migration.ledger.seal)
+seal = Table(
+    "seal", metadata,
+    Column("seal_id", BigInteger, Identity(always=False), primary_key=True),
+    Column("run_id", BigInteger, nullable=True),
+    Column("sealed_at", TZ, nullable=False, server_default=text("clock_timestamp()")),
+    Column("sealed_by", Text, nullable=False),
+    Column("command", Text, nullable=False),
+    Column("catch_up", Boolean, nullable=False, server_default=text("false")),
+    Column("rows", Integer, nullable=False),
+    Column("up_to", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("prev_digest", Text, nullable=False),
+    Column("digest", Text, nullable=False),
+    UniqueConstraint("prev_digest"),
+    CheckConstraint("digest ~ '^[0-9a-f]{64}$'", name="digest"),
+    schema="ledger",
+    comment="Digest chain over the ledger: each seal covers the rows not covered before (ledger.seal_row) "
+            "and chains to the previous seal's digest. catch_up: rows a command left unsealed (killed before "
+            "its seal). Append-only.",
+)
+
+seal_row = Table(
+    "seal_row", metadata,
+    Column("seal_id", BigInteger, ForeignKey("ledger.seal.seal_id"), nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("table_name", Text, nullable=False),
+    Column("pk", Text, nullable=False),
+    Column("row_sha256", Text, nullable=False),
+    PrimaryKeyConstraint("seal_id", "n"),
+    UniqueConstraint("table_name", "pk"),
+    schema="ledger",
+    comment="Per sealed ledger row: its table, primary key (a JSON array) and the SHA-256 of its canonical "
+            "form, in the order its seal hashed them. Append-only.",
+)
+
 DATA_TABLES = [t for t in metadata.sorted_tables if t.schema in DATA_SCHEMAS]
 LEDGER_TABLES = [t for t in metadata.sorted_tables if t.schema in LEDGER_SCHEMAS]
 

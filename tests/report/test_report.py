@@ -37,7 +37,7 @@ EXTERNAL = re.compile(r"(?i)https?://|//cdn|@import|<link\b|\bsrc\s*=|url\s*\(|<
 DOCUMENTED_KEYS = ["format_version", "generated_at", "package_version", "target", "scope", "empty", "verdict",
                    "totals", "stages", "checks", "accounting", "quarantine", "differences", "difference_counts",
                    "charts", "check_details", "notes", "blank_keys", "provenance", "coverage", "exclusions",
-                   "signoff"]
+                   "signoff", "ledger_head"]
 
 
 def outputs(report: Any) -> dict[str, str]:

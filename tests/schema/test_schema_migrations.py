@@ -266,7 +266,7 @@ def test_the_sql_scripts_a_dba_would_run_do_what_the_online_commands_do(pg_url: 
 
 def test_l0004_adds_the_business_key_to_records_and_downgrades_keeping_them(upgraded_url: URL, connect) -> None:
     """Ledger revision l0004: quarantine and disposition records carry the business key."""
-    assert LEDGER_HEAD == "l0007"  # l0005 (record events), l0006 (decisions), l0007 (signatures) keep l0004's columns
+    assert LEDGER_HEAD == "l0008"  # l0005 (record events), l0006 (decisions), l0007 (signatures), l0008 (seals) keep l0004's columns
 
     def columns(conn, table: str) -> set[str]:  # type: ignore[no-untyped-def]
         return {r[0] for r in conn.execute(text(
