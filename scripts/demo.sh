@@ -75,12 +75,16 @@ print(" ".join(sorted({r["stage"] for r in q if r["open"] and r["decision"] in (
     --by "QA (demo)"
 done
 "$CLI" report --check
+echo "   the ledger's digest chain checked from its first row to its last (the report records its head):"
+"$CLI" report verify
 "$CLI" cutover
 "$CLI" cutover go --yes
 echo "   after the go, loads refuse (an error line and exit 2 expected):"
 if "$CLI" run --delta --all; then echo "demo: run --delta after the go should have refused" >&2; exit 1; fi
 
-echo "== 12. one screen of status"
+echo "== 12. the chain again after the go (rows appended since the report are listed, none changed), and one"
+echo "       screen of status"
+"$CLI" report verify
 "$CLI" status
 
 echo "demo done: legacy in $WORK/legacy.sqlite (manifest $WORK/legacy.manifest.json), target database $DEMO_DB,"
