@@ -267,6 +267,9 @@ def load_settings(
     if env.get("SAFESTATS_CHECKS_DIR"):
         values["checks_dir"] = Path(env["SAFESTATS_CHECKS_DIR"])
         origins["checks_dir"] = "environment SAFESTATS_CHECKS_DIR"
+    if env.get("SAFESTATS_REPORTS_DIR"):
+        values["reports_dir"] = Path(env["SAFESTATS_REPORTS_DIR"])
+        origins["reports_dir"] = "environment SAFESTATS_REPORTS_DIR"
     if env.get("SAFESTATS_LOGS_DIR"):
         values["logs_dir"] = Path(env["SAFESTATS_LOGS_DIR"])
         origins["logs_dir"] = "environment SAFESTATS_LOGS_DIR"

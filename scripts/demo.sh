@@ -20,7 +20,7 @@ psql -h "$PGHOST" -U postgres -d postgres -v ON_ERROR_STOP=1 -q \
 export SAFESTATS_SOURCE_URL="sqlite:///$WORK/legacy.sqlite"
 export SAFESTATS_TARGET_URL="postgresql+psycopg2://postgres@$PGHOST:5432/$DEMO_DB"
 export SAFESTATS_REPORTS_DIR="$WORK/reports"
-rm -rf "$WORK/reports"
+rm -rf "$WORK/reports" "$WORK/logs"
 
 echo "== 3. bring the target schema to head"
 "$CLI" schema upgrade
@@ -88,4 +88,5 @@ echo "       screen of status"
 "$CLI" status
 
 echo "demo done: legacy in $WORK/legacy.sqlite (manifest $WORK/legacy.manifest.json), target database $DEMO_DB,"
-echo "reports in $WORK/report/report.html (after the full load) and under $WORK/reports/ (at the go)"
+echo "reports in $WORK/report/report.html (after the full load) and under $WORK/reports/ (at the go); each run's"
+echo "log in $WORK/logs/"

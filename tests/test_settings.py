@@ -206,6 +206,9 @@ def test_throttle_and_logs_folder_rise_in_priority_and_refuse_nonsense(tmp_path:
     assert s.max_rows_per_second == 200.0 and s.run_logs_dir == tmp_path / "envlogs"
     s = load_settings(cli={"max_rows_per_second": 300}, config_path=cfg, env={"SAFESTATS_MAX_ROWS_PER_SECOND": "200"})
     assert s.max_rows_per_second == 300.0 and s.origins["max_rows_per_second"] == "command line"
+    s = load_settings(config_path=cfg, env={"SAFESTATS_REPORTS_DIR": str(tmp_path / "envreports")})
+    assert s.reports_dir == tmp_path / "envreports" and s.run_logs_dir == tmp_path / "runlogs"
+    assert s.origins["reports_dir"] == "environment SAFESTATS_REPORTS_DIR"
     # unset: no throttle, and the logs beside the reports folder
     s = load_settings(cli={"reports_dir": str(tmp_path / "out" / "reports")}, env={})
     assert s.max_rows_per_second is None and s.run_logs_dir == tmp_path / "out" / "logs"
