@@ -33,7 +33,7 @@ POINTS: dict[str, list[str]] = {
     "transform": ["transform:1:tblLSOA", "transform:3:tblMPSCrime", "transform:8:tblMPSCrime",
                   "transform:1:tblISTVAssault", "transform:1:tblLASAssault"],
     "COPY": ["mid_copy:1:tblMPSCrime", "mid_copy:4:tblMPSCrime", "mid_copy:1:tblLFBIncident",
-             "after_copy:2:tblLSOA", "after_copy:1:tblTransportCrime"],
+             "after_copy:1:tblLSOA", "after_copy:1:tblTransportCrime"],
     "chunk commit": ["before_commit:1:tblMPSCrime", "before_commit:5:tblMPSCrime", "after_commit:2:tblMPSCrime",
                      "after_commit:1:tblLFBIncident", "after_commit:1:tblUser"],
     "index/key rebuild": ["index_rebuild:1", "index_rebuild:3", "index_rebuild:6", "index_rebuild:10",
