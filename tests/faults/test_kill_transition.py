@@ -165,22 +165,15 @@ def kill_and_rerun(phase: str, point: str, *, legacy: Path, moved: Path, referen
                    after_delta: tuple[URL, Outcome], after_redrive: Outcome, empty_exact: dict[str, Any],
                    targets: Targets, tmp: Path) -> None:
     args = POINTS[phase][0]
-    if phase.startswith("delta"):
+    if phase.startswith("delta") or phase == "redrive":
+        delta = phase.startswith("delta")
+        source, expected, kind = (moved, after_delta[1], "delta") if delta else (legacy, after_redrive, "redrive")
         url = targets.clone(reference.template, "ss_flt_kd")
         try:
-            _killed(args, point, moved, url)
-            code, err = _run(args, moved, url)
+            _killed(args, point, source, url)
+            code, err = _run(args, source, url)
             assert code == 0, err[-3000:]
-            after_delta[1].assert_same(Outcome(url, ("delta",)), f"SIGKILL at {point} of the delta")
-        finally:
-            targets.drop(url)
-    elif phase == "redrive":
-        url = targets.clone(reference.template, "ss_flt_kr")
-        try:
-            _killed(args, point, legacy, url)
-            code, err = _run(args, legacy, url)
-            assert code == 0, err[-3000:]
-            after_redrive.assert_same(Outcome(url, ("redrive",)), f"SIGKILL at {point} of the redrive")
+            expected.assert_same(Outcome(url, (kind,)), f"SIGKILL at {point} of the {kind}")
         finally:
             targets.drop(url)
     elif phase == "rollback":
