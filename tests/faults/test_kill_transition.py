@@ -60,7 +60,8 @@ POINTS: dict[str, tuple[list[str], list[str]]] = {
                 + [f"delta_apply:1:{t}" for t in ("tblMPSCrime", "tblLFBIncident", "tblLASAssault",
                                                   "tblTransportCrime", "tblISTVAssault", "tblOrganisation")]),
     "rollback": (ROLLBACK, [f"undo:{n}" for n in range(1, 21)] + [f"undo_committed:{n}" for n in (1, 5, 10, 15, 19)]),
-    "report writing": (["report"], ["report_write:1", "report_write:2", "report_write:3"]),
+    "report writing": (["report"], ["report_write:1", "report_write:2", "report_write:3", "report_write:1:html",
+                                    "report_write:1:json", "report_write:1:md"]),
     "GX worker": (RECONCILE, [f"gx:{n}" for n in range(1, 6)]),
 }
 #: CI: one point per phase
