@@ -22,7 +22,7 @@ RUN = ["run", "--all", "--chunk-rows", CHUNK_ROWS]
 
 #: every legacy table of the shipped mappings (each is read, transformed and committed at least once)
 TABLES = ["tblBorough", "tblWard", "tblLSOA", "tblCrimeType", "tblHospital", "tblOrganisation", "tblUser",
-          "tblUserBorough", "tblImportLog", "tblMPSCrime", "tblLFBIncident", "tblLASAssault", "tblTransportCrime",
+          "tblLookupCode", "tblImportLog", "tblMPSCrime", "tblLFBIncident", "tblLASAssault", "tblTransportCrime",
           "tblISTVAssault"]
 
 #: phase → kill points (point:n[:legacy table or stage]); n counts chunks, or calls of the point

@@ -45,7 +45,7 @@ RECONCILE = ["reconcile", "--all"]
 #: the legacy tables a delta of the moved legacy re-derives (rows changed in each)
 MOVED_TABLES = ["tblMPSCrime", "tblLASAssault", "tblISTVAssault", "tblUser", "tblImportLog"]
 LEGACY_TABLES = ["tblBorough", "tblWard", "tblLSOA", "tblCrimeType", "tblHospital", "tblOrganisation", "tblUser",
-                 "tblUserBorough", "tblImportLog", "tblMPSCrime", "tblLFBIncident", "tblLASAssault",
+                 "tblLookupCode", "tblImportLog", "tblMPSCrime", "tblLFBIncident", "tblLASAssault",
                  "tblTransportCrime", "tblISTVAssault"]
 
 #: phase → (command, kill points); n counts chunks for chunk points, else calls of the point
