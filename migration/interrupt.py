@@ -35,6 +35,15 @@ LONDON = ZoneInfo("Europe/London")
 _state: dict[str, Any] = {"depth": 0, "requested": None, "deadline": None, "label": None}
 
 
+def signal_name(exc: BaseException) -> str:
+    """Which stop an exception stands for: the signal a ``KeyboardInterrupt`` carries, the word an
+    :class:`~migration.errors.Interrupted` starts with (``SIGTERM: …``, ``stop-at: …``), else SIGINT."""
+    if isinstance(exc, KeyboardInterrupt) and exc.args:
+        return str(exc.args[0])
+    what = getattr(exc, "what", None)
+    return str(what).split(":")[0] if isinstance(what, str) and what else "SIGINT"
+
+
 def requested() -> str | None:
     """The name of the signal that asked to stop (``SIGINT``/``SIGTERM``), :data:`STOP_AT` when
     the planned stop time has passed, or None."""

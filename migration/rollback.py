@@ -34,7 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 from migration import faults
 from migration.console import Console
 from migration.errors import SafeStatsError, UnknownNameError
-from migration.ledger import Ledger, MigrationLock, history, images, records
+from migration.ledger import Ledger, history, images, records
 from migration.ledger.history import active_runs, run_groups
 from migration.mapping.order import stage_order
 from migration.mapping.spec import StageSpec
@@ -99,12 +99,6 @@ class Rollback:
                               f"at {undone.at:%Y-%m-%d %H:%M:%S}; nothing to do")
             return None
         raise UnknownNameError(f"run {group} did not load stage {stage}", hint="name the stage the run belongs to")
-
-    def stale(self, lock: MigrationLock) -> None:
-        if lock.freed_stale:
-            h = lock.freed_stale
-            self.console.warn(f"the previous lock holder {h['holder']} (pid {h['pid']}, `{h['command']}` "
-                              f"since {h['acquired_at']}) is gone; its lock was freed")
 
     # ------------------------------------------------------------------ one run
     def count(self, stage: str, run_id: int) -> RunUndo:

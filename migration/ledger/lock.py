@@ -55,6 +55,15 @@ class MigrationLock:
         #: why the seal at release could not be written (its session died): the next command seals
         self.seal_error: DBAPIError | None = None
 
+    @property
+    def freed_note(self) -> str | None:
+        """The warning to give when taking the lock freed a dead holder's (None: nothing was freed)."""
+        h = self.freed_stale
+        if not h:
+            return None
+        return (f"the previous lock holder {h['holder']} (pid {h['pid']}, `{h['command']}` since "
+                f"{h['acquired_at']}) is gone; its lock was freed")
+
     def __enter__(self) -> MigrationLock:
         self.acquire()
         return self

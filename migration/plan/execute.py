@@ -26,14 +26,13 @@ from sqlalchemy.engine import Engine
 from migration import interrupt
 from migration.audit.fingerprint import record_first_baseline
 from migration.console import Console
-from migration.errors import Interrupted, StageError, UnknownNameError
+from migration.errors import Interrupted, StageError, UnknownNameError, UsageError
 from migration.ledger import Ledger, MigrationLock, cutover
 from migration.mapping.spec import StageSpec
 from migration.plan.builder import build_plan
 from migration.plan.stages import Plan, StagePlan
 from migration.plan.state import stage_status
 from migration.reconcile.gate import reconcile_after_load
-from migration.rollback import Rollback
 from migration.settings import Settings
 from migration.steps.context import RunContext
 from migration.steps.delta import DeltaResult, check_tool_version, stage_delta
@@ -150,9 +149,8 @@ class StepExecutor:
                            accept_mapping_change=self.accept_mapping_change, redrive=self.plan.mode == "redrive")
 
     def undo(self, stage: StagePlan) -> None:
-        rollback = Rollback(self.ctx.target, self.ctx.specs, self.ctx.console)
-        for run_id in stage.undo_runs:
-            rollback.undo(stage.stage, run_id)
+        # a rollback plan is walked by migration.plan.undo (its own lock, refusals and dry run)
+        raise UsageError(f"stage {stage.stage}: `run` plans hold no undo step; use `safestats-migrate rollback`")
 
     def refuse(self, stage: StagePlan) -> None:
         raise refusal(self.plan, stage)
@@ -222,10 +220,8 @@ class Orchestrator:
         target = self.ctx.target
         Ledger(target).require_installed()  # before the lock, which lives in the ledger
         with MigrationLock(target, command) as lock:
-            if lock.freed_stale:
-                h = lock.freed_stale
-                self.ctx.console.warn(f"the previous lock holder {h['holder']} (pid {h['pid']}, `{h['command']}` "
-                                      f"since {h['acquired_at']}) is gone; its lock was freed")
+            if lock.freed_note:
+                self.ctx.console.warn(lock.freed_note)
             with target.connect() as conn:  # under the lock: a go recorded meanwhile is seen
                 cutover.refuse_after_go(conn, command)
             plan = self.plan(names, all_=all_, mode=mode)

@@ -101,7 +101,8 @@ class RollbackRunner:
         if dry_run:
             return self._execute(self.plan(stage, run_id, cascade=cascade), stage, run_id, dry_run=True)
         with MigrationLock(self.engine, command) as lock:
-            self.rollback.stale(lock)
+            if lock.freed_note:
+                self.console.warn(lock.freed_note)
             with self.engine.connect() as conn:
                 cutover.refuse_after_go(conn, command, after_cutover=self.after_cutover)
             # planned under the lock: a run or rollback that finished meanwhile is seen

@@ -135,9 +135,8 @@ def reconcile(settings: Settings, console: Console, stages: list[str], *, all_: 
                                         hint=f"add {settings.checks_dir}/<stage>.yaml (see runbooks/reconcile.md)")
             command = "reconcile " + (" ".join(stages) if stages and not all_ else "--all")
             with _locked(target, command) as lock:
-                if lock.freed_stale:
-                    h = lock.freed_stale
-                    console.warn(f"the previous lock holder {h['holder']} (pid {h['pid']}) is gone; its lock was freed")
+                if lock.freed_note:
+                    console.warn(lock.freed_note)
                 from migration.mapping.loader import files_hash, mapping_files
 
                 with target.begin() as conn:

@@ -543,8 +543,7 @@ def _interrupted(ctx: RunContext, ledger: Ledger, spec: StageSpec, kind: str, ru
                  exc: BaseException, *, dry_run: bool) -> Interrupted:
     """Ctrl-C/SIGTERM: the delta stopped at a chunk boundary.  Recorded as interrupted; the next
     delta builds on ``base_run`` (the last run that finished) and so finds every change again."""
-    signame = str(exc.args[0]) if isinstance(exc, KeyboardInterrupt) and exc.args else ""
-    signame = signame or (exc.what.split(":")[0] if isinstance(exc, Interrupted) else "SIGINT")
+    signame = interrupt.signal_name(exc)
     done: dict[str, Any] = {"chunks": "?", "rows": "?"}
     if not dry_run:
         try:

@@ -134,8 +134,7 @@ class StageLoader:
 
     def _interrupted(self, ledger: Ledger, spec: StageSpec, run_id: int, exc: BaseException) -> Interrupted:
         """Ctrl-C/SIGTERM: record the run as interrupted and say what it committed and how to resume."""
-        signame = str(exc.args[0]) if isinstance(exc, KeyboardInterrupt) and exc.args else ""
-        signame = signame or (exc.what.split(":")[0] if isinstance(exc, Interrupted) else "SIGINT")
+        signame = interrupt.signal_name(exc)
         done: dict[str, Any] = {"chunks": "?", "rows": "?"}
         try:
             with self.ctx.target.begin() as conn:
