@@ -41,7 +41,14 @@ from migration.cli import (
     status,
 )
 from migration.cli.state import AppState
-from migration.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_NOT_READY, EXIT_USAGE, SafeStatsError
+from migration.errors import (
+    EXIT_BUG,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_READY,
+    EXIT_USAGE,
+    SafeStatsError,
+    out_of_resources,
+)
 from migration.secrets import scrub
 from migration.version import __version__
 
@@ -186,6 +193,12 @@ def _outcome(args: list[str], *, debug: bool, log_json: bool) -> int:
     except Exception as exc:  # an internal error still gets one line, redacted, and exit 70
         if debug:
             _traceback()
+        if out_of_resources(exc):  # disk full (SQLSTATE class 53) outside a stage's own handling: exit 3
+            _emit(f"error: the target ran out of room: {_one_line(str(getattr(exc, 'orig', exc)))} — free space "
+                  "on the target's data disk (runbooks/incident-disk-full.md), then run the same command again: "
+                  "nothing half-written is kept",
+                  log_json=log_json, code=EXIT_NOT_READY, kind="TargetFull")
+            return EXIT_NOT_READY
         if _connection_lost(exc):  # a server gone mid-command is no bug: exit 3 (unreachable)
             _emit(f"error: a database connection was lost: {_one_line(str(getattr(exc, 'orig', exc)))} — "
                   "run the same command again when the database is back: a load resumes from its last "

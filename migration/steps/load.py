@@ -498,10 +498,10 @@ class TableLoad:
                     continue
                 # unreachable (or full) after the retries: exit 3
                 cls = TargetFull if out_of_resources(exc) else ConnectionLost if is_transient(exc) else StageError
+                undone = "this chunk" if last_key is None else f"rows after key {last_key!r}"
                 raise cls(
                     f"stage {self.stage.stage} stopped loading {self.table} at chunk {chunk_no} "
-                    f"(rows after key {last_key!r} back to the last checkpoint): {scrub(getattr(exc, 'orig', exc))}"
-                    .strip(),
+                    f"({undone} back to the last checkpoint): {scrub(getattr(exc, 'orig', exc))}".strip(),
                     hint=self.retry_hint if cls is not TargetFull
                     else f"free space on the target's data disk (runbooks/incident-disk-full.md), then "
                          f"{self.retry_hint.removeprefix('fix the cause and ')}",

@@ -60,29 +60,13 @@ class StageLoader:
         """Load ``spec`` under a new run, or continue run ``resume_run`` from its last committed chunk."""
         started = time.monotonic()
         resumed = resume_run is not None
-        seed_rows = 0
         before_runs: list[int] = []
-        if not resumed:
-            # reference rows the tables build on are written first, each under a run of its own
-            # (so a table's "rows loaded" never counts seed rows); the stage run lists them, and
-            # rollback undoes the whole group, newest write first
-            seed_rows += self._seeds(ledger, spec, None, "before_tables", before_runs)
-        with self.ctx.target.begin() as conn:
-            if resume_run is not None:
-                run_id = resume_run
-                ledger.event(conn, run_id=run_id, stage=spec.stage, kind="stage_resumed")
-                self.ctx.console.info(f"{spec.stage}: resuming run {run_id} from its last committed chunk",
-                                      run_id=run_id)
-            else:
-                run_id = ledger.new_run(conn, kind="full", mapping_hash=self.ctx.mapping_hash,
-                                        refdata_version=self.ctx.refdata_version,
-                                        source_url=redact_url(self.ctx.settings.source_url),
-                                        options={"stage": spec.stage})
-                ledger.event(conn, run_id=run_id, stage=spec.stage, kind="stage_started",
-                             detail={"tables": [t.source.table for t in spec.tables], "file": spec.file,
-                                     "seed_runs": before_runs})
-                # low watermarks BEFORE the extract: what changes while it runs is the first delta's
-                record_watermarks(conn, self.ctx.reader(), spec, run_id)
+        try:
+            run_id, seed_rows = self._start(ledger, spec, resume_run, before_runs)
+        except BaseException as exc:
+            if out_of_resources(exc) and not isinstance(exc, SafeStatsError):
+                raise self._target_full(spec, resume_run, exc) from None
+            raise
         if not resumed:
             self.ctx.console.info(f"{spec.stage}: run {run_id} started (full load)", run_id=run_id)
         try:
@@ -111,11 +95,7 @@ class StageLoader:
             if isinstance(exc, (Interrupted, KeyboardInterrupt)):
                 raise self._interrupted(ledger, spec, run_id, exc) from exc
             if out_of_resources(exc) and not isinstance(exc, SafeStatsError):
-                what = " ".join(scrub(str(getattr(exc, "orig", exc))).split())
-                exc = TargetFull(f"stage {spec.stage} run {run_id} stopped: the target ran out of room: {what}",
-                                 hint="free space on the target's data disk (runbooks/incident-disk-full.md), then "
-                                      f"run the same command again: `run {spec.stage}` resumes from the last "
-                                      "committed chunk")
+                exc = self._target_full(spec, run_id, exc)
                 self._failed(ledger, spec, run_id, exc)
                 raise exc from None
             self._failed(ledger, spec, run_id, exc)
@@ -123,6 +103,42 @@ class StageLoader:
         result = StageResult(spec.stage, run_id, "resumed" if resumed else "loaded",
                              seconds=time.monotonic() - started, counts=counts, seed_rows=seed_rows)
         return result
+
+    def _start(self, ledger: Ledger, spec: StageSpec, resume_run: int | None,
+               before_runs: list[int]) -> tuple[int, int]:
+        """The stage's seed rows (a fresh load only) and its run: a new one, or ``resume_run`` resumed."""
+        seed_rows = 0
+        if resume_run is None:
+            # reference rows the tables build on are written first, each under a run of its own
+            # (so a table's "rows loaded" never counts seed rows); the stage run lists them, and
+            # rollback undoes the whole group, newest write first
+            seed_rows += self._seeds(ledger, spec, None, "before_tables", before_runs)
+        with self.ctx.target.begin() as conn:
+            if resume_run is not None:
+                run_id = resume_run
+                ledger.event(conn, run_id=run_id, stage=spec.stage, kind="stage_resumed")
+                self.ctx.console.info(f"{spec.stage}: resuming run {run_id} from its last committed chunk",
+                                      run_id=run_id)
+            else:
+                run_id = ledger.new_run(conn, kind="full", mapping_hash=self.ctx.mapping_hash,
+                                        refdata_version=self.ctx.refdata_version,
+                                        source_url=redact_url(self.ctx.settings.source_url),
+                                        options={"stage": spec.stage})
+                ledger.event(conn, run_id=run_id, stage=spec.stage, kind="stage_started",
+                             detail={"tables": [t.source.table for t in spec.tables], "file": spec.file,
+                                     "seed_runs": before_runs})
+                # low watermarks BEFORE the extract: what changes while it runs is the first delta's
+                record_watermarks(conn, self.ctx.reader(), spec, run_id)
+        return run_id, seed_rows
+
+    def _target_full(self, spec: StageSpec, run_id: int | None, exc: BaseException) -> TargetFull:
+        """A driver error of SQLSTATE class 53 as the one-line stop users read (exit 3)."""
+        what = " ".join(scrub(str(getattr(exc, "orig", exc))).split())
+        run = f" run {run_id}" if run_id is not None else ""
+        return TargetFull(f"stage {spec.stage}{run} stopped: the target ran out of room: {what}",
+                          hint="free space on the target's data disk (runbooks/incident-disk-full.md), then "
+                               f"run the same command again: `run {spec.stage}` resumes from the last "
+                               "committed chunk")
 
     def _failed(self, ledger: Ledger, spec: StageSpec, run_id: int, exc: BaseException) -> None:
         try:

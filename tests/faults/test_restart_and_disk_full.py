@@ -11,12 +11,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,7 +33,6 @@ from tests.faults.conftest import (
     start,
     wait_paused,
 )
-from tests.rollback.conftest import Targets
 
 pytestmark = pytest.mark.postgres
 
@@ -67,10 +66,11 @@ def _postmaster_started(url: URL) -> object:
         eng.dispose()
 
 
-@pytest.fixture
-def cluster() -> Iterator[tuple[Path, URL]]:
-    """A PostgreSQL cluster of the test's own (same binaries as the main server: PostGIS is there)."""
-    home = _postgres_dir("ss_cluster_")
+@contextmanager
+def _own_cluster(home: Path, database: str, tablespace: Path | None = None) -> Iterator[tuple[Path, URL]]:
+    """A PostgreSQL cluster of the test's own in ``home`` (same binaries as the main server: PostGIS is
+    there), with one database — in a tablespace at ``tablespace`` when given.  Faults planted in it
+    (a restart, a full disk: its checkpointer then fails) never reach the server the other tests share."""
     data = home / "data"
     done = _as_postgres(str(BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync")
     assert done.returncode == 0, done.stderr
@@ -78,15 +78,28 @@ def cluster() -> Iterator[tuple[Path, URL]]:
     opts = f"-p {port} -c listen_addresses=127.0.0.1 -k {home} -c fsync=off"
     done = _as_postgres(str(BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(home / "log"), "-w", "start")
     assert done.returncode == 0, done.stderr + (home / "log").read_text()
-    url = make_url(f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres")
-    eng = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    with eng.connect() as c:
-        c.execute(text("CREATE DATABASE ss_restart"))
-    eng.dispose()
     try:
-        yield data, url.set(database="ss_restart")
+        url = make_url(f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres")
+        eng = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        with eng.connect() as c:
+            if tablespace is None:
+                c.execute(text(f"CREATE DATABASE {database}"))
+            else:
+                c.execute(text(f"CREATE TABLESPACE ss_small LOCATION '{tablespace}'"))
+                c.execute(text(f"CREATE DATABASE {database} TABLESPACE ss_small"))
+        eng.dispose()
+        yield data, url.set(database=database)
     finally:
         _as_postgres(str(BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+
+
+@pytest.fixture
+def cluster() -> Iterator[tuple[Path, URL]]:
+    home = _postgres_dir("ss_cluster_")
+    try:
+        with _own_cluster(home, "ss_restart") as (data, url):
+            yield data, url
+    finally:
         shutil.rmtree(home, ignore_errors=True)
 
 
@@ -113,46 +126,44 @@ def test_postgresql_restarted_mid_stage_the_run_reconnects_and_finishes_identica
 
 
 @pytest.fixture
-def small_disk(targets: Targets) -> Iterator[tuple[Path, URL]]:
-    """A target database whose tablespace is a 64 MB tmpfs (WAL stays on the server's own disk, as
-    a data disk filling up leaves it)."""
-    mnt = _postgres_dir("ss_small_")
+def small_disk() -> Iterator[tuple[Path, URL]]:
+    """A target database whose tablespace is a 64 MB tmpfs (WAL stays on the cluster's own disk, as a
+    data disk filling up leaves it), in a cluster of the test's own: a full tablespace makes the
+    checkpointer fail, which must not stop the server the other tests share."""
+    home = _postgres_dir("ss_small_")
+    mnt = home / "space"
+    mnt.mkdir()
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", str(mnt)],
                           capture_output=True, text=True)
     assert done.returncode == 0, f"cannot mount a tmpfs (this test needs root): {done.stderr}"
     shutil.chown(mnt, "postgres")
-    space = f"ss_small_{os.getpid()}"
-    admin = targets.dbs.admin
-    name = f"ss_disk_{os.getpid()}"
     try:
-        with admin.connect() as c:
-            c.execute(text(f"CREATE TABLESPACE {space} LOCATION '{mnt}'"))
-            c.execute(text(f'CREATE DATABASE "{name}" TABLESPACE {space}'))
-        yield mnt, admin.url.set(database=name)
+        with _own_cluster(home, "ss_disk", tablespace=mnt) as (_data, url):
+            yield mnt, url
     finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            c.execute(text(f"DROP TABLESPACE IF EXISTS {space}"))
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
-        shutil.rmtree(mnt, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)
 
 
+@pytest.mark.parametrize("room_kb", [3072, 64], ids=["full-mid-police", "full-at-first-write"])
 def test_the_target_disk_full_stops_cleanly_and_the_rerun_after_freeing_space_is_identical(
-        small_disk: tuple[Path, URL], legacy: Path, reference: Reference) -> None:
+        small_disk: tuple[Path, URL], legacy: Path, reference: Reference, room_kb: int) -> None:
+    """3 MB left: the reference tables fit, the police rows do not; 64 kB: the first stage's first
+    write finds the disk full."""
     mnt, url = small_disk
     api.upgrade(url)
-    # leave 3 MB: the reference tables fit, the police rows do not
     free = shutil.disk_usage(mnt).free
     ballast = mnt / "ballast"
     with ballast.open("wb") as f:
         f.truncate(0)
-    subprocess.run(["fallocate", "-l", str(free - 3 * 1024 * 1024), str(ballast)], check=True)
+    subprocess.run(["fallocate", "-l", str(free - room_kb * 1024), str(ballast)], check=True)
     proc = start(RUN, cli_env(legacy, url))
     _out, err = proc.communicate(timeout=600)
     last = err.strip().splitlines()[-1]
     assert proc.returncode == 3, err[-3000:]
-    assert "No space left on device" in last and "stage " in last and "run the same command again" in last, last
-    assert "incident-disk-full.md" in last or "chunk" in last, last
+    assert "No space left on device" in last and "run the same command again" in last, last
+    assert "incident-disk-full.md" in last, last  # what to do, on the line itself
+    assert "stage " in last, last  # where: the stage whose write found the disk full
     ballast.unlink()  # space freed
     proc = start(RUN, cli_env(legacy, url))
     _out, err = proc.communicate(timeout=600)
