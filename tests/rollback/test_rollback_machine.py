@@ -10,14 +10,15 @@ about undoing, not about rows of other stages written since), and then the targe
 snapshot before the undone runs.  After every step every identity/sequence stands above its column's
 highest value (a restored row never leaves a key the next insert would reuse).
 
-CI: 10 sequences of up to 12 steps; ``make test-proofs`` (marker ``proof``): 500 sequences
-(``SAFESTATS_ROLLBACK_SEQUENCES`` sets another number).
+CI: 10 sequences of up to 12 steps; ``make test-proofs`` (marker ``proof``): 500 sequences or 60 minutes,
+whichever comes first (``SAFESTATS_ROLLBACK_SEQUENCES``, ``SAFESTATS_ROLLBACK_MINUTES``).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -284,8 +285,16 @@ def test_rollback_restores_the_target_before_the_undone_runs(world: World) -> No
 
 @pytest.mark.proof
 def test_rollback_restores_the_target_before_the_undone_runs_in_bulk(world: World) -> None:
+    """500 sequences or 60 minutes, whichever comes first (``SAFESTATS_ROLLBACK_SEQUENCES``,
+    ``SAFESTATS_ROLLBACK_MINUTES``): batches of 20 random sequences until either is reached; the
+    number that ran is printed."""
     STATS.clear()
     sequences = int(os.environ.get("SAFESTATS_ROLLBACK_SEQUENCES", "500"))
-    machine = settings(max_examples=sequences, **_SETTINGS)(type("BulkMachine", (RollbackMachine,), {}))
-    machine.TestCase().runTest()
-    print(f"rollback machine: {STATS}")
+    budget = float(os.environ.get("SAFESTATS_ROLLBACK_MINUTES", "60")) * 60
+    started = time.monotonic()
+    while STATS.get("sequences", 0) < sequences and time.monotonic() - started < budget:
+        batch = min(20, sequences - STATS.get("sequences", 0))
+        machine = settings(max_examples=batch, **_SETTINGS)(type("BulkMachine", (RollbackMachine,), {}))
+        machine.TestCase().runTest()
+    print(f"rollback machine: {STATS.get('sequences', 0)} sequences in {(time.monotonic() - started) / 60:.1f} min "
+          f"(target: {sequences} or {budget / 60:g} min, whichever first): {STATS}")
