@@ -59,3 +59,24 @@ def test_within_one_edit_is_symmetric_and_matches_a_slow_definition(a: str, b: s
         return d[len(x)][len(y)]
 
     assert within_one_edit(a, b) == within_one_edit(b, a) == (osa(a, b) <= 1)
+
+
+def _resolve_by_scanning(norm: str, la_alias: dict[str, tuple[str, str | None]]) -> tuple[str, str | None] | None:
+    """The rule as declared, scanning every spelling (what the length index and the memo must equal)."""
+    if norm in la_alias:
+        return la_alias[norm]
+    if len(norm) < 5 or norm in NEAR_MISSES:
+        return None
+    found = {gss for alias, (gss, flag) in la_alias.items() if flag is None and len(alias) >= 5
+             and within_one_edit(norm, alias)}
+    return (found.pop(), "misspelt") if len(found) == 1 else None
+
+
+@given(st.dictionaries(st.text(alphabet="ABCDE", min_size=3, max_size=8),
+                       st.tuples(st.sampled_from(["E09000001", "E09000002", "E09000003"]),
+                                 st.sampled_from([None, None, "heathrow"])), max_size=12),
+       st.lists(st.text(alphabet="ABCDE", min_size=1, max_size=9), min_size=1, max_size=6))
+def test_the_indexed_and_remembered_resolution_equals_scanning_every_spelling(
+        la_alias: dict[str, tuple[str, str | None]], texts: list[str]) -> None:
+    for text in texts + texts:  # the second pass answers from the memo
+        assert resolve_alias(text, la_alias) == _resolve_by_scanning(text, la_alias), text

@@ -276,11 +276,44 @@ def resolve_alias(norm: str | None, la_alias: Any) -> tuple[str, str | None] | N
         return exact  # type: ignore[no-any-return]
     if len(norm) < MIN_FUZZY_LENGTH or norm in NEAR_MISSES:
         return None
-    found = {gss for alias, (gss, flag) in la_alias.items()
-             if flag is None and len(alias) >= MIN_FUZZY_LENGTH and within_one_edit(norm, alias)}
-    if len(found) == 1:
-        return (found.pop(), "misspelt")
-    return None
+    return _FuzzyIndex.of(la_alias).resolve(norm)
+
+
+class _FuzzyIndex:
+    """The unflagged spellings (≥ 5 letters) of one ``la_alias`` lookup by length, and the answers given
+    so far: a text is compared only with spellings one letter shorter, as long or one longer (no other
+    can be within one slip), once per lookup.  A lookup is loaded once per run and never changed."""
+
+    #: id(lookup) → its index; the index holds the lookup itself, so the id cannot be reused meanwhile
+    _of: dict[int, _FuzzyIndex] = {}
+
+    def __init__(self, la_alias: Any) -> None:
+        self.lookup = la_alias
+        self.by_length: dict[int, list[tuple[str, str]]] = {}
+        for alias, (gss, flag) in la_alias.items():
+            if flag is None and len(alias) >= MIN_FUZZY_LENGTH:
+                self.by_length.setdefault(len(alias), []).append((alias, gss))
+        self.answers: dict[str, tuple[str, str] | None] = {}
+
+    @classmethod
+    def of(cls, la_alias: Any) -> _FuzzyIndex:
+        index = cls._of.get(id(la_alias))
+        if index is None or index.lookup is not la_alias:
+            if len(cls._of) >= 8:
+                cls._of.clear()
+            index = cls._of[id(la_alias)] = cls(la_alias)
+        return index
+
+    def resolve(self, norm: str) -> tuple[str, str] | None:
+        if norm in self.answers:
+            return self.answers[norm]
+        n = len(norm)
+        found = {gss for length in (n - 1, n, n + 1) for alias, gss in self.by_length.get(length, ())
+                 if within_one_edit(norm, alias)}
+        answer = (found.pop(), "misspelt") if len(found) == 1 else None
+        if len(self.answers) < 100_000:
+            self.answers[norm] = answer
+        return answer
 
 
 class BoroughParams(BaseModel):
