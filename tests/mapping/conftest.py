@@ -65,17 +65,23 @@ def run_engine(t: Transform, params: Any, columns: Mapping[str, Sequence[Any]],
                dtypes: Mapping[str, pl.DataType] | None = None,
                lookups: Mapping[str, Any] = LOOKUPS) -> list[tuple[Any, ...]]:
     """Apply ``t`` to the rows the way the load does (``ChunkEvaluator._apply``: the Polars plan
-    when ``pl`` gives one, else ``py`` over the distinct inputs joined back) and return every
-    row's outputs as Python values (``engine.to_python_value``)."""
-    ev = object.__new__(ChunkEvaluator)  # _apply reads only the lookups
+    when ``pl`` gives one, else ``py`` over the distinct inputs joined back, remembered across
+    chunks) and return every row's outputs as Python values (``engine.to_python_value``).  The rows
+    go through in three chunks of one evaluator, so answers remembered from an earlier chunk are
+    under test too."""
+    ev = object.__new__(ChunkEvaluator)  # _apply reads only the lookups and its memo
     ev.lookups = lookups
     ev.lookup_frames = {}
+    ev._memo = {}
+    ev._unremembered = set()
     names = list(columns)
     schema = {c: (dtypes or {}).get(c, pl.String) for c in names}
     n = len(next(iter(columns.values())))
     df = pl.DataFrame({c: list(columns[c]) for c in names}, schema=schema).with_columns(
         pl.int_range(n).alias("_row_no"))
-    out = ev._apply(df, t, params, names, "t")
+    step = max(1, -(-n // 3))
+    out = pl.concat([ev._apply(df.slice(i, step), t, params, names, "t") for i in range(0, n, step)],
+                    how="vertical_relaxed")
     assert out.height == n and out["_row_no"].to_list() == list(range(n)), "rows lost, added or reordered"
     cols = [out[f"t.{o}"].to_list() for o in t.outputs]
     types = list(t.outputs.values())
