@@ -308,7 +308,7 @@ def measure(label: str, stages: list[str], source_url: str, target: Any, chunk_r
     t0 = time.monotonic()
     proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "child", "--result", str(result),
                              "--log", str(logfile), "--chunk-rows", str(chunk_rows), *(["--reconcile"] if reconcile else []), *stages], env=env, cwd=REPO)
-    peak = {"rss": 0, "load1": load_before[0]}
+    peak = {"rss": 0, "pss": 0, "load1": load_before[0]}
     done = threading.Event()
 
     def sample() -> None:
@@ -316,16 +316,21 @@ def measure(label: str, stages: list[str], source_url: str, target: Any, chunk_r
             p = psutil.Process(proc.pid)
         except psutil.NoSuchProcess:
             return
+        n = 0
         while not done.is_set():
             try:
                 procs = [p] + p.children(recursive=True)
-                rss = 0
+                rss = pss = 0
                 for q in procs:
                     try:
                         rss += q.memory_info().rss
+                        if n % 5 == 0:  # PSS (smaps_rollup) every 0.5 s: a shared page counts once in the tree
+                            pss += q.memory_full_info().pss
                     except psutil.NoSuchProcess:
                         pass
                 peak["rss"] = max(peak["rss"], rss)
+                peak["pss"] = max(peak["pss"], pss)
+                n += 1
             except psutil.NoSuchProcess:
                 return
             peak["load1"] = max(peak["load1"], os.getloadavg()[0])
@@ -348,6 +353,9 @@ def measure(label: str, stages: list[str], source_url: str, target: Any, chunk_r
         # size at fork: kept for the record, not used for the verdict
         "peak_rss_mb_wait4": usage.ru_maxrss / 1024,  # Linux: kilobytes
         "peak_rss_mb_sampled": peak["rss"] / 2**20,
+        # the tree's proportional set size: pages several processes map (the Python runtime, Polars'
+        # and Arrow's libraries in every worker) divided among them instead of counted in each
+        "peak_pss_mb_sampled": peak["pss"] / 2**20,
         "cpu_user_seconds": usage.ru_utime, "cpu_system_seconds": usage.ru_stime,
         "loadavg_before": load_before, "loadavg_after": os.getloadavg(), "load1_max_during": peak["load1"],
         "ledger_stage_seconds": ledger_seconds(target),
@@ -480,7 +488,8 @@ def report_main(scale: float, copy: dict[str, Any], run: dict[str, Any], total_r
     ok = "within" if run["peak_rss_mb"] <= limit else "OVER"
     out.append(f"peak RSS of the migration process tree: {run['peak_rss_mb']:,.0f} MB (the child's VmHWM "
                f"{run['vm_hwm_mb']:,.0f} MB, tree sampled every 0.1 s {run['peak_rss_mb_sampled']:,.0f} MB) — {ok} "
-               f"{limit} MB ({'with' if limit == TARGET_PEAK_MB_RECONCILE else 'loading, without'} reconciliation); CPU {run['cpu_user_seconds']:,.0f} s user + "
+               f"{limit} MB ({'with' if limit == TARGET_PEAK_MB_RECONCILE else 'loading, without'} reconciliation); "
+               f"proportional (PSS, shared library pages counted once) {run.get('peak_pss_mb_sampled', 0):,.0f} MB; CPU {run['cpu_user_seconds']:,.0f} s user + "
                f"{run['cpu_system_seconds']:,.0f} s system")
     cores = (run["cpu_user_seconds"] + run["cpu_system_seconds"]) / run["process_wall_seconds"]
     out.append(f"load average (1 min): {run['loadavg_before'][0]:.2f} before, {run['load1_max_during']:.2f} max "
