@@ -27,6 +27,12 @@ from tests.steps.conftest import REPO, run_all, snapshot
 #: small chunks so a stage has several (tblMPSCrime: 8 at this scale) and a fault hits the middle
 CHUNK_ROWS = "2000"
 
+#: the report properties of the kill matrix (tests/faults/test_kill_matrix.py): a kill's rework
+#: (:meth:`tests.faults.rework.Rework.as_property` with its source and phase), a point whose re-run
+#: differed from the uninterrupted target
+REWORK_PROPERTY = "kill_rework"
+MISMATCH_PROPERTY = "kill_mismatch"
+
 
 @pytest.fixture(scope="session")
 def targets() -> Iterator[Targets]:
@@ -148,3 +154,74 @@ def terminate_target_backends(url: URL, keep: int | None = None) -> int:
                 dict(keep=keep or 0)).scalar_one())
     finally:
         eng.dispose()
+
+
+# --------------------------------------------------------------------------- the kill matrix's table
+def _kill_reports(terminalreporter: Any) -> list[tuple[Any, dict[str, Any] | None, bool]]:
+    """(report, rework property, mismatch) of every kill-matrix call (from any xdist worker)."""
+    out = []
+    for key in ("passed", "failed"):
+        for rep in terminalreporter.stats.get(key, []):
+            if getattr(rep, "when", None) != "call" or "test_kill_matrix.py::" not in rep.nodeid:
+                continue
+            props = dict(rep.user_properties)
+            if "[" not in rep.nodeid and REWORK_PROPERTY not in props:
+                continue
+            out.append((rep, props.get(REWORK_PROPERTY), MISMATCH_PROPERTY in props))
+    return out
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """The kill matrix's table: per phase, the points killed, the re-runs that differed from the
+    uninterrupted target, and the largest rework (chunks, legacy rows, steps) any kill needed; then
+    every kill's rework as the ledger showed it (the CI chain's too)."""
+    reports = _kill_reports(terminalreporter)
+    chain = [r for r in reports if "test_ci_chain" in r[0].nodeid]
+    proof = [r for r in reports if "test_kill_at_every_point" in r[0].nodeid]
+    write = terminalreporter.write_line
+    if proof:
+        from tests.faults.test_kill_matrix import POINTS
+        write("")
+        write("kill matrix (issue 13): points per phase, mismatches, rework per kill (from the ledger)")
+        head = ("phase", "points", "mismatches", "other failures", "max rework: chunks (rows) at", "max rows at",
+                "steps redone at the points")
+        table: list[tuple[str, ...]] = []
+        totals = [0, 0, 0]
+        for phase in POINTS:
+            mine = [rw for _rep, rw, _m in proof if rw is not None and rw["phase"] == phase]
+            points = [r for r in proof if r[0].nodeid.split("[", 1)[-1].rstrip("]") in POINTS[phase]]
+            mismatches = sum(1 for r in points if r[2])
+            other = sum(1 for r in points if r[0].outcome == "failed" and not r[2])
+            most = max(mine, key=lambda rw: (rw["chunks"], rw["rows"]), default=None)
+            rows = max(mine, key=lambda rw: rw["rows"], default=None)
+            kinds: dict[str, int] = {}
+            for rw in mine:
+                if rw["kind"]:
+                    kinds[rw["kind"]] = kinds.get(rw["kind"], 0) + 1
+            table.append((
+                phase, str(len(points)), str(mismatches), str(other),
+                f"{most['chunks']} ({most['rows']}) at {most['point']}" if most and most["chunks"] else "0",
+                f"{rows['rows']} at {rows['point']}" + ("" if rows["keyed"] else " (keyless: 1 chunk)")
+                if rows and rows["rows"] else "0",
+                "; ".join(f"{k} ×{n}" for k, n in kinds.items()) or "-"))
+            totals[0] += len(points)
+            totals[1] += mismatches
+            totals[2] += other
+        table.append(("total", *(str(t) for t in totals), "", "", ""))
+        widths = [max(len(row[i]) for row in [head, *table]) for i in range(len(head))]
+        for row in [head, tuple("-" * w for w in widths), *table]:
+            write(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        write("")
+        write("rework per kill (committed before the kill; what the re-run loaded or did again):")
+        for rep, kill, mismatch in proof:
+            line = kill["line"] if kill is not None else f"{rep.nodeid.split('[', 1)[-1].rstrip(']')}: no rework read"
+            write(f"  {line}" + (" — MISMATCH" if mismatch else "") + (" — FAILED" if rep.outcome == "failed" else ""))
+    if chain:
+        write("")
+        write("kill matrix CI chain: rework per kill (committed before the kill; what the runs after it did again):")
+        for rep, _rw, _mismatch in chain:
+            for name, value in rep.user_properties:
+                if name == REWORK_PROPERTY:
+                    write(f"  {value['line']}")
+            if rep.outcome == "failed":
+                write("  (the chain failed)")

@@ -2,18 +2,33 @@
 named point chosen by event counts; the same command is then run again and the target must equal
 an uninterrupted run (rows by (dataset, source_ref), the ledger's accounting, the quarantine set).
 
+Every kill's rework is read from the ledger (:mod:`tests.faults.rework`): what the killed process
+had committed, what was committed after it, so what the re-run did again — never anything
+committed, at most the chunk(s) in flight or the step in flight.
+
 CI runs one chain hitting every covered phase once; the proof profile (`make test-proofs`) runs every point on a
-target of its own and prints the table of points per phase."""
+target of its own; the session ends with the table of points, mismatches and the largest rework per phase
+(``pytest_terminal_summary`` in ``conftest.py``)."""
 
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import URL
 
-from tests.faults.conftest import CHUNK_ROWS, Reference, assert_identical, cli_env, start
+from tests.faults.conftest import (
+    CHUNK_ROWS,
+    MISMATCH_PROPERTY,
+    REWORK_PROPERTY,
+    Reference,
+    assert_identical,
+    cli_env,
+    start,
+)
+from tests.faults.rework import Books, Rework, check_bound, read_books, rework
 from tests.rollback.conftest import Targets
 
 pytestmark = pytest.mark.postgres
@@ -54,6 +69,13 @@ CI_CHAIN = ["extract:1:tblBorough", "key_snapshot:2", "reconcile:1", "transform:
             "mid_copy:5:tblMPSCrime", "before_commit:7:tblMPSCrime", "index_rebuild:2", "analyze:1"]
 
 
+#: point name → its phase in the table
+PHASE = {"key_snapshot": "key snapshot", "extract": "extract", "transform": "transform", "mid_copy": "COPY",
+         "after_copy": "COPY", "before_commit": "chunk commit", "after_commit": "chunk commit",
+         "index_rebuild": "index/key rebuild", "analyze": "ANALYZE", "reconcile": "reconcile"}
+assert all(PHASE[p.split(":")[0]] == phase for phase, ps in POINTS.items() for p in ps)
+
+
 def _kill(point: str, legacy: Path, target: URL) -> str:
     proc = start(RUN, cli_env(legacy, target, {"SAFESTATS_FAULT_KILL": point}))
     out, err = proc.communicate(timeout=300)
@@ -67,23 +89,62 @@ def _finish(legacy: Path, target: URL) -> None:
     assert proc.returncode == 0, err[-3000:]
 
 
+def _reworked(record_property: Callable[[str, object], None], source: str, point: str, rw: Rework) -> None:
+    """Print one kill's rework and keep it for the session's table (a report property)."""
+    print(f"\nrework {rw.describe()}")
+    record_property(REWORK_PROPERTY, dict(rw.as_property(), source=source, phase=PHASE[rw.name]))
+
+
 def test_ci_chain_kills_once_in_every_covered_phase_and_the_rerun_is_identical(
-        legacy: Path, target: URL, reference: Reference) -> None:
+        legacy: Path, target: URL, reference: Reference, record_property: Callable[[str, object], None]) -> None:
     assert {p.split(":")[0] for p in CI_CHAIN} >= {ps[0].split(":")[0] for ps in POINTS.values()} - {"after_copy"}
+    kills: list[tuple[str, Books, Books]] = []
+    books = read_books(target)
     for point in CI_CHAIN:
+        began = books
         _kill(point, legacy, target)
+        books = read_books(target)
+        kills.append((point, began, books))
     _finish(legacy, target)
+    final = read_books(target)
+    # each kill's rework against what was committed after it, by whichever process came next
+    for point, began, killed in kills:
+        rw = rework(point, began, killed, final)
+        _reworked(record_property, "chain", point, rw)
+        check_bound(rw, int(CHUNK_ROWS))
     assert_identical(target, reference, f"kills at {CI_CHAIN}")
 
 
 @pytest.mark.proof
 @pytest.mark.parametrize("point", [p for ps in POINTS.values() for p in ps])
 def test_kill_at_every_point_then_the_same_command_gives_the_uninterrupted_target(
-        point: str, legacy: Path, empty_template: URL, targets: Targets, reference: Reference) -> None:
+        point: str, legacy: Path, empty_template: URL, targets: Targets, reference: Reference,
+        record_property: Callable[[str, object], None]) -> None:
     target = targets.clone(empty_template, "ss_flt_km")
     try:
+        began = read_books(target)
         _kill(point, legacy, target)
+        killed = read_books(target)
         _finish(legacy, target)
-        assert_identical(target, reference, f"SIGKILL at {point}")
+        rw = rework(point, began, killed, read_books(target))
+        _reworked(record_property, "proof", point, rw)
+        try:
+            assert_identical(target, reference, f"SIGKILL at {point}")
+        except AssertionError:
+            record_property(MISMATCH_PROPERTY, point)
+            raise
+        check_bound(rw, int(CHUNK_ROWS))
     finally:
         targets.drop(target)
+
+
+@pytest.mark.xfail(strict=True, reason="open finding: a stage whose reconcile gate is killed is left 'loaded' and "
+                                       "the same command skips it (the plan treats 'loaded' as done): it is never "
+                                       "reconciled, unlike in the uninterrupted run")
+def test_a_kill_in_the_reconcile_gate_then_the_same_command_reconciles_the_stage(legacy: Path, target: URL) -> None:
+    _kill("reconcile:1", legacy, target)
+    assert read_books(target).states["boroughs"].state == "loaded"
+    # the same command again, stopped as it begins the next stage (its first table's key snapshot):
+    # by then the gate of boroughs, had it run, has recorded its checks
+    _kill("key_snapshot:1", legacy, target)
+    assert read_books(target).states["boroughs"].state == "reconciled"
