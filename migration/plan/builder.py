@@ -6,7 +6,8 @@ only describe it.  The order is :func:`migration.mapping.order.stage_order` (the
 
 Rules (``mode="load"``, what ``run`` does):
 
-- a loaded stage (loaded, reconciled, accepted) is skipped;
+- a loaded stage (reconciled, accepted) is skipped; one loaded but never reconciled (its gate
+  was stopped, or it ran with the gate off) is reconciled when the gate is on;
 - a stage whose run stopped (running, failed) is resumed from its last committed chunk,
   unless the mapping files changed since that run started (blocked: roll it back);
 - a stage whose checks failed is blocked until it is reconciled again, rolled back or accepted;
@@ -46,12 +47,15 @@ def _targets(spec: StageSpec) -> tuple[str, ...]:
 _Decision = tuple[Action, str, str]   # action, reason, hint
 
 
-def _decide(spec: StageSpec, st: StageStatus | None, mapping_hash: str | None) -> _Decision:
+def _decide(spec: StageSpec, st: StageStatus | None, mapping_hash: str | None, gate: bool = True) -> _Decision:
     stage = spec.stage
     if st is not None and st.done:
         reason = f"loaded by run {st.run_id}" if st.run_id is not None else "loaded"
         if mapping_hash and st.mapping_hash and st.mapping_hash != mapping_hash:
             reason += "; the mapping files changed since: roll the stage back to load it with them"
+        elif gate and st.state == "loaded" and st.run_id is not None:
+            # loaded, never checked (its gate was stopped, or ran with --no-reconcile): green means checked
+            return "reconcile", reason + ", not reconciled yet", ""
         return "skip", reason, ""
     if st is not None and st.unfinished:
         run = f"run {st.run_id}"
@@ -113,7 +117,7 @@ def build_plan(specs: Iterable[StageSpec], *, source_counts: Mapping[str, int] |
     for position, spec in enumerate(ordered, start=1):
         st = status.get(spec.stage)
         if mode == "load":
-            action, reason, hint = _decide(spec, st, mapping_hash)
+            action, reason, hint = _decide(spec, st, mapping_hash, gate)
         else:
             action, reason, hint = _decide_delta(spec, st, named=only is not None)
         if spec.stage not in selected and action != "skip":
@@ -141,7 +145,7 @@ def build_plan(specs: Iterable[StageSpec], *, source_counts: Mapping[str, int] |
             depends_on=tuple(spec.depends_on), dataset=spec.dataset,
             seeds=tuple(s.target for s in spec.seeds), tables=tables, target_tables=_targets(spec),
             action=action, reason=reason, state=st.word if st is not None else "fresh", hint=hint,
-            run_id=st.run_id if st is not None and action in ("resume", "delta") else None,
+            run_id=st.run_id if st is not None and action in ("resume", "delta", "reconcile") else None,
             selected=spec.stage in selected))
     return Plan(stages=tuple(plans), source=source, missing_source_tables=tuple(missing_source_tables),
                 mapping_hash=mapping_hash, mode=mode, target_read=target_read, gate=gate)

@@ -296,3 +296,5 @@ def check_bound(rw: Rework, chunk_rows: int) -> None:
             assert rw.rows <= rw.chunks * chunk_rows, f"rework beyond {rw.chunks} chunk(s): {rw.describe()}"
     else:
         assert rw.chunks == 0 and rw.rows == 0 and rw.steps <= 1, f"rework beyond the step: {rw.describe()}"
+    if rw.name == "reconcile":  # the killed gate's checks are run again: green means checked
+        assert rw.steps == 1, f"the stage is left unreconciled: {rw.describe()}"

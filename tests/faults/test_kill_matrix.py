@@ -138,10 +138,9 @@ def test_kill_at_every_point_then_the_same_command_gives_the_uninterrupted_targe
         targets.drop(target)
 
 
-@pytest.mark.xfail(strict=True, reason="open finding: a stage whose reconcile gate is killed is left 'loaded' and "
-                                       "the same command skips it (the plan treats 'loaded' as done): it is never "
-                                       "reconciled, unlike in the uninterrupted run")
 def test_a_kill_in_the_reconcile_gate_then_the_same_command_reconciles_the_stage(legacy: Path, target: URL) -> None:
+    """Found by the rework report: a stage whose gate was killed stayed 'loaded' and the same command
+    skipped it — never reconciled.  The plan now gives a loaded, unreconciled stage ``reconcile``."""
     _kill("reconcile:1", legacy, target)
     assert read_books(target).states["boroughs"].state == "loaded"
     # the same command again, stopped as it begins the next stage (its first table's key snapshot):

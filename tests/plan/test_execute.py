@@ -66,7 +66,7 @@ class Recording:
 CASES = [
     # (ledger state of areas, its run's mapping hash) → (state shown, action, steps of areas, action of facts)
     (None, None, "fresh", "load", ["load", "gate"], "load"),
-    ("loaded", "h1", "loaded", "skip", [], "load"),
+    ("loaded", "h1", "loaded", "reconcile", ["gate"], "load"),  # loaded, never checked: the gate runs
     ("reconciled", "h1", "reconciled", "skip", [], "load"),
     ("accepted", "h1", "accepted", "skip", [], "load"),
     ("running", "h1", "resumable", "resume", ["resume", "gate"], "load"),
@@ -220,10 +220,11 @@ def test_plan_and_dry_run_print_the_same_document_from_the_ledger(legacy_sqlite:
     doc = json.loads(planned.stdout)
     first = doc["stages"][0]
     assert doc["schema_version"] == 1
-    assert (first["stage"], first["state"], first["action"]) == ("boroughs", "loaded", "skip")
+    # loaded with the gate off: `run` (gate on) checks it before anything else
+    assert (first["stage"], first["state"], first["action"]) == ("boroughs", "loaded", "reconcile")
     assert {s["action"] for s in doc["stages"][1:]} <= {"load", "blocked"}
     human = cli(["run", "--all", "--dry-run"], legacy_sqlite, target_url)
-    assert "skip (loaded by run" in human.stdout and "would write" in human.stderr
+    assert "reconcile (loaded by run" in human.stdout and "would write" in human.stderr
     assert _ledger_rows(target_url)[0] >= 1
 
 

@@ -98,7 +98,7 @@ def test_the_ledger_state_decides_skip_resume_and_blocked() -> None:
     ]
     plan = build_plan(_specs(), stage_status=status, mapping_hash="h1")
     got = {s.stage: (s.action, s.reason) for s in plan.stages}
-    assert got["boroughs"] == ("skip", "loaded by run 3")
+    assert got["boroughs"] == ("reconcile", "loaded by run 3, not reconciled yet")  # its gate never ran
     assert got["areas"] == ("resume", "run 4 (failed) from its last committed chunk")
     assert got["codes"][0] == "blocked" and "started with other mapping files" in got["codes"][1]
     assert got["users"] == ("load", "rolled back before")
@@ -107,6 +107,9 @@ def test_the_ledger_state_decides_skip_resume_and_blocked() -> None:
     # a loaded stage whose mapping changed since is still skipped, and says so
     changed = build_plan(_specs(), stage_status=status, mapping_hash="h2").stage("boroughs")
     assert changed.action == "skip" and "mapping files changed since" in changed.reason
+    # with the gate off (`run --no-reconcile`) a loaded stage is simply skipped
+    ungated = build_plan(_specs(), stage_status=status, mapping_hash="h1", gate=False)
+    assert (ungated.stage("boroughs").action, ungated.stage("boroughs").reason) == ("skip", "loaded by run 3")
 
 
 def test_only_some_stages_blocks_those_whose_dependencies_do_not_run() -> None:
@@ -129,7 +132,8 @@ def test_explain_and_json_describe_the_same_plan() -> None:
     assert plan.stage("facts").estimated_rows == 1_000_000
     assert plan.estimated_rows == 1200 + 80 + 310 + 1_000_000  # the skipped stage reads nothing
     lines = explain(plan)
-    assert lines[0] == ("1. boroughs — Stage boroughs: would skip (loaded by run 9): seed ref.la_alias from the "
+    assert lines[0] == ("1. boroughs — Stage boroughs: would reconcile (loaded by run 9, not reconciled yet): seed "
+                        "ref.la_alias from the "
                         "reference files; tblBorough (35 rows) → ref.code_value")
     assert lines[-1] == "4 of 5 stage(s) would write; 1,001,590 source rows in all (from sqlite:///legacy.db)"
     rows = plan_rows(plan)
@@ -137,8 +141,8 @@ def test_explain_and_json_describe_the_same_plan() -> None:
     data = json.loads(json.dumps(plan_to_dict(plan)))
     assert [s["stage"] for s in data["stages"]] == ["boroughs", "areas", "codes", "users", "facts"]
     assert data["schema_version"] == 1
-    assert data["stages"][0] == {"stage": "boroughs", "state": "loaded", "action": "skip",
-                                 "reason": "loaded by run 9", "depends_on": [], "estimate": 35}
+    assert data["stages"][0] == {"stage": "boroughs", "state": "loaded", "action": "reconcile",
+                                 "reason": "loaded by run 9, not reconciled yet", "depends_on": [], "estimate": 35}
     assert data["stages"][4] == {"stage": "facts", "state": "fresh", "action": "load", "reason": "",
                                  "depends_on": ["codes", "areas"], "estimate": 1_000_000}
 
