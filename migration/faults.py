@@ -7,7 +7,8 @@ test says resume.  :func:`hook` is the one hook of the process (its counters are
 caller); code at a named point calls ``hook()`` and, when it is not None, calls it with the
 point's name, the chunk number (0: count calls) and the legacy table or stage.
 
-The points: key_snapshot, extract, transform, mid_copy, after_copy, before_commit,
+The points: key_snapshot, key_snapshot_copy (chunk n of a table's key snapshot copied, its
+transaction open), extract, transform, mid_copy, after_copy, before_commit,
 after_commit, index_rebuild, analyze, reconcile (the loader and the gate); delta_plan,
 delta_apply, delta_delete (a delta or redrive); undo, undo_committed (rollback);
 report_write (between a report file's temporary copy and its rename); gx (a batch handed to

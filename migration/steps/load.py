@@ -237,6 +237,7 @@ class TableLoad:
             created = False
             row_no = 1
             total = 0
+            copied = 0
             for chunk in lc.source.stream(self.table, cols, key=self.tm.source.key,
                                           key_type=self.tm.source.key_type, upto=upto, chunk_rows=lc.chunk_rows * 2):
                 rn = pl.int_range(row_no, row_no + chunk.size, dtype=pl.Int64)
@@ -253,6 +254,9 @@ class TableLoad:
                 raw = conn.connection.dbapi_connection
                 with raw.cursor() as cur:  # type: ignore[union-attr]
                     cur.copy_expert(f"COPY {keys} FROM STDIN WITH (FORMAT csv, NULL '\\N')", io.BytesIO(data))
+                copied += 1
+                if lc.fault:  # kill matrix: the key snapshot half taken (its transaction open)
+                    lc.fault("key_snapshot_copy", copied, self.table)
                 row_no += chunk.size
                 total += chunk.size
             if not created:

@@ -53,8 +53,8 @@ WRITE_POINTS = ("mid_copy", "after_copy", "before_commit")
 #: chunk point → the most chunks a kill there can leave uncommitted up to its own (see above)
 PIPELINE = {"mid_copy": 1, "after_copy": 1, "before_commit": 1, "after_commit": 0, "transform": 3, "extract": 6}
 #: step points → the step's name
-STEPS = {"key_snapshot": "key snapshot", "index_rebuild": "index/key rebuild", "analyze": "ANALYZE",
-         "reconcile": "reconcile"}
+STEPS = {"key_snapshot": "key snapshot", "key_snapshot_copy": "key snapshot", "index_rebuild": "index/key rebuild",
+         "analyze": "ANALYZE", "reconcile": "reconcile"}
 
 #: (run id, stage, legacy table)
 Slot = tuple[int, str, str]
@@ -266,6 +266,18 @@ def rework(point: str, start: Books, killed: Books, final: Books) -> Rework:
         keyed = all(after[c].last_key is not None for c in after)
         return Rework(point, stage, table, k, killed.rows([slot]), len(redone), sum(after[c].rows for c in redone),
                       redone, keyed, 0, "")
+    if name == "key_snapshot_copy":
+        # inside a table's key snapshot (one transaction): nothing of it committed, taken again once
+        todo = [s for s in slots if not killed.complete(s)]
+        assert todo and todo[0][2] == table, f"{point}: {table} is not the table in flight ({todo})"
+        slot = todo[0]
+        assert all(not killed.committed(s) for s in todo), f"{point}: a table of {stage} half loaded at the kill"
+        assert not killed.snapshots[slot], f"{point}: a half-taken key snapshot of {table} was committed"
+        assert final.snapshots[slot] == 1, f"{point}: the key snapshot of {table} not taken after the kill"
+        done = [s for s in slots if killed.complete(s)]
+        return Rework(point, stage, table, sum(len(killed.committed(s)) for s in done), killed.rows(done),
+                      0, 0, (), False, 1, f"the key snapshot of {table} (rolled back half-way by the kill) taken again",
+                      "key snapshot redone (its transaction rolled back)")
     if name == "key_snapshot":
         # at the start of a table's load: the tables before it are done, it and those after it untouched
         todo = [s for s in slots if not killed.complete(s)]

@@ -62,15 +62,20 @@ for _phase, _point in (("extract", "extract"), ("transform", "transform"), ("chu
 POINTS["reconcile"] += ["reconcile:2", "reconcile:4", "reconcile:6", "reconcile:8", "reconcile:10"]
 POINTS["index/key rebuild"] += ["index_rebuild:2", "index_rebuild:4", "index_rebuild:8", "index_rebuild:12"]
 POINTS["key snapshot"] += [f"key_snapshot:{n}" for n in range(1, 15) if f"key_snapshot:{n}" not in POINTS["key snapshot"]]
+# inside a key snapshot (chunk n of it copied, its transaction open): the snapshot is taken again, once
+POINTS["key snapshot"] += ["key_snapshot_copy:1:tblMPSCrime", "key_snapshot_copy:3:tblMPSCrime",
+                           "key_snapshot_copy:1:tblLFBIncident", "key_snapshot_copy:1:tblISTVAssault",
+                           "key_snapshot_copy:1:tblUser"]
 
 #: the CI chain: one point per phase, in run order — each kill lands in the run that resumes the one
 #: killed before (counts restart with each process, chunk numbers continue)
-CI_CHAIN = ["extract:1:tblBorough", "key_snapshot:2", "reconcile:1", "transform:3:tblMPSCrime",
+CI_CHAIN = ["extract:1:tblBorough", "key_snapshot:2", "reconcile:1", "key_snapshot_copy:2:tblMPSCrime",
+            "transform:3:tblMPSCrime",
             "mid_copy:5:tblMPSCrime", "before_commit:7:tblMPSCrime", "index_rebuild:2", "analyze:1"]
 
 
 #: point name → its phase in the table
-PHASE = {"key_snapshot": "key snapshot", "extract": "extract", "transform": "transform", "mid_copy": "COPY",
+PHASE = {"key_snapshot": "key snapshot", "key_snapshot_copy": "key snapshot", "extract": "extract", "transform": "transform", "mid_copy": "COPY",
          "after_copy": "COPY", "before_commit": "chunk commit", "after_commit": "chunk commit",
          "index_rebuild": "index/key rebuild", "analyze": "ANALYZE", "reconcile": "reconcile"}
 assert all(PHASE[p.split(":")[0]] == phase for phase, ps in POINTS.items() for p in ps)
