@@ -65,15 +65,12 @@ def run_engine(t: Transform, params: Any, columns: Mapping[str, Sequence[Any]],
                dtypes: Mapping[str, pl.DataType] | None = None,
                lookups: Mapping[str, Any] = LOOKUPS) -> list[tuple[Any, ...]]:
     """Apply ``t`` to the rows the way the load does (``ChunkEvaluator._apply``: the Polars plan
-    when ``pl`` gives one, else ``py`` over the distinct inputs joined back, remembered across
-    chunks) and return every row's outputs as Python values (``engine.to_python_value``).  The rows
-    go through in three chunks of one evaluator, so answers remembered from an earlier chunk are
-    under test too."""
-    ev = object.__new__(ChunkEvaluator)  # _apply reads only the lookups and its memo
+    when ``pl`` gives one, else ``py`` over the distinct inputs joined back) and return every
+    row's outputs as Python values (``engine.to_python_value``).  The rows go through in three chunks
+    of one evaluator, as a table's chunks do."""
+    ev = object.__new__(ChunkEvaluator)  # _apply reads only the lookups
     ev.lookups = lookups
     ev.lookup_frames = {}
-    ev._memo = {}
-    ev._unremembered = set()
     names = list(columns)
     schema = {c: (dtypes or {}).get(c, pl.String) for c in names}
     n = len(next(iter(columns.values())))
