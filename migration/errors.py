@@ -73,6 +73,11 @@ class TargetFull(TargetError):
     """The target ran out of a resource (SQLSTATE class 53: disk full, out of memory, too many
     connections): what was being written is rolled back whole; free it and run the same command."""
 
+    @staticmethod
+    def hint_then(then: str) -> str:
+        """What to do, the one wording for every place that stops on a full target: free space, then ``then``."""
+        return f"free space on the target's data disk (runbooks/incident-disk-full.md), then {then}"
+
 
 def out_of_resources(exc: BaseException) -> bool:
     """A driver error with SQLSTATE class 53 (insufficient resources), e.g. 53100 disk full."""

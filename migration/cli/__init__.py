@@ -47,6 +47,7 @@ from migration.errors import (
     EXIT_NOT_READY,
     EXIT_USAGE,
     SafeStatsError,
+    TargetFull,
     out_of_resources,
 )
 from migration.secrets import scrub
@@ -155,6 +156,13 @@ def _emit(message: str, *, log_json: bool, code: int, kind: str, hint: str | Non
     typer.echo(_one_line(message), err=True)
 
 
+def _error(exc: SafeStatsError, log_json: bool) -> int:
+    """A tool error's one line (with its hint and problems) and its exit code."""
+    _emit(f"error: {exc.one_line()}", log_json=log_json, code=exc.exit_code, kind=type(exc).__name__,
+          hint=exc.hint, problems=list(getattr(exc, "problems", None) or []))
+    return exc.exit_code
+
+
 def _outcome(args: list[str], *, debug: bool, log_json: bool) -> int:
     """Run the command; every way it can end becomes (prints once and returns) its exit code."""
     try:
@@ -170,9 +178,7 @@ def _outcome(args: list[str], *, debug: bool, log_json: bool) -> int:
     except SafeStatsError as exc:
         if debug:
             _traceback()
-        _emit(f"error: {exc.one_line()}", log_json=log_json, code=exc.exit_code, kind=type(exc).__name__,
-              hint=exc.hint, problems=list(getattr(exc, "problems", None) or []))
-        return exc.exit_code
+        return _error(exc, log_json)
     except typer.Exit as exc:  # raised outside a command (e.g. --version)
         return int(exc.exit_code)
     except SystemExit as exc:  # Typer's completion options exit by themselves
@@ -194,11 +200,9 @@ def _outcome(args: list[str], *, debug: bool, log_json: bool) -> int:
         if debug:
             _traceback()
         if out_of_resources(exc):  # disk full (SQLSTATE class 53) outside a stage's own handling: exit 3
-            _emit(f"error: the target ran out of room: {_one_line(str(getattr(exc, 'orig', exc)))} — free space "
-                  "on the target's data disk (runbooks/incident-disk-full.md), then run the same command again: "
-                  "nothing half-written is kept",
-                  log_json=log_json, code=EXIT_NOT_READY, kind="TargetFull")
-            return EXIT_NOT_READY
+            return _error(TargetFull(f"the target ran out of room: {_one_line(str(getattr(exc, 'orig', exc)))}",
+                                     hint=TargetFull.hint_then("run the same command again: nothing half-written "
+                                                               "is kept")), log_json)
         if _connection_lost(exc):  # a server gone mid-command is no bug: exit 3 (unreachable)
             _emit(f"error: a database connection was lost: {_one_line(str(getattr(exc, 'orig', exc)))} — "
                   "run the same command again when the database is back: a load resumes from its last "

@@ -507,8 +507,7 @@ class TableLoad:
                     f"stage {self.stage.stage} stopped loading {self.table} at chunk {chunk_no} "
                     f"({undone} back to the last checkpoint): {scrub(getattr(exc, 'orig', exc))}".strip(),
                     hint=self.retry_hint if cls is not TargetFull
-                    else f"free space on the target's data disk (runbooks/incident-disk-full.md), then "
-                         f"{self.retry_hint.removeprefix('fix the cause and ')}",
+                    else TargetFull.hint_then(self.retry_hint.removeprefix("fix the cause and ")),
                 ) from exc
 
     # -- fresh bulk load: COPY straight into the final tables

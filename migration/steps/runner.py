@@ -136,9 +136,8 @@ class StageLoader:
         what = " ".join(scrub(str(getattr(exc, "orig", exc))).split())
         run = f" run {run_id}" if run_id is not None else ""
         return TargetFull(f"stage {spec.stage}{run} stopped: the target ran out of room: {what}",
-                          hint="free space on the target's data disk (runbooks/incident-disk-full.md), then "
-                               f"run the same command again: `run {spec.stage}` resumes from the last "
-                               "committed chunk")
+                          hint=TargetFull.hint_then(f"run the same command again: `run {spec.stage}` resumes "
+                                                    "from the last committed chunk"))
 
     def _failed(self, ledger: Ledger, spec: StageSpec, run_id: int, exc: BaseException) -> None:
         try:

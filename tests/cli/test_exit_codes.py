@@ -253,6 +253,42 @@ def test_70_a_bug_says_so(call, buggy_command: None) -> None:  # type: ignore[no
         "and report it"]
 
 
+class _DiskFull(Exception):
+    """A driver error as psycopg2 raises it for a full disk (SQLSTATE 53100), with a password-bearing URL in
+    its text (a driver may quote its connection)."""
+
+    pgcode = "53100"
+
+
+@pytest.fixture
+def disk_full_command() -> Iterator[None]:
+    from sqlalchemy.exc import OperationalError
+
+    @app.command("test-disk-full", hidden=True)
+    def _full() -> None:
+        raise OperationalError("COMMIT", {}, _DiskFull(
+            'could not extend file "base/1/2": No space left on device (postgresql://app:S3cretPw9@db/x)'))
+
+    try:
+        yield
+    finally:
+        app.registered_commands[:] = [c for c in app.registered_commands if c.name != "test-disk-full"]
+
+
+def test_3_a_full_target_anywhere_is_one_line_naming_the_runbook(call, disk_full_command: None) -> None:  # type: ignore[no-untyped-def]
+    """A SQLSTATE-53 error no stage turned into its own stop still ends as the target out of room (exit 3),
+    on one line, through the one error path (not "connection lost", not a bug), its password redacted."""
+    code, _out, err = call("test-disk-full")
+    assert code == 3
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: the target ran out of room: "), err
+    assert "No space left on device" in lines[0] and "runbooks/incident-disk-full.md" in lines[0]
+    assert "run the same command again" in lines[0] and "S3cretPw9" not in err
+    code, _out, err = call("--log-json", "test-disk-full")
+    rec = json.loads(err.strip())
+    assert (code, rec["exit_code"], rec["error"]) == (3, 3, "TargetFull") and "S3cretPw9" not in err
+
+
 def test_debug_adds_the_traceback_and_keeps_the_code(call, buggy_command: None) -> None:  # type: ignore[no-untyped-def]
     code, _out, err = call("--debug", "test-bug")
     assert code == 70 and "Traceback (most recent call last)" in err
